@@ -1,0 +1,97 @@
+"""The executor interface: run commands and move files on one host.
+
+A local implementation (asyncio subprocesses) and an SSH one share this protocol, so the
+database, stress-tool and monitoring code never knows where it runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+#: A callback receiving each line of a stream (without its newline) as it arrives.
+LineSink = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a finished command left behind."""
+
+    host: str
+    command: tuple[str, ...]
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+class RunningProcess(Protocol):
+    """A command started in the background on a host."""
+
+    @property
+    def pid(self) -> int | None:
+        """The process id on its host, where known."""
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit code, or ``None`` while it runs."""
+
+    async def wait(self, timeout: float | None = None) -> int:
+        """Wait for the exit code; raise ``CommandTimeout`` after ``timeout`` seconds."""
+
+    async def terminate(self, grace: float = 10.0) -> int | None:
+        """SIGTERM, then SIGKILL after ``grace`` seconds; idempotent. Returns the exit code."""
+
+    def stderr_tail(self, lines: int = 20) -> str:
+        """The last lines the process wrote to stderr."""
+
+
+class Executor(Protocol):
+    """Runs commands and copies files on one host."""
+
+    @property
+    def host(self) -> str:
+        """The host name used in messages (an address or a name from the profile)."""
+
+    async def run(
+        self,
+        command: Sequence[str],
+        *,
+        timeout: float,
+        check: bool = True,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        stdin: bytes | None = None,
+    ) -> CommandResult:
+        """Run ``command`` to completion.
+
+        Raises ``CommandError`` on a non-zero exit when ``check`` is true, and
+        ``CommandTimeout`` (after killing it) when it outlives ``timeout`` seconds.
+        """
+
+    async def start(
+        self,
+        command: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        stdout_path: str | None = None,
+        on_stdout: LineSink | None = None,
+        detach: bool = False,
+    ) -> RunningProcess:
+        """Start ``command`` in the background.
+
+        Its stdout goes line by line to ``on_stdout`` and/or to the file ``stdout_path``
+        (a path on the host). ``detach`` puts it in its own session so that it can outlive
+        this process (a kept cluster); otherwise it dies with us.
+        """
+
+    async def put(self, local: Path, remote: str) -> None:
+        """Copy a local file to ``remote`` on the host."""
+
+    async def get(self, remote: str, local: Path) -> None:
+        """Copy ``remote`` from the host to a local file."""
+
+    async def close(self) -> None:
+        """Release connections; idempotent."""

@@ -1,0 +1,67 @@
+"""Deployment profiles: the typed model. Loading and validation live in ``profile_schema``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pytest_scyllabench.stress.step import Workload
+
+DatabaseKind = Literal["cassandra", "scylla"]
+
+
+@dataclass(frozen=True)
+class DatabaseSpec:
+    """The database to run and how to configure it."""
+
+    kind: DatabaseKind = "cassandra"
+    version: str = "5.0.9"
+    nodes: int = 3
+    replication_factor: int = 3
+    #: JVM heap of each node (``-Xms``/``-Xmx``), e.g. ``1G``. Cassandra only.
+    heap: str = "1G"
+    #: Overrides merged into the generated ``cassandra.yaml`` / ``scylla.yaml``.
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    #: Extra JVM options appended after ours. Cassandra only.
+    jvm_options: tuple[str, ...] = ()
+    #: Seconds allowed for the whole cluster to become ready.
+    start_timeout: float = 600.0
+
+
+@dataclass(frozen=True)
+class LocalSpec:
+    """Nodes on this machine, on consecutive loopback addresses (as ccm does)."""
+
+    #: Address of node 1; node i gets the i-th following address.
+    first_address: str = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class LoaderSpec:
+    """The loader processes that drive load."""
+
+    #: Number of loader processes (on the local backend, all on this machine).
+    count: int = 1
+    tool: str = "builtin"
+    #: CQL driver of the built-in loader.
+    driver: Literal["scylla-driver", "acsylla"] = "scylla-driver"
+    concurrency: int = 128
+    connections: int = 1
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A whole deployment profile."""
+
+    name: str
+    source: Path | None
+    provisioner: Literal["local"]
+    local: LocalSpec
+    database: DatabaseSpec
+    loaders: LoaderSpec
+    #: Workloads by name (from the profile and the workload files).
+    workloads: Mapping[str, Workload]
+    #: Fraction by which a step may miss its target rate and still count as reached.
+    rate_tolerance: float = 0.05

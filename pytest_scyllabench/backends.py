@@ -1,0 +1,50 @@
+"""Backends chosen by name from the profile: one table per interface, imported lazily.
+
+Optional dependencies are imported inside their backend module only, so a missing extra fails
+with a hint when (and only when) a profile selects that backend.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from pytest_scyllabench.db.base import Database
+from pytest_scyllabench.errors import ConfigError
+from pytest_scyllabench.profile import Profile
+from pytest_scyllabench.provision.base import Deployment, Provisioner
+from pytest_scyllabench.stress.base import StressTool
+
+PROVISIONERS = {"local": "pytest_scyllabench.provision.local:LocalProvisioner"}
+DATABASES = {"cassandra": "pytest_scyllabench.db.cassandra:CassandraCluster"}
+STRESS_TOOLS = {"builtin": "pytest_scyllabench.stress.builtin:BuiltinTool"}
+
+
+def _load(table: dict[str, str], name: str, what: str) -> Any:
+    try:
+        target = table[name]
+    except KeyError:
+        raise ConfigError(f"unknown {what} {name!r}; known: {', '.join(sorted(table))}") from None
+    module, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def provisioner(profile: Profile) -> Provisioner:
+    cls = _load(PROVISIONERS, profile.provisioner, "provisioner")
+    result: Provisioner = cls(profile)
+    return result
+
+
+def database(profile: Profile, deployment: Deployment, workdir: Path, cache: Path,
+             keep: bool) -> Database:
+    cls = _load(DATABASES, profile.database.kind, "database")
+    result: Database = cls(profile.database, [h.address for h in deployment.servers], workdir,
+                           cache, keep=keep)
+    return result
+
+
+def stress_tool(name: str) -> StressTool:
+    cls = _load(STRESS_TOOLS, name, "stress tool")
+    result: StressTool = cls()
+    return result

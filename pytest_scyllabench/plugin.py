@@ -1,0 +1,88 @@
+"""The pytest plugin: options, markers and hooks. The logic lives in importable modules."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_scyllabench import settings as settings_module
+from pytest_scyllabench.errors import ConfigError
+from pytest_scyllabench.fixtures import (  # noqa: F401  (fixtures are found by name)
+    scyllabench_cluster,
+    scyllabench_profile,
+    scyllabench_session,
+    scyllabench_settings,
+    scyllabench_step,
+)
+from pytest_scyllabench.profile_schema import find_profile, load_profile
+from pytest_scyllabench.state import STATE_KEY, SessionState
+from pytest_scyllabench.markers import MARKER, parse_marker
+
+MARKERS = (
+    f"{MARKER}(**limits): latency limits for every step of this test, e.g. "
+    f"@pytest.mark.{MARKER}(p99='20ms', p999='50ms', read_p99='10ms'); a breach fails the test",
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    settings_module.add_options(parser)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    for line in MARKERS:
+        config.addinivalue_line("markers", line)
+    cli = {option.dest: config.getoption(option.dest) for option in settings_module.OPTIONS}
+    ini = {option.ini: config.getini(option.ini) for option in settings_module.OPTIONS}
+    try:
+        settings = settings_module.resolve(cli, ini, os.environ, Path(config.rootpath))
+        profile = load_profile(find_profile(settings.profile, settings.rootdir))
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[STATE_KEY] = SessionState(settings, profile)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Validate marker arguments at collection, before anything is provisioned."""
+    for item in items:
+        for marker in item.iter_markers(MARKER):
+            try:
+                parse_marker(marker.args, marker.kwargs)
+            except ConfigError as exc:
+                raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.{MARKER}: {exc}") from None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[
+        None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    state = item.config.stash.get(STATE_KEY, None)
+    if state is not None and report.when == "call":
+        state.attach(item, report)
+    return report
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_html_results_summary(prefix: list[Any], summary: list[Any], postfix: list[Any],
+                                session: pytest.Session) -> None:
+    state = session.config.stash.get(STATE_KEY, None)
+    if state is not None:
+        prefix.extend(state.html_summary())
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int,
+                            config: pytest.Config) -> None:
+    state = config.stash.get(STATE_KEY, None)
+    if state is not None:
+        for line in state.terminal_lines():
+            terminalreporter.write_line(line)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(STATE_KEY, None)
+    if state is not None:
+        state.close()

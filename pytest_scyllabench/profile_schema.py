@@ -1,0 +1,265 @@
+"""Load and validate deployment profiles (YAML) into :class:`~pytest_scyllabench.profile.Profile`.
+
+The schema is the dataclasses of ``profile.py`` and ``stress/step.py`` themselves: every field
+has a type, unknown keys are rejected, and every error names the file and the field path
+(``fixtures/profiles/local.yaml: database.nodes: must be between 1 and 5, got 0``).
+Everything is validated here, before anything is provisioned.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+
+from pytest_scyllabench.errors import ProfileError
+from pytest_scyllabench.profile import DatabaseSpec, LoaderSpec, LocalSpec, Profile
+from pytest_scyllabench.stress.step import OPERATIONS, Workload
+
+T = TypeVar("T")
+
+EMBEDDED = Path(__file__).parent / "profiles"
+LOCAL_MAX_NODES = 5
+
+
+def find_profile(name: str, rootdir: Path) -> Path:
+    """The file of profile ``name``: a path, or a name in fixtures/profiles, or an embedded one."""
+    as_path = Path(name)
+    if as_path.suffix in (".yaml", ".yml") or "/" in name:
+        candidate = as_path if as_path.is_absolute() else rootdir / as_path
+        if not candidate.is_file():
+            raise ProfileError(str(candidate), "", "no such profile file")
+        return candidate
+    searched = [rootdir / "fixtures" / "profiles" / f"{name}.yaml", EMBEDDED / f"{name}.yaml"]
+    for candidate in searched:
+        if candidate.is_file():
+            return candidate
+    known = sorted({p.stem for d in (searched[0].parent, EMBEDDED) if d.is_dir()
+                    for p in d.glob("*.yaml")})
+    raise ProfileError(name, "", f"no such profile; known profiles: {', '.join(known)}")
+
+
+def load_profile(path: Path) -> Profile:
+    """Read and validate one profile file."""
+    data = _read_yaml(path)
+    source = str(path)
+    data = dict(data)
+    workload_files = data.pop("workload_files", [])
+    inline_workloads = data.pop("workloads", {})
+    name = data.pop("name", path.stem)
+    if not isinstance(name, str) or not name:
+        raise ProfileError(source, "name", "must be a non-empty string")
+    workloads: dict[str, Workload] = {}
+    if not isinstance(workload_files, list):
+        raise ProfileError(source, "workload_files", "must be a list of file paths")
+    for index, entry in enumerate(workload_files):
+        if not isinstance(entry, str):
+            raise ProfileError(source, f"workload_files[{index}]", "must be a file path")
+        file = (path.parent / entry).resolve()
+        if not file.is_file():
+            raise ProfileError(source, f"workload_files[{index}]", f"no such file: {file}")
+        workloads.update(parse_workloads(_read_yaml(file), str(file), ""))
+    workloads.update(parse_workloads(inline_workloads, source, "workloads"))
+
+    known = {f.name for f in dataclasses.fields(Profile)} - {"name", "source", "workloads"}
+    _reject_unknown(data, known | {"workload_files", "workloads"}, source, "")
+    profile = Profile(
+        name=name,
+        source=path,
+        provisioner=_convert(data.get("provisioner", "local"), Literal["local"], source,
+                             "provisioner"),
+        local=build(LocalSpec, data.get("local", {}), source, "local"),
+        database=build(DatabaseSpec, data.get("database", {}), source, "database"),
+        loaders=build(LoaderSpec, data.get("loaders", {}), source, "loaders"),
+        workloads=workloads,
+        rate_tolerance=_convert(data.get("rate_tolerance", 0.05), float, source,
+                                "rate_tolerance"),
+    )
+    check_profile(profile, source)
+    return profile
+
+
+def parse_workloads(data: Any, source: str, path: str) -> dict[str, Workload]:
+    if not isinstance(data, Mapping):
+        raise ProfileError(source, path or "<top level>", "must be a mapping of workload names")
+    result: dict[str, Workload] = {}
+    for name, fields in data.items():
+        where = f"{path}.{name}" if path else str(name)
+        if not isinstance(fields, Mapping):
+            raise ProfileError(source, where, "must be a mapping of workload fields")
+        workload = build(Workload, {"name": str(name), **fields}, source, where)
+        check_workload(workload, source, where)
+        result[str(name)] = workload
+    return result
+
+
+def check_workload(workload: Workload, source: str, where: str) -> None:
+    if not workload.mix:
+        raise ProfileError(source, f"{where}.mix", "needs at least one operation")
+    for operation, weight in workload.mix.items():
+        if operation not in OPERATIONS:
+            raise ProfileError(source, f"{where}.mix.{operation}",
+                               f"unknown operation; expected one of {', '.join(OPERATIONS)}")
+        if weight < 0:
+            raise ProfileError(source, f"{where}.mix.{operation}", "weight must be >= 0")
+    if sum(workload.mix.values()) <= 0:
+        raise ProfileError(source, f"{where}.mix", "weights must not all be zero")
+    _at_least(workload.partitions, 1, source, f"{where}.partitions")
+    _at_least(workload.row_size, 1, source, f"{where}.row_size")
+    _at_least(workload.populate, 0, source, f"{where}.populate")
+    if workload.zipf_exponent <= 0:
+        raise ProfileError(source, f"{where}.zipf_exponent", "must be > 0")
+    if not 0 < workload.gaussian_stddev <= 1:
+        raise ProfileError(source, f"{where}.gaussian_stddev", "must be in (0, 1]")
+    for field in ("keyspace", "table"):
+        value = getattr(workload, field)
+        if not value.replace("_", "").isalnum() or not value[0].isalpha():
+            raise ProfileError(source, f"{where}.{field}",
+                               f"must be a CQL identifier (letters, digits, _), got {value!r}")
+
+
+def check_profile(profile: Profile, source: str) -> None:
+    db = profile.database
+    if profile.provisioner == "local":
+        if not 1 <= db.nodes <= LOCAL_MAX_NODES:
+            raise ProfileError(source, "database.nodes",
+                               f"must be between 1 and {LOCAL_MAX_NODES}, got {db.nodes}")
+        if db.kind != "cassandra":
+            raise ProfileError(source, "database.kind",
+                               "the local provisioner runs cassandra only")
+        parts = profile.local.first_address.split(".")
+        if len(parts) != 4 or parts[0] != "127" or not all(p.isdigit() for p in parts) or \
+                int(parts[3]) + db.nodes - 1 > 254:
+            raise ProfileError(source, "local.first_address",
+                               "must be a loopback IPv4 address (127.x.y.z) with room for "
+                               f"{db.nodes} consecutive addresses")
+    _at_least(db.nodes, 1, source, "database.nodes")
+    if not 1 <= db.replication_factor <= db.nodes:
+        raise ProfileError(source, "database.replication_factor",
+                           f"must be between 1 and database.nodes ({db.nodes}), "
+                           f"got {db.replication_factor}")
+    if not (db.heap[:-1].isdigit() and db.heap[-1] in "MG"):
+        raise ProfileError(source, "database.heap", f"must look like 512M or 2G, got {db.heap!r}")
+    _at_least(db.start_timeout, 1, source, "database.start_timeout")
+    _at_least(profile.loaders.count, 1, source, "loaders.count")
+    _at_least(profile.loaders.concurrency, 1, source, "loaders.concurrency")
+    _at_least(profile.loaders.connections, 1, source, "loaders.connections")
+    if profile.loaders.tool != "builtin":
+        raise ProfileError(source, "loaders.tool", "must be builtin (the only tool so far)")
+    if not 0 <= profile.rate_tolerance < 1:
+        raise ProfileError(source, "rate_tolerance", "must be in [0, 1)")
+
+
+def build(cls: type[T], data: Any, source: str, path: str) -> T:
+    """Build dataclass ``cls`` from a mapping, checking every field's type."""
+    if not isinstance(data, Mapping):
+        raise ProfileError(source, path, f"must be a mapping, got {_kind(data)}")
+    assert dataclasses.is_dataclass(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    _reject_unknown(data, set(fields), source, path)
+    hints = typing.get_type_hints(cls)
+    values = {
+        key: _convert(value, hints[key], source, f"{path}.{key}" if path else key)
+        for key, value in data.items()
+    }
+    return cls(**values)
+
+
+def _convert(value: Any, hint: Any, source: str, path: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if hint is Any:
+        return value
+    if origin is Literal:
+        if value not in args:
+            choices = ", ".join(str(a) for a in args)
+            raise ProfileError(source, path, f"must be one of {choices}, got {value!r}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        last: ProfileError | None = None
+        for option in args:
+            try:
+                return _convert(value, option, source, path)
+            except ProfileError as exc:
+                last = exc
+        assert last is not None
+        raise last
+    if hint is type(None):
+        if value is not None:
+            raise ProfileError(source, path, f"must be empty, got {_kind(value)}")
+        return None
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ProfileError(source, path, f"must be true or false, got {_kind(value)}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ProfileError(source, path, f"must be an integer, got {_kind(value)}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ProfileError(source, path, f"must be a number, got {_kind(value)}")
+        return float(value)
+    if hint is str:
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise ProfileError(source, path, f"must be a string, got {_kind(value)}")
+        return str(value)
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise ProfileError(source, path, f"must be a list, got {_kind(value)}")
+        return tuple(_convert(v, args[0], source, f"{path}[{i}]") for i, v in enumerate(value))
+    if origin in (Mapping, dict) or hint is Mapping:
+        if not isinstance(value, Mapping):
+            raise ProfileError(source, path, f"must be a mapping, got {_kind(value)}")
+        key_hint, value_hint = args if args else (Any, Any)
+        return {
+            _convert(k, key_hint, source, f"{path}.{k}"): _convert(v, value_hint, source,
+                                                                   f"{path}.{k}")
+            for k, v in value.items()
+        }
+    raise TypeError(f"profile schema cannot check type {hint!r} at {path}")
+
+
+def _reject_unknown(data: Mapping[Any, Any], known: set[str], source: str, path: str) -> None:
+    for key in data:
+        if key not in known:
+            where = f"{path}.{key}" if path else str(key)
+            raise ProfileError(source, where,
+                               f"unknown key; expected one of {', '.join(sorted(known))}")
+
+
+def _at_least(value: float, minimum: float, source: str, path: str) -> None:
+    if value < minimum:
+        raise ProfileError(source, path, f"must be at least {minimum:g}, got {value:g}")
+
+
+def _read_yaml(path: Path) -> Mapping[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ProfileError(str(path), "", f"cannot read: {exc.strerror}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else ""
+        raise ProfileError(str(path), where, f"invalid YAML: {getattr(exc, 'problem', exc)}") \
+            from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ProfileError(str(path), "", f"must be a mapping at the top level, got {_kind(data)}")
+    return data
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+             list: "a list", dict: "a mapping"}
+    return f"{names.get(type(value), type(value).__name__)} ({value!r})"

@@ -1,0 +1,120 @@
+"""Profile validation: unknown keys, wrong types and bad values name the file and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_scyllabench.errors import ProfileError
+from pytest_scyllabench.profile_schema import EMBEDDED, find_profile, load_profile
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write(tmp_path: Path, text: str, name: str = "p.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def error_of(path: Path) -> str:
+    with pytest.raises(ProfileError) as info:
+        load_profile(path)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "fixtures" / "profiles").glob("*.yaml"))
+                         + sorted(EMBEDDED.glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_profiles_are_valid(path: Path) -> None:
+    profile = load_profile(path)
+    assert {"write", "read", "mixed"} <= set(profile.workloads)
+
+
+def test_embedded_default_is_three_nodes_rf3() -> None:
+    profile = load_profile(EMBEDDED / "local.yaml")
+    assert (profile.database.nodes, profile.database.replication_factor) == (3, 3)
+    assert profile.database.kind == "cassandra"
+    assert profile.workloads["mixed"].mix == {"read": 0.5, "write": 0.5}
+
+
+def test_unknown_key_names_file_and_path(tmp_path: Path) -> None:
+    path = write(tmp_path, "database:\n  nodes: 3\n  nodez: 4\n")
+    message = error_of(path)
+    assert message.startswith(f"{path}: database.nodez: unknown key")
+    assert "nodes" in message
+
+
+def test_unknown_top_level_key(tmp_path: Path) -> None:
+    assert ": databse: unknown key" in error_of(write(tmp_path, "databse: {}\n"))
+
+
+def test_wrong_type(tmp_path: Path) -> None:
+    message = error_of(write(tmp_path, "database:\n  nodes: three\n"))
+    assert "database.nodes: must be an integer, got a string ('three')" in message
+
+
+def test_bool_is_not_an_integer(tmp_path: Path) -> None:
+    assert "database.nodes: must be an integer" in error_of(
+        write(tmp_path, "database:\n  nodes: true\n"))
+
+
+def test_zero_nodes(tmp_path: Path) -> None:
+    message = error_of(write(tmp_path, "database:\n  nodes: 0\n  replication_factor: 1\n"))
+    assert "database.nodes: must be between 1 and 5, got 0" in message
+
+
+def test_replication_factor_above_nodes(tmp_path: Path) -> None:
+    message = error_of(write(tmp_path, "database:\n  nodes: 2\n  replication_factor: 3\n"))
+    assert "database.replication_factor: must be between 1 and database.nodes (2)" in message
+
+
+def test_bad_literal(tmp_path: Path) -> None:
+    message = error_of(write(tmp_path, "loaders:\n  driver: gocql\n"))
+    assert "loaders.driver: must be one of scylla-driver, acsylla, got 'gocql'" in message
+
+
+def test_workload_errors_name_the_workload(tmp_path: Path) -> None:
+    text = "workloads:\n  w1:\n    mix: {write: 1}\n    distribution: pareto\n"
+    assert "workloads.w1.distribution: must be one of" in error_of(write(tmp_path, text))
+    text = "workloads:\n  w1:\n    mix: {delete: 1}\n"
+    assert "workloads.w1.mix.delete: must be one of" in error_of(write(tmp_path, text))
+    text = "workloads:\n  w1:\n    mix: {write: 0}\n"
+    assert "workloads.w1.mix: weights must not all be zero" in error_of(write(tmp_path, text))
+    text = "workloads:\n  w1:\n    mix: {write: 1}\n    keyspace: 'a b'\n"
+    assert "workloads.w1.keyspace: must be a CQL identifier" in error_of(write(tmp_path, text))
+
+
+def test_workload_file_errors_name_that_file(tmp_path: Path) -> None:
+    workloads = write(tmp_path, "w:\n  mix: {write: 1}\n  row_size: -1\n", "w.yaml")
+    profile = write(tmp_path, "workload_files: [w.yaml]\n")
+    message = error_of(profile)
+    assert message.startswith(f"{workloads}: w.row_size: must be at least 1")
+
+
+def test_missing_workload_file(tmp_path: Path) -> None:
+    message = error_of(write(tmp_path, "workload_files: [nope.yaml]\n"))
+    assert "workload_files[0]: no such file" in message
+
+
+def test_invalid_yaml_names_line(tmp_path: Path) -> None:
+    message = error_of(write(tmp_path, "database:\n  nodes: [1\n"))
+    assert "invalid YAML" in message and "line" in message
+
+
+def test_heap_and_address(tmp_path: Path) -> None:
+    assert "database.heap: must look like 512M or 2G" in error_of(
+        write(tmp_path, "database:\n  heap: lots\n"))
+    assert "local.first_address: must be a loopback" in error_of(
+        write(tmp_path, "local:\n  first_address: 10.0.0.1\n"))
+
+
+def test_find_profile_by_name_and_path(tmp_path: Path) -> None:
+    assert find_profile("local", tmp_path) == EMBEDDED / "local.yaml"
+    assert find_profile("local-1node", REPO).name == "local-1node.yaml"
+    own = write(tmp_path, "name: mine\n", "mine.yaml")
+    assert find_profile(str(own), tmp_path) == own
+    with pytest.raises(ProfileError, match="no such profile; known profiles: .*local"):
+        find_profile("nope", tmp_path)

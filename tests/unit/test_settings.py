@@ -1,0 +1,60 @@
+"""Settings resolve CLI over ini over environment over default, and reject bad values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_scyllabench.errors import ConfigError
+from pytest_scyllabench.settings import OPTIONS, parse_bool, parse_positive_float, resolve
+
+
+def test_defaults(tmp_path: Path) -> None:
+    settings = resolve({}, {}, {}, tmp_path)
+    assert settings.profile == "local"
+    assert settings.output == tmp_path / "trials"
+    assert settings.duration_scale == 1.0
+    assert not settings.keep_cluster and not settings.reuse_cluster and not settings.html
+
+
+def test_precedence(tmp_path: Path) -> None:
+    env = {"SCYLLABENCH_PROFILE": "from-env", "SCYLLABENCH_DURATION_SCALE": "0.5"}
+    ini = {"scyllabench_profile": "from-ini"}
+    settings = resolve({}, ini, env, tmp_path)
+    assert settings.profile == "from-ini"
+    assert settings.duration_scale == 0.5
+    settings = resolve({"scyllabench_profile": "from-cli"}, ini, env, tmp_path)
+    assert settings.profile == "from-cli"
+
+
+def test_bad_ini_and_env_name_their_source(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="ini key scyllabench_duration_scale: expected a "
+                                          "positive number"):
+        resolve({}, {"scyllabench_duration_scale": "-1"}, {}, tmp_path)
+    with pytest.raises(ConfigError, match="environment variable SCYLLABENCH_KEEP_CLUSTER"):
+        resolve({}, {}, {"SCYLLABENCH_KEEP_CLUSTER": "maybe"}, tmp_path)
+
+
+def test_absolute_output_kept(tmp_path: Path) -> None:
+    assert resolve({"scyllabench_output": "/x/y"}, {}, {}, tmp_path).output == Path("/x/y")
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "nan", "inf", "fast"])
+def test_positive_float_rejects(value: str) -> None:
+    with pytest.raises(ValueError):
+        parse_positive_float(value)
+
+
+def test_bool() -> None:
+    assert parse_bool("Yes") and not parse_bool("0")
+    with pytest.raises(ValueError):
+        parse_bool("sometimes")
+
+
+def test_one_prefix_everywhere() -> None:
+    for option in OPTIONS:
+        assert option.cli.startswith("--scyllabench-")
+        assert option.ini.startswith("scyllabench_")
+        assert option.env.startswith("SCYLLABENCH_")
+        assert "default" in option.help

@@ -80,7 +80,8 @@ class CommandError(ScyllaBenchError):
 class CommandTimeout(CommandError):
     """A command did not finish within its timeout."""
 
-    def __init__(self, host: str, command: Sequence[str] | str, timeout: float, stderr: str = "") -> None:
+    def __init__(self, host: str, command: Sequence[str] | str, timeout: float,
+                 stderr: str = "") -> None:
         self.timeout = timeout
         super().__init__(host, command, None, stderr, detail=f"timed out after {timeout:g} s")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def cache_dir() -> Path:
-    """``$SCYLLABENCH_CACHE``, else ``$XDG_CACHE_HOME/pytest-scyllabench``, else ``~/.cache/...``."""
+    """``$SCYLLABENCH_CACHE``, else ``$XDG_CACHE_HOME/pytest-scyllabench``, else ``~/.cache``."""
     explicit = os.environ.get("SCYLLABENCH_CACHE")
     if explicit:
         return Path(explicit).expanduser()

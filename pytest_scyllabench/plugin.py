@@ -18,9 +18,9 @@ from pytest_scyllabench.fixtures import (  # noqa: F401  (fixtures are found by 
     scyllabench_settings,
     scyllabench_step,
 )
+from pytest_scyllabench.markers import MARKER, parse_marker
 from pytest_scyllabench.profile_schema import find_profile, load_profile
 from pytest_scyllabench.state import STATE_KEY, SessionState
-from pytest_scyllabench.markers import MARKER, parse_marker
 
 MARKERS = (
     f"{MARKER}(**limits): latency limits for every step of this test, e.g. "
@@ -43,7 +43,13 @@ def pytest_configure(config: pytest.Config) -> None:
         profile = load_profile(find_profile(settings.profile, settings.rootdir))
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
-    config.stash[STATE_KEY] = SessionState(settings, profile)
+    state = SessionState(settings, profile)
+    config.stash[STATE_KEY] = state
+    if settings.html and not getattr(config.option, "htmlpath", None):
+        config.option.htmlpath = str(state.trials.path / "report.html")
+        config.option.self_contained_html = True
+    if getattr(config.option, "htmlpath", None):
+        state.html_report = Path(config.option.htmlpath).absolute()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -80,6 +86,12 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int,
     if state is not None:
         for line in state.terminal_lines():
             terminalreporter.write_line(line)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    state = session.config.stash.get(STATE_KEY, None)
+    if state is not None:
+        state.finish(int(exitstatus))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -85,6 +85,9 @@ class StepResult:
     artifacts: Path | None = None
     #: Per-second series for charts: list of (seconds since measure start, ops/s, p99 ms).
     series: list[tuple[float, float, float]] = field(default_factory=list)
+    #: Problems tolerated while merging (a truncated last log line, a loader whose logged
+    #: count disagrees with its summary), one line each, shown with the result.
+    warnings: list[str] = field(default_factory=list)
 
     def latency(self, operation: str = "all", kind: str = RESPONSE_TIME) -> Latency:
         """Percentiles of one operation type (or ``all``) and latency kind."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_scyllabench.errors import CommandError, StressError
@@ -13,6 +12,7 @@ from pytest_scyllabench.execute.base import RunningProcess
 from pytest_scyllabench.hdr.merge import LoaderOutput, build_step_result
 from pytest_scyllabench.profile import Profile
 from pytest_scyllabench.provision.base import Host
+from pytest_scyllabench.report.artifacts import LoaderFiles, TrialsDir
 from pytest_scyllabench.result import StepResult
 from pytest_scyllabench.session import Cluster
 from pytest_scyllabench.stress.base import Invocation, Progress
@@ -25,21 +25,6 @@ EXIT_GRACE = 60.0
 SCHEMA_TIMEOUT = 180.0
 
 ProgressSink = Callable[[Progress], None]
-
-
-@dataclass(frozen=True)
-class LoaderFiles:
-    """Where one loader writes during a step."""
-
-    hdr_log: Path
-    summary: Path
-    stdout: Path
-
-
-def loader_files(step_dir: Path, loader: str) -> LoaderFiles:
-    return LoaderFiles(hdr_log=step_dir / f"{loader}.hlog",
-                       summary=step_dir / f"{loader}.summary.json",
-                       stdout=step_dir / f"{loader}.out")
 
 
 class StepRunner:
@@ -79,7 +64,7 @@ class StepRunner:
             timeout = SCHEMA_TIMEOUT + workload.populate / 200
             async with asyncio.TaskGroup() as group:
                 for index, host in enumerate(loaders):
-                    files = loader_files(scratch, f"populate-{host.name}")
+                    files = TrialsDir.loader_files(scratch, f"populate-{host.name}")
                     command = tool.populate_command(
                         workload, self._invocation(host, index, 0, time.time(), files))
                     group.create_task(host.executor.run(command, timeout=timeout))
@@ -94,7 +79,7 @@ class StepRunner:
         began = time.monotonic()
         start_at = time.time() + START_LEAD
         rates = step.per_loader_rate(len(loaders))
-        files = [loader_files(step_dir, host.name) for host in loaders]
+        files = [TrialsDir.loader_files(step_dir, host.name) for host in loaders]
         processes: list[RunningProcess] = []
         try:
             for index, host in enumerate(loaders):

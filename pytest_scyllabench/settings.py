@@ -145,7 +145,8 @@ def resolve(
         if value is None:
             value = _parse_raw(option, ini.get(option.ini), f"ini key {option.ini}")
         if value is None:
-            value = _parse_raw(option, environ.get(option.env), f"environment variable {option.env}")
+            value = _parse_raw(option, environ.get(option.env),
+                               f"environment variable {option.env}")
         values[option.name.replace("-", "_")] = option.default if value is None else value
     output = Path(values["output"])
     values["output"] = output if output.is_absolute() else rootdir / output

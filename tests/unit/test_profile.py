@@ -116,5 +116,5 @@ def test_find_profile_by_name_and_path(tmp_path: Path) -> None:
     assert find_profile("local-1node", REPO).name == "local-1node.yaml"
     own = write(tmp_path, "name: mine\n", "mine.yaml")
     assert find_profile(str(own), tmp_path) == own
-    with pytest.raises(ProfileError, match="no such profile; known profiles: .*local"):
+    with pytest.raises(ProfileError, match=r"no such profile; known profiles: .*local"):
         find_profile("nope", tmp_path)

@@ -1,0 +1,64 @@
+"""The database interface: install, configure, start, watch and stop a cluster.
+
+The session drives a ``Database`` in this order for a fresh cluster::
+
+    version = await db.install()      # find the runtime, download binaries (cached)
+    await db.configure()              # write per-node configuration (clears stale data)
+    await db.start()                  # launch every node; returns without waiting
+    await db.wait_ready(timeout)      # every node serves CQL and sees the whole ring
+    ...
+    await db.stop()                   # idempotent; nothing of ours is left running
+    await db.wipe()                   # data directories removed, logs kept
+
+or, to reuse a cluster kept running by an earlier session, ``await db.adopt()`` alone.
+Constructors have no side effects.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+
+class Database(Protocol):
+    """A database cluster managed by the plugin."""
+
+    @property
+    def contact_points(self) -> tuple[str, ...]:
+        """Addresses the CQL clients connect to (one per node)."""
+
+    @property
+    def port(self) -> int:
+        """The CQL (native protocol) port of every node."""
+
+    @property
+    def version(self) -> str:
+        """The database version (from ``install`` or the adopted cluster's state)."""
+
+    async def install(self) -> str:
+        """Make the binaries and runtime available; return the version. Idempotent, cached."""
+
+    async def configure(self) -> None:
+        """Write every node's configuration (and remove data a crashed session left behind)."""
+
+    async def start(self) -> None:
+        """Launch every node; does not wait for readiness."""
+
+    async def wait_ready(self, timeout: float) -> None:
+        """Wait until every node serves CQL and sees all nodes up and normal.
+
+        Raises ``DatabaseError`` at once if a node process exits, and ``ClusterNotReady``
+        with the last problem seen when ``timeout`` seconds pass.
+        """
+
+    async def stop(self) -> None:
+        """Stop every node (SIGTERM, then SIGKILL); idempotent."""
+
+    async def wipe(self) -> None:
+        """Remove the data directories of every node; idempotent."""
+
+    async def adopt(self) -> bool:
+        """Reuse a cluster kept running by an earlier session; ``False`` if there is none."""
+
+    def logs(self) -> list[Path]:
+        """Log files of the nodes, for the report (some may not exist yet)."""

@@ -1,0 +1,102 @@
+"""Per-interval series for charts: throughput and p99 over the measured window.
+
+Loaders do not start their intervals at the same instant. Each interval is placed on a grid of
+``grid`` seconds (one second by default) anchored at the window start, by rounding its absolute
+start to the nearest grid point (halves round up); the histograms of every loader that land on the same point are
+added and the point's p99 is computed from that merged histogram. Throughput is the point's
+count divided by the grid length. Grid points without any interval report zero throughput and
+zero p99, so a stall shows as a gap rather than disappearing.
+
+Rounding to nearest keeps loaders whose clocks tick a few milliseconds apart on the same point.
+Its edge effect: a loader whose intervals start more than half a grid step after the window
+start has its last in-window interval on the point just past the window, which is reported
+(the sum of the points' counts is always the step's count).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
+
+from pytest_scyllabench.hdr.log import HdrLog
+from pytest_scyllabench.hdr.merge import (
+    Window,
+    counting_tags,
+    empty_like,
+    values_at_percentiles,
+    window_intervals,
+)
+
+
+class SeriesPoint(NamedTuple):
+    """One grid point: seconds since the window start, ops/s, p99 in milliseconds."""
+
+    time: float
+    rate: float
+    p99_ms: float
+
+
+class SeriesBuilder:
+    """Accumulates interval histograms in start order; keeps one open grid point at a time."""
+
+    def __init__(self, window: Window, grid: float = 1.0) -> None:
+        if not grid > 0:
+            raise ValueError(f"grid must be positive, got {grid}")
+        self._window = window
+        self._grid = grid
+        self._open: int | None = None
+        self._histogram: Any = None
+        self._closed: dict[int, SeriesPoint] = {}
+
+    def bucket(self, start: float) -> int:
+        """The grid point of an interval starting at ``start`` (epoch seconds)."""
+        return math.floor((start - self._window.start) / self._grid + 0.5)
+
+    def add(self, start: float, histogram: Any) -> None:
+        """Add one interval's histogram; calls must come in non-decreasing ``start`` order."""
+        index = self.bucket(start)
+        if self._open is not None and index < self._open:
+            raise ValueError(f"interval at {start} added after grid point {self._open}: "
+                             f"add intervals in start order")
+        if index != self._open:
+            self._close()
+            self._open = index
+            self._histogram = empty_like(histogram)
+        self._histogram.add(histogram)
+
+    def points(self) -> list[SeriesPoint]:
+        """Every grid point of the window (and any beyond it that received an interval)."""
+        self._close()
+        last = math.ceil(self._window.length / self._grid - 1e-9) - 1
+        if self._closed:
+            last = max(last, max(self._closed))
+        first = min(0, min(self._closed, default=0))
+        return [self._closed.get(index, SeriesPoint(index * self._grid, 0.0, 0.0))
+                for index in range(first, last + 1)]
+
+    def _close(self) -> None:
+        if self._open is None:
+            return
+        histogram = self._histogram
+        (p99,) = values_at_percentiles(histogram, [99.0])
+        self._closed[self._open] = SeriesPoint(self._open * self._grid,
+                                               histogram.get_total_count() / self._grid,
+                                               p99 / 1000.0)
+        self._open = None
+        self._histogram = None
+
+
+def interval_series(logs: Sequence[HdrLog], window: Window, tags: Iterable[str] | None = None,
+                    grid: float = 1.0) -> list[SeriesPoint]:
+    """Throughput and p99 per grid point of ``window``, merged across ``logs``.
+
+    ``tags`` default to the operation tags of one latency kind (response time when logged, see
+    :func:`~pytest_scyllabench.hdr.merge.counting_tags`) so that each operation counts once.
+    """
+    chosen = counting_tags(logs) if tags is None else frozenset(tags)
+    builder = SeriesBuilder(window, grid)
+    for interval in window_intervals(logs, window):
+        if interval.tag in chosen:
+            builder.add(interval.start, interval.decode())
+    return builder.points()

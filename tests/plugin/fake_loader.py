@@ -1,0 +1,50 @@
+"""A stand-in loader: writes one second of HDR intervals per second of (simulated) run.
+
+argv: loader rate start_at warmup duration operations hdr_log summary
+Latency comes from FAKE_LATENCY_MS (default 2); FAKE_LOADER_SLEEP=1 makes it run in real time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+from hdrh.histogram import HdrHistogram
+
+
+def main() -> None:
+    _loader, rate, start_at, warmup, duration, operations, hdr_log, summary = sys.argv[1:]
+    rate_i, start, warm, dur = int(rate), float(start_at), float(warmup), float(duration)
+    latency_us = int(float(os.environ.get("FAKE_LATENCY_MS", "2")) * 1000)
+    real_time = os.environ.get("FAKE_LOADER_SLEEP") == "1"
+    ops = operations.split(",")
+    seconds = int(warm + dur + 0.999)
+    with open(hdr_log, "w", encoding="utf-8") as out:
+        out.write("#[Histogram log format version 1.3]\n")
+        out.write(f"#[StartTime: {start:.3f} (seconds since epoch)]\n")
+        out.write('"StartTimestamp","Interval_Length","Interval_Max",'
+                  '"Interval_Compressed_Histogram"\n')
+        total = 0
+        for second in range(seconds):
+            if real_time:
+                time.sleep(max(0.0, start + second + 1 - time.time()))
+            for op in ops:
+                for kind, value in (("rt", latency_us), ("st", latency_us // 2)):
+                    histogram = HdrHistogram(1, 60_000_000, 3)
+                    histogram.record_value(value, rate_i // len(ops))
+                    payload = histogram.encode().decode()
+                    out.write(f"Tag={op}-{kind},{start + second:.3f},1.000,"
+                              f"{value / 1000:.3f},{payload}\n")
+            in_window = warm <= second < warm + dur
+            total += rate_i if in_window else 0
+            print(json.dumps({"event": "progress", "elapsed": second + 1, "rate": rate_i,
+                              "p99_ms": latency_us / 1000, "errors": 0}), flush=True)
+    with open(summary, "w", encoding="utf-8") as out:
+        json.dump({"tool_version": "fake-tool 1", "measure_start": start + warm,
+                   "measure_end": start + warm + dur, "ops": total, "errors": 0}, out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""Whole benchmark sessions with fake backends: lifecycle, artifacts, thresholds, reports."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+HERE = Path(__file__).parent
+
+CONFTEST = f"""
+import sys
+sys.path.insert(0, {str(HERE)!r})
+from pytest_scyllabench import backends
+backends.DATABASES["cassandra"] = "fakes:FakeDatabase"
+backends.STRESS_TOOLS["builtin"] = "fakes:FakeTool"
+"""
+
+PROFILE = """
+name: fake
+database: {nodes: 2, replication_factor: 2}
+workloads:
+  write: {mix: {write: 1}}
+  mixed: {mix: {read: 1, write: 1}, populate: 100}
+"""
+
+BENCH = """
+import pytest
+
+@pytest.mark.parametrize("rate", [100, 200])
+def test_write(scyllabench_step, rate):
+    result = scyllabench_step("write", rate=rate, duration="2s", warmup=1)
+    assert result.ops == rate * 2
+    assert result.latency()["p99"] == pytest.approx(2.0, rel=0.01)
+
+@pytest.mark.scyllabench_thresholds(p99="1ms")
+def test_too_strict(scyllabench_step):
+    scyllabench_step("write", rate=100, duration=1, warmup=0)
+
+@pytest.mark.scyllabench_thresholds(p99="1ms")
+def test_call_overrides_marker(scyllabench_step):
+    result = scyllabench_step("mixed", rate=100, duration=1, warmup=0,
+                              thresholds={"p99": "50ms"})
+    assert result.latency("read").count > 0
+
+def test_unknown_workload(scyllabench_step):
+    scyllabench_step("nope", rate=100)
+"""
+
+
+@pytest.fixture
+def session_dir(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Path:
+    pytester.makeconftest(CONFTEST)
+    pytester.makefile(".yaml", fake=PROFILE)
+    monkeypatch.setenv("FAKE_DB_JOURNAL", str(pytester.path / "journal"))
+    monkeypatch.setenv("SCYLLABENCH_CACHE", str(pytester.path / "cache"))
+    return pytester.path
+
+
+def journal(path: Path) -> list[str]:
+    file = path / "journal"
+    return file.read_text().split() if file.exists() else []
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest("--scyllabench-profile=fake.yaml", "-p", "no:cacheprovider",
+                              *args)
+
+
+def test_whole_session(pytester: pytest.Pytester, session_dir: Path) -> None:
+    pytester.makepyfile(test_bench=BENCH)
+    result = run(pytester, "--html=report.html", "--self-contained-html",
+                 "--junitxml=junit.xml")
+    result.assert_outcomes(passed=3, failed=2)
+    out = result.stdout.str()
+    assert "p99 of write@100: observed 2" in out and "> limit 1 ms" in out
+    assert "workload 'nope' is not in profile 'fake'; known: mixed, write" in out
+    # Teardown was registered and ran: the cluster was stopped and wiped, once.
+    assert journal(session_dir) == ["install", "configure", "start", "ready", "stop", "wipe"]
+
+    trial = (session_dir / "trials" / "fake" / "latest").resolve()
+    results = sorted(trial.glob("*/*/result.json"))
+    assert len(results) == 4  # the failing threshold step is saved too
+    strict = json.loads(next(p for p in results if "too_strict" in str(p)).read_text())
+    assert strict["verdict"]["passed"] is False
+    assert strict["verdict"]["breaches"][0].startswith("p99 of write@100")
+    for path in results:
+        data = json.loads(path.read_text())
+        assert (path.parent / data["loaders"][0]["hdr_log"].split("/")[-1]).is_file()
+    session = json.loads((trial / "session.json").read_text())
+    assert session["nodes"] == 2 and session["exit_status"] == 1
+    assert session["versions"]["cassandra"] == "fake-1.0"
+
+    report = (session_dir / "report.html").read_text()
+    assert "write@200" in report and "Benchmarks" in report
+    tree = ET.parse(session_dir / "junit.xml")
+    props = {p.get("name"): p.get("value")
+             for case in tree.iter("testcase") if case.get("name") == "test_write[200]"
+             for p in case.iter("property")}
+    assert props["target_rate"] == "200" and props["passed"] == "true"
+
+
+def test_setup_failure_still_tears_down(pytester: pytest.Pytester, session_dir: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_DB_FAIL", "start")
+    pytester.makepyfile(test_bench=BENCH)
+    result = run(pytester, "-k", "test_write")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(["*node1 (127.0.0.1): exited with code 1 during start*"])
+    assert journal(session_dir) == ["install", "configure", "start", "stop", "wipe"]
+
+
+def test_keep_cluster_leaves_it_running(pytester: pytest.Pytester, session_dir: Path) -> None:
+    pytester.makepyfile(test_bench=BENCH)
+    run(pytester, "-k", "test_write", "--scyllabench-keep-cluster").assert_outcomes(passed=2)
+    assert "stop" not in journal(session_dir)
+
+
+def test_reuse_without_a_kept_cluster(pytester: pytest.Pytester, session_dir: Path) -> None:
+    pytester.makepyfile(test_bench=BENCH)
+    result = run(pytester, "-k", "test_write", "--scyllabench-reuse-cluster")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(["*no running cluster of profile 'fake' was found*"])
+    assert "start" not in journal(session_dir)
+
+
+def test_reuse_starts_nothing(pytester: pytest.Pytester, session_dir: Path,
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_DB_RUNNING", "1")
+    pytester.makepyfile(test_bench=BENCH)
+    run(pytester, "-k", "test_write", "--scyllabench-reuse-cluster").assert_outcomes(passed=2)
+    assert journal(session_dir) == ["adopt"]
+
+
+def test_k_selects_benchmarks_without_starting_anything(pytester: pytest.Pytester,
+                                                        session_dir: Path) -> None:
+    pytester.makepyfile(test_bench=BENCH)
+    result = run(pytester, "-k", "strict", "--collect-only", "-q")
+    result.stdout.fnmatch_lines(["test_bench.py::test_too_strict"])
+    assert "test_write" not in result.stdout.str()
+    assert journal(session_dir) == []

@@ -1,0 +1,136 @@
+"""HTML for pytest-html: the step block, the session summary, escaping, relative links."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+from test_report_support import make_result
+
+from pytest_scyllabench.report.html import (
+    artifact_links,
+    relative_href,
+    step_extras,
+    summary_html,
+)
+from pytest_scyllabench.report.serialize import StepSummary, summarize
+from pytest_scyllabench.report.terminal import fmt_ms
+
+EVIL = '<script>alert("x")</script>&'
+
+
+class _Collector(HTMLParser):
+    """Collects tags and hrefs; proves the markup parses and nothing injected a tag."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.hrefs: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.hrefs += [value or "" for name, value in attrs if name == "href"]
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def parse(html: str) -> _Collector:
+    collector = _Collector()
+    collector.feed(html)
+    collector.close()
+    return collector
+
+
+def test_step_extras_show_rates_percentiles_and_verdict(tmp_path: Path) -> None:
+    result = make_result(tmp_path, operations=("read", "write"))
+    extras = step_extras(result, [], test="t.py::test_mix[2000]", rate_tolerance=0.05)
+    assert len(extras) == 1 and extras[0]["format_type"] == "html"
+    content = str(extras[0]["content"])
+    text = " ".join(parse(content).text)
+    assert "2,000" in text and "1,990.5" in text and "99.5%" in text
+    assert f"{result.ops:,}" in text
+    for operation in ("all", "read", "write"):
+        for kind in ("rt", "st"):
+            latency = result.latency(operation, kind)
+            for name in ("p50", "p99", "p9999", "max"):
+                assert fmt_ms(latency[name]) in text
+    assert "response time (ms)" in text and "service time (ms)" in text
+    assert "p99.99" in text
+    assert "PASS" in text and "FAIL" not in text
+    assert "target rate reached" in text
+
+
+def test_step_extras_escape_everything(tmp_path: Path) -> None:
+    result = make_result(tmp_path, step=EVIL, workload=EVIL, error_samples=(EVIL,))
+    links = [(EVIL, 'a"b.hlog')]
+    content = str(step_extras(result, [EVIL], links)[0]["content"])
+    assert "<script>" not in content
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;" in content
+    assert 'href="a&quot;b.hlog"' in content
+    assert "script" not in parse(content).tags
+    text = " ".join(parse(content).text)
+    assert "FAIL" in text and EVIL in text  # the breach is shown, as text
+
+
+def test_service_time_only_is_labelled(tmp_path: Path) -> None:
+    result = make_result(tmp_path, service_time_only=True)
+    content = str(step_extras(result, [])[0]["content"])
+    assert "only service time was measured" in content
+    assert "response time (ms) *" in content
+    plain = str(step_extras(make_result(tmp_path), [])[0]["content"])
+    assert "only service time" not in plain
+
+
+def test_artifact_links_are_relative_to_the_report(tmp_path: Path) -> None:
+    step_dir = tmp_path / "trial" / "test_x.py__test_w-2000" / "write_2000"
+    result = make_result(step_dir)
+    links = artifact_links(result, tmp_path / "trial", step_dir / "result.json")
+    assert links[0] == ("result JSON", "test_x.py__test_w-2000/write_2000/result.json")
+    assert ("loader-2 HDR log", "test_x.py__test_w-2000/write_2000/loader-2.hlog") in links
+    assert ("loader-1 output", "test_x.py__test_w-2000/write_2000/loader-1.out") in links
+    content = str(step_extras(result, [], links)[0]["content"])
+    hrefs = parse(content).hrefs
+    assert len(hrefs) == 5
+    assert not any(href.startswith(("/", "file:", "http")) for href in hrefs)
+    assert all((tmp_path / "trial" / href).is_file() for href in hrefs[1:])
+
+
+def test_relative_href_climbs_and_quotes(tmp_path: Path) -> None:
+    assert relative_href(tmp_path / "a b" / "x#1.out", tmp_path / "report") == "../a%20b/x%231.out"
+
+
+def _summary(tmp_path: Path, nodeid: str, rate: float, breaches: list[str]) -> StepSummary:
+    step = f"write@{rate:.0f}"
+    result = make_result(tmp_path, step=step, target=rate, achieved=rate)
+    return summarize(result, test=nodeid, breaches=breaches, rate_tolerance=0.05)
+
+
+def test_summary_groups_by_test_function_and_sorts_by_rate(tmp_path: Path) -> None:
+    steps = [
+        _summary(tmp_path, "t.py::test_write[8000]", 8000, ["p99: 30 ms > 20 ms"]),
+        _summary(tmp_path, "t.py::test_write[1000]", 1000, []),
+        _summary(tmp_path, "t.py::test_read[500]", 500, []),
+        _summary(tmp_path, "t.py::test_write[4000]", 4000, []),
+    ]
+    parts = summary_html(steps)
+    assert len(parts) == 1
+    html = parts[0]
+    parse(html)
+    assert html.count("<h4>") == 2
+    assert html.index("t.py::test_write") < html.index("t.py::test_read")
+    write_section = html[html.index("t.py::test_write"):html.index("t.py::test_read")]
+    order = re.findall(r"write@(\d+)", write_section)
+    assert order == ["1000", "4000", "8000"]
+    assert write_section.count("PASS") == 2 and write_section.count("FAIL") == 1
+    assert "p99: 30 ms &gt; 20 ms" in write_section
+    assert fmt_ms(steps[0].latency["all-rt"]["p999"]) in write_section
+    assert "<link" not in html and "src=" not in html  # nothing fetched: opens offline
+
+
+def test_summary_escapes_node_ids_and_is_empty_without_steps(tmp_path: Path) -> None:
+    assert summary_html([]) == []
+    html = summary_html([_summary(tmp_path, f"t.py::test_{EVIL}[1]", 100, [])])[0]
+    assert "<script>" not in html and "script" not in parse(html).tags

@@ -14,6 +14,8 @@ for candidate in "${JAVA_HOME:-}/bin/java" /usr/lib/jvm/java-17-openjdk-amd64/bi
 done
 [ -n "$java17" ] || need+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null 2>&1 || need+=(maven)
+# HdrHistogram's Java tools: the reference our merged percentiles are tested against.
+[ -f /usr/share/java/hdrhistogram.jar ] || need+=(libhdrhistogram-java)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

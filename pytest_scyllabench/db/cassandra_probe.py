@@ -25,8 +25,9 @@ DRIVER_ERRORS: tuple[type[BaseException], ...] = (
     NoHostAvailable, DriverException, RequestExecutionException, RequestValidationException,
     ConnectionException, ErrorMessage, OSError,
 )
-GOSSIP_QUERY = ("SELECT address, status, status_with_port, schema_version"
-                " FROM system_views.gossip_info")
+#: ``schema`` holds the schema UUID (``schema_version`` is the gossip version of that state);
+#: peers publish ``status_with_port`` only, the node itself fills ``status`` too.
+GOSSIP_QUERY = 'SELECT address, status, status_with_port, "schema" FROM system_views.gossip_info'
 PEERS_QUERY = "SELECT peer FROM system.peers_v2"
 DRIVER_TIMEOUT = 5.0
 
@@ -50,10 +51,10 @@ def ring_problem(address: str, gossip: Iterable[Mapping[str, Any]], peers: Itera
     states: dict[str, str] = {}
     schemas: set[str] = set()
     for row in gossip:
-        status = str(row.get("status") or row.get("status_with_port") or "")
+        status = str(row.get("status_with_port") or row.get("status") or "")
         states[str(row["address"])] = status.split(",", 1)[0] or "UNKNOWN"
-        if row.get("schema_version") is not None:
-            schemas.add(str(row["schema_version"]))
+        if row.get("schema") is not None:
+            schemas.add(str(row["schema"]))
     wanted = set(expected)
     missing = wanted - states.keys()
     if missing:

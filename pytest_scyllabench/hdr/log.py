@@ -184,7 +184,7 @@ def parse_log(text: str, source: LogSource) -> HdrLog:
             if parser.intervals and parser.intervals[-1].line == number:
                 parser.intervals.pop()
             truncated = number
-    if not parser.intervals and truncated is None and not parser.legend_seen:
+    if not parser.intervals and not parser.legend_seen:
         problem = "empty file" if not text.strip() else "no legend line and no intervals"
         raise source.error(None, f"not an HDR interval log: {problem}")
     return HdrLog(source=source, intervals=tuple(parser.intervals),

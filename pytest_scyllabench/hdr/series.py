@@ -2,10 +2,10 @@
 
 Loaders do not start their intervals at the same instant. Each interval is placed on a grid of
 ``grid`` seconds (one second by default) anchored at the window start, by rounding its absolute
-start to the nearest grid point (halves round up); the histograms of every loader that land on the same point are
-added and the point's p99 is computed from that merged histogram. Throughput is the point's
-count divided by the grid length. Grid points without any interval report zero throughput and
-zero p99, so a stall shows as a gap rather than disappearing.
+start to the nearest grid point (halves round up); the histograms of every loader that land on
+the same point are added and the point's p99 is computed from that merged histogram. Throughput
+is the point's count divided by the grid length. Grid points without any interval report zero
+throughput and zero p99, so a stall shows as a gap rather than disappearing.
 
 Rounding to nearest keeps loaders whose clocks tick a few milliseconds apart on the same point.
 Its edge effect: a loader whose intervals start more than half a grid step after the window

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -144,7 +145,7 @@ class ScyllaDriver:
         try:
             async with asyncio.timeout(opts.connect_timeout * (len(opts.hosts) + 1) + 5):
                 self._session = await asyncio.to_thread(self._cluster.connect)
-        except (*_scylla_errors(), TimeoutError) as exc:
+        except _scylla_errors() as exc:
             await self.close()
             raise StressError(f"cannot connect to {opts.where} with scylla-driver: "
                               f"{type(exc).__name__}: {exc}") from exc
@@ -156,7 +157,7 @@ class ScyllaDriver:
                 agreed = await asyncio.to_thread(
                     self._cluster.control_connection.wait_for_schema_agreement,
                     wait_time=DDL_TIMEOUT)
-        except (*_scylla_errors(), TimeoutError) as exc:
+        except _scylla_errors() as exc:
             raise StressError(f"{statement}: {type(exc).__name__}: {exc}") from exc
         if not agreed:
             raise StressError(f"{statement}: schema agreement not reached on "
@@ -170,7 +171,7 @@ class ScyllaDriver:
                                                        cql.insert(workload))
                 self._select = await asyncio.to_thread(self._session.prepare,
                                                        cql.select(workload))
-        except (*_scylla_errors(), TimeoutError) as exc:
+        except _scylla_errors() as exc:
             raise StressError(f"cannot prepare statements on {self._options.where}: "
                               f"{type(exc).__name__}: {exc}") from exc
 
@@ -200,10 +201,9 @@ class ScyllaDriver:
         if not self._wakeup_pending:
             self._wakeup_pending = True
             assert self._loop is not None
-            try:
+            # RuntimeError: the loop is closed, nobody is waiting any more.
+            with contextlib.suppress(RuntimeError):
                 self._loop.call_soon_threadsafe(self._drain)
-            except RuntimeError:  # the loop is closed: nobody is waiting any more
-                pass
 
     def _drain(self) -> None:
         self._wakeup_pending = False
@@ -224,7 +224,7 @@ def _scylla_errors() -> tuple[type[BaseException], ...]:
     from cassandra import DriverException
     from cassandra.cluster import NoHostAvailable
 
-    return (DriverException, NoHostAvailable, OSError)
+    return (DriverException, NoHostAvailable, OSError, TimeoutError)
 
 
 def _libev_connection() -> Any:
@@ -268,7 +268,7 @@ class AcsyllaDriver:
 
     async def connect(self) -> None:
         acsylla = _import_acsylla()
-        self._errors = (acsylla.errors.CassException,)
+        self._errors = (acsylla.errors.CassException, TimeoutError)
         self._loop = asyncio.get_running_loop()
         opts = self._options
         kwargs: dict[str, Any] = {}
@@ -282,7 +282,7 @@ class AcsyllaDriver:
         try:
             async with asyncio.timeout(opts.connect_timeout * (len(opts.hosts) + 1) + 5):
                 self._session = await cluster.create_session()
-        except (*self._errors, TimeoutError) as exc:
+        except self._errors as exc:
             raise StressError(f"cannot connect to {opts.where} with acsylla: "
                               f"{type(exc).__name__}: {exc}") from exc
 
@@ -294,7 +294,7 @@ class AcsyllaDriver:
             async with asyncio.timeout(DDL_TIMEOUT + 5):
                 await self._session.execute(acsylla.create_statement(statement,
                                                                      timeout=DDL_TIMEOUT))
-        except (*self._errors, TimeoutError) as exc:
+        except self._errors as exc:
             raise StressError(f"{statement}: {type(exc).__name__}: {exc}") from exc
 
     async def prepare(self) -> None:
@@ -303,7 +303,7 @@ class AcsyllaDriver:
             async with asyncio.timeout(DDL_TIMEOUT):
                 self._insert = await self._session.create_prepared(cql.insert(workload))
                 self._select = await self._session.create_prepared(cql.select(workload))
-        except (*self._errors, TimeoutError) as exc:
+        except self._errors as exc:
             raise StressError(f"cannot prepare statements on {self._options.where}: "
                               f"{type(exc).__name__}: {exc}") from exc
 

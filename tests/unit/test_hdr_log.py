@@ -133,7 +133,8 @@ def test_payload_that_is_not_a_histogram_fails_on_decode(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize(("text", "problem"), [("", "empty file"),
-                                               ("#[StartTime: 1.0]\n", "no legend")])
+                                               ("#[StartTime: 1.0]\n", "no legend"),
+                                               ('{"ops": 5}', "no legend")])
 def test_not_a_log(tmp_path: Path, text: str, problem: str) -> None:
     path = tmp_path / "e.hlog"
     path.write_text(text, encoding="utf-8")

@@ -83,7 +83,7 @@ def test_operation_limits_use_that_operation_only() -> None:
                      step="mixed@500")
     limits = parse_thresholds({"p99": "10ms", "read_p99": "5ms", "write_p99": "5ms"})
     (breach,) = check(result, limits)
-    assert str(breach) == "read p99 of mixed@500: observed 9 ms > limit 5 ms"
+    assert str(breach) == "read p99 of mixed@500: observed 9.007 ms > limit 5 ms"
 
 
 def test_missing_operation_is_reported() -> None:

@@ -1,0 +1,220 @@
+"""The open-loop scheduler of the run phase and the closed loop of the populate phase.
+
+Open loop: operation ``i`` has the intended start ``start + i / rate`` (computed from ``i``,
+never accumulated, so it cannot drift). The scheduler wakes, issues every operation whose
+intended start has passed, and sleeps until the next one -- at least ``min_sleep`` so that
+high rates are issued in batches instead of one sleep per operation. At most
+``concurrency`` operations are in flight; when the limit is reached the next operation
+waits for a slot, and its response time still counts from its intended start: a stalled
+database shows up as large response times (coordinated omission corrected) while the
+service time, counted from the actual send, stays small.
+
+Errors: an operation that fails (timeout, unavailable, overloaded...) is counted per error
+type with a few samples, and is **not** recorded in the latency histograms nor counted as an
+operation. Its latency would mix failure handling into the response-time distribution (a
+fast "unavailable" would even improve it); instead errors lower the achieved rate, so a
+step whose operations fail misses its target rate and fails, and the error count and samples
+travel with the result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from pytest_scyllabench.loader.drivers import Driver
+from pytest_scyllabench.loader.keys import KeyGenerator
+from pytest_scyllabench.loader.recorder import Recorder
+from pytest_scyllabench.loader.workload import OpMix, Values
+
+NS = 1_000_000_000
+#: Shortest sleep between two batches of sends, seconds.
+MIN_SLEEP = 0.001
+#: How long the scheduler waits for a free slot before it looks at its stop flag again.
+SLOT_POLL = 0.5
+#: Error messages kept as samples.
+MAX_SAMPLES = 5
+
+Clock = Callable[[], int]
+
+
+@dataclass
+class ErrorLog:
+    """Errors counted by type, with the first few messages."""
+
+    by_type: dict[str, int] = field(default_factory=dict)
+    samples: list[str] = field(default_factory=list)
+    total: int = 0
+
+    def add(self, operation: str, error: BaseException) -> None:
+        name = type(error).__name__
+        self.total += 1
+        self.by_type[name] = self.by_type.get(name, 0) + 1
+        if len(self.samples) < MAX_SAMPLES:
+            self.samples.append(f"{operation}: {name}: {error}"[:300])
+
+
+@dataclass
+class LoopStats:
+    issued: int = 0
+    completed: int = 0
+    #: Successful operations completed inside the measured window.
+    measured: int = 0
+    #: Largest delay of an actual send behind its intended start, nanoseconds.
+    max_lag_ns: int = 0
+    errors: ErrorLog = field(default_factory=ErrorLog)
+
+
+class _Waiter:
+    """A slot/drain wake-up the completion path can trigger cheaply."""
+
+    def __init__(self) -> None:
+        self._future: asyncio.Future[None] | None = None
+
+    def wake(self) -> None:
+        future = self._future
+        if future is not None and not future.done():
+            future.set_result(None)
+
+    async def wait(self, timeout: float) -> None:
+        self._future = asyncio.get_running_loop().create_future()
+        try:
+            async with asyncio.timeout(timeout):
+                await self._future
+        except TimeoutError:
+            pass
+        finally:
+            self._future = None
+
+
+class _Base:
+    def __init__(self, driver: Driver, recorder: Recorder, concurrency: int,
+                 window_ns: tuple[int, int], clock: Clock) -> None:
+        self._driver = driver
+        self._recorder = recorder
+        self._concurrency = concurrency
+        self._window = window_ns
+        self._clock = clock
+        self.stats = LoopStats()
+        self.inflight = 0
+        self._stopping = False
+        self._slot = _Waiter()
+        self._drained = _Waiter()
+
+    def stop(self) -> None:
+        """Stop issuing; the loop returns after the in-flight operations finish or time out."""
+        self._stopping = True
+        self._slot.wake()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def _complete(self, operation: str, intended: int, sent: int,
+                  end: int, error: BaseException | None) -> None:
+        self.inflight -= 1
+        stats = self.stats
+        if error is None:
+            self._recorder.record(operation, (end - intended) // 1000, (end - sent) // 1000)
+            stats.completed += 1
+            if self._window[0] <= end < self._window[1]:
+                stats.measured += 1
+        else:
+            stats.errors.add(operation, error)
+        if self.inflight < self._concurrency:
+            self._slot.wake()
+        if self.inflight == 0:
+            self._drained.wake()
+
+    async def drain(self, timeout: float) -> None:
+        """Wait (at most ``timeout`` s) for the operations in flight to finish."""
+        deadline = time.monotonic() + timeout
+        while self.inflight > 0:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            await self._drained.wait(min(remaining, SLOT_POLL))
+
+
+class OpenLoop(_Base):
+    """Issues ``total_ops`` operations at ``rate`` per second from ``start_ns``."""
+
+    def __init__(self, driver: Driver, mix: OpMix, keys: KeyGenerator, values: Values,
+                 recorder: Recorder, *, rate: int, concurrency: int, start_ns: int,
+                 total_ops: int, window_ns: tuple[int, int],
+                 clock: Clock = time.monotonic_ns, min_sleep: float = MIN_SLEEP) -> None:
+        super().__init__(driver, recorder, concurrency, window_ns, clock)
+        if rate < 1:
+            raise ValueError(f"rate must be >= 1, got {rate}")
+        self._mix = mix
+        self._keys = keys
+        self._values = values
+        self._rate = rate
+        self._start = start_ns
+        self._total = total_ops
+        self._min_sleep = min_sleep
+
+    def intended(self, i: int) -> int:
+        """Intended start of operation ``i``, monotonic nanoseconds."""
+        return self._start + i * NS // self._rate
+
+    async def run(self) -> None:
+        """Issue every operation on schedule (or until stopped); does not wait for the last."""
+        clock, rate, start, total = self._clock, self._rate, self._start, self._total
+        i = 0
+        while i < total and not self._stopping:
+            now = clock()
+            due = min(total, (now - start) * rate // NS + 1) if now >= start else 0
+            while i < due and self.inflight < self._concurrency:
+                self._issue(i)
+                i += 1
+            if i < due:
+                await self._slot.wait(SLOT_POLL)
+            elif i < total:
+                delay = (self.intended(i) - clock()) / NS
+                await asyncio.sleep(min(max(delay, self._min_sleep), SLOT_POLL))
+
+    def _issue(self, i: int) -> None:
+        intended = self._start + i * NS // self._rate
+        operation = self._mix.next()
+        key = self._keys.next()
+        sent = self._clock()
+        lag = sent - intended
+        stats = self.stats
+        if lag > stats.max_lag_ns:
+            stats.max_lag_ns = lag
+        stats.issued += 1
+        self.inflight += 1
+        done = functools.partial(self._complete, operation, intended, sent)
+        if operation == "write":
+            self._driver.write(key, self._values.next(), done)
+        else:
+            self._driver.read(key, done)
+
+
+class ClosedLoop(_Base):
+    """Writes ``keys`` as fast as ``concurrency`` allows (populate; not a measurement)."""
+
+    def __init__(self, driver: Driver, keys: Iterable[int], values: Values,
+                 recorder: Recorder, *, concurrency: int,
+                 clock: Clock = time.monotonic_ns) -> None:
+        super().__init__(driver, recorder, concurrency, (0, 2**63), clock)
+        self._keys = keys
+        self._values = values
+
+    async def run(self) -> None:
+        for key in self._keys:
+            while self.inflight >= self._concurrency and not self._stopping:
+                await self._slot.wait(SLOT_POLL)
+            if self._stopping:
+                return
+            sent = self._clock()
+            self.stats.issued += 1
+            self.inflight += 1
+            self._driver.write(key, self._values.next(),
+                               functools.partial(self._complete, "write", sent, sent))
+            if self.stats.issued % self._concurrency == 0:
+                await asyncio.sleep(0)

@@ -1,0 +1,6 @@
+"""Integration tests run real components: Java 17, Maven, Cassandra nodes, the loader."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))

@@ -81,10 +81,12 @@ class BenchSession:
                                      keep=settings.keep_cluster)
         if settings.reuse_cluster:
             if not await database.adopt():
+                why = getattr(database, "adopt_problem", None)
                 raise ConfigError(
                     f"--scyllabench-reuse-cluster: no running cluster of profile {profile.name!r} "
-                    f"was found in {cluster_dir(profile.name)}; run once with "
-                    "--scyllabench-keep-cluster to leave one running")
+                    f"was found in {cluster_dir(profile.name)}"
+                    + (f" ({why})" if why else "")
+                    + "; run once with --scyllabench-keep-cluster to leave one running")
             version, reused = database.version, True
         else:
             if not settings.keep_cluster:

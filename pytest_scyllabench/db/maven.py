@@ -38,6 +38,7 @@ MARKER = "COMPLETE"
 RESOLVE_TIMEOUT = 900.0
 LOCK_TIMEOUT = 1200.0
 _SPEC_VERSION = re.compile(r"^\s*java\.specification\.version\s*=\s*(\S+)\s*$", re.MULTILINE)
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _VERSION = re.compile(r"^[0-9A-Za-z.\-]+$")
 
 
@@ -207,15 +208,23 @@ async def resolve_jars(version: str, cache: Path, java: JavaRuntime, *,
             return found
         await asyncio.to_thread(_fresh_dir, root)
         (root / "pom.xml").write_text(pom_xml(version), encoding="utf-8")
-        command = [str(mvn), "-B", "-q", "-f", str(root / "pom.xml"),
+        command = [str(mvn), "-B", "-q", "-U", "-Dstyle.color=never", "-f", str(root / "pom.xml"),
                    "dependency:copy-dependencies", "-DincludeScope=runtime",
                    f"-DoutputDirectory={root / 'lib'}"]
         try:
-            await executor.run(command, timeout=timeout, cwd=str(root),
-                               env={"JAVA_HOME": str(java.home)})
-        except CommandError as exc:
-            raise DatabaseError(f"could not download Cassandra {version} with Maven "
-                                f"(is Maven Central reachable?):\n{exc}") from exc
+            result = await executor.run(command, timeout=timeout, cwd=str(root), check=False,
+                                        env={"JAVA_HOME": str(java.home)})
+        except CommandError as exc:  # could not run, or timed out
+            raise DatabaseError(f"could not download Cassandra {version} with Maven: "
+                                f"{exc}") from exc
+        if result.exit_code != 0:
+            # Maven reports its errors on stdout.
+            lines = _ANSI.sub("", result.stdout + "\n" + result.stderr).splitlines()
+            output = [line for line in lines if line.strip() not in ("", "[ERROR]")][:8]
+            raise DatabaseError(
+                f"could not download Cassandra {version} with Maven (exit code "
+                f"{result.exit_code}; is Maven Central reachable?): {' '.join(command)}\n"
+                + "\n".join(output))
         jars = sorted(p.name for p in (root / "lib").glob("*.jar"))
         if f"cassandra-all-{version}.jar" not in jars:
             raise DatabaseError(f"Maven finished but {root / 'lib'} has no "

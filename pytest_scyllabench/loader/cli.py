@@ -12,8 +12,8 @@ from pytest_scyllabench.loader.workload import workload_from_json
 from pytest_scyllabench.stress.step import Workload
 
 PHASES = ("schema", "populate", "run")
-#: The driver used when ``--driver`` is not given (the faster one in perf/loader_rate.py).
-DEFAULT_DRIVER = "scylla-driver"
+#: The driver used when ``--driver`` is not given: acsylla if installed, else scylla-driver.
+DEFAULT_DRIVER = "auto"
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class LoaderArgs:
     connect_timeout: float
     seed: int | None
     fake_latency_ms: float
+    protocol_version: int | None
 
 
 def _positive_int(text: str) -> int:
@@ -116,6 +117,8 @@ def parser() -> argparse.ArgumentParser:
         help="driver connect timeout per host (default: 10)")
     add("--seed", type=int, default=None, metavar="N",
         help="random seed for keys, operation mix and values (default: random)")
+    add("--protocol-version", type=int, choices=(4, 5), default=None,
+        help="CQL protocol version (default: the driver's choice, see --help of drivers)")
     add("--fake-latency-ms", type=_non_negative_float, default=1.0, metavar="MS",
         help="driver 'fake' only: latency of every operation (default: 1)")
     return p
@@ -139,4 +142,5 @@ def parse_args(argv: Sequence[str] | None = None) -> LoaderArgs:
         summary=ns.summary, loader=ns.loader, index=ns.index, count=ns.count,
         replication_factor=ns.replication_factor, datacenter=ns.datacenter,
         request_timeout=ns.request_timeout, connect_timeout=ns.connect_timeout,
-        seed=ns.seed, fake_latency_ms=ns.fake_latency_ms)
+        seed=ns.seed, fake_latency_ms=ns.fake_latency_ms,
+        protocol_version=ns.protocol_version)

@@ -8,7 +8,8 @@ which the response arrived (taken on the driver's own thread when it has one) an
 
 - ``scylla-driver`` (import ``cassandra``): prepared statements, TokenAware(DCAwareRoundRobin),
   the libev reactor when compiled in, protocol negotiated from v5 down (Cassandra 5.0 speaks
-  v5). ``execute_async`` completes on the driver's IO thread; completions are queued there
+  v5), no compression (v5 segment compression runs in Python and costs more than the rest
+  of a request). ``execute_async`` completes on the driver's IO thread; completions are queued there
   and handed to the loop in batches, with one ``call_soon_threadsafe`` per batch rather
   than per operation. With protocol v3+ the driver keeps one connection per host:
   ``--connections`` does not apply to it.
@@ -35,7 +36,7 @@ from pytest_scyllabench.stress.step import Workload
 #: ``done(end_ns, error)``: called on the loop thread when an operation finishes.
 Done = Callable[[int, BaseException | None], None]
 
-DRIVERS = ("scylla-driver", "acsylla", "fake")
+DRIVERS = ("auto", "scylla-driver", "acsylla", "fake")
 #: Seconds allowed for a DDL statement (schema agreement included).
 DDL_TIMEOUT = 60.0
 
@@ -50,6 +51,8 @@ class DriverOptions:
     connect_timeout: float = 10.0
     datacenter: str | None = None
     fake_latency_ms: float = 1.0
+    #: CQL protocol version; ``None``: the driver's default (see each driver).
+    protocol_version: int | None = None
 
     @property
     def where(self) -> str:
@@ -81,7 +84,20 @@ class Driver(Protocol):
     async def close(self) -> None: ...
 
 
+def resolve_driver(name: str) -> str:
+    """``auto``: acsylla when installed (it sustains about twice the rate per loader CPU,
+    see perf/loader_rate.py), else scylla-driver, a core dependency."""
+    if name != "auto":
+        return name
+    try:
+        import acsylla  # noqa: F401
+    except ImportError:
+        return "scylla-driver"
+    return "acsylla"
+
+
 def make_driver(name: str, options: DriverOptions) -> Driver:
+    name = resolve_driver(name)
     if name == "scylla-driver":
         return ScyllaDriver(options)
     if name == "acsylla":
@@ -107,6 +123,7 @@ class ScyllaDriver:
             collections.deque())
         self._wakeup_pending = False
         self._reactor = "default"
+        self._send_errors: tuple[type[BaseException], ...] = ()
 
     def version(self) -> str:
         import cassandra
@@ -123,10 +140,11 @@ class ScyllaDriver:
         from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 
         self._loop = asyncio.get_running_loop()
+        self._send_errors = _scylla_errors()
         opts = self._options
         profile = ExecutionProfile(
             load_balancing_policy=TokenAwarePolicy(
-                DCAwareRoundRobinPolicy(local_dc=opts.datacenter)),
+                DCAwareRoundRobinPolicy(local_dc=opts.datacenter or "")),
             consistency_level=ConsistencyLevel.name_to_value[opts.workload.consistency],
             request_timeout=opts.request_timeout,
         )
@@ -135,11 +153,16 @@ class ScyllaDriver:
         if connection_class is not None:
             kwargs["connection_class"] = connection_class
             self._reactor = "libev"
+        if opts.protocol_version is not None:
+            kwargs["protocol_version"] = opts.protocol_version
         self._cluster = Cluster(
             contact_points=list(opts.hosts), port=opts.port,
             execution_profiles={EXEC_PROFILE_DEFAULT: profile},
             connect_timeout=opts.connect_timeout,
             control_connection_timeout=opts.connect_timeout,
+            # Protocol v5 compresses each frame segment in Python on the sending thread:
+            # profiled at ~300 us of CPU per request, it would cap the loader at ~3k ops/s.
+            compression=False,
             **kwargs,
         )
         try:
@@ -178,12 +201,17 @@ class ScyllaDriver:
     # Hot path: runs on the loop thread; the callbacks run on the driver's IO thread.
 
     def write(self, key: int, value: bytes, done: Done) -> None:
-        future = self._session.execute_async(self._insert, (key, value))
-        future.add_callbacks(self._on_result, self._on_error,
-                             callback_args=(done,), errback_args=(done,))
+        self._send(self._insert, (key, value), done)
 
     def read(self, key: int, done: Done) -> None:
-        future = self._session.execute_async(self._select, (key,))
+        self._send(self._select, (key,), done)
+
+    def _send(self, statement: Any, values: tuple[Any, ...], done: Done) -> None:
+        try:
+            future = self._session.execute_async(statement, values)
+        except self._send_errors as exc:  # e.g. NoHostAvailable before any request is sent
+            self._on_error(exc, done)
+            return
         future.add_callbacks(self._on_result, self._on_error,
                              callback_args=(done,), errback_args=(done,))
 
@@ -274,6 +302,8 @@ class AcsyllaDriver:
         kwargs: dict[str, Any] = {}
         if opts.datacenter:
             kwargs["load_balance_dc_aware"] = opts.datacenter
+        if opts.protocol_version is not None:
+            kwargs["protocol_version"] = opts.protocol_version
         cluster = acsylla.create_cluster(
             list(opts.hosts), port=opts.port, connect_timeout=opts.connect_timeout,
             request_timeout=opts.request_timeout, consistency=opts.workload.consistency,

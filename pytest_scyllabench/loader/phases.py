@@ -146,7 +146,7 @@ def _driver(args: LoaderArgs) -> Driver:
         hosts=args.hosts, port=args.port, workload=args.workload,
         connections=args.connections, request_timeout=args.request_timeout,
         connect_timeout=args.connect_timeout, datacenter=args.datacenter,
-        fake_latency_ms=args.fake_latency_ms))
+        fake_latency_ms=args.fake_latency_ms, protocol_version=args.protocol_version))
 
 
 def _base_summary(args: LoaderArgs, driver: Driver) -> dict[str, Any]:

@@ -68,7 +68,8 @@ class BuiltinTool:
             raise StressError(f"loader {invocation.loader}: step {step.id}: "
                               f"the built-in loader needs an HDR log path")
         return [
-            *self._common("run", step.workload, invocation), "--rate", str(invocation.rate), "--duration", f"{step.duration:g}",
+            *self._common("run", step.workload, invocation),
+            "--rate", str(invocation.rate), "--duration", f"{step.duration:g}",
             "--warmup", f"{step.warmup:g}", "--concurrency", str(step.concurrency),
             "--connections", str(step.connections),
             "--start-at", f"{invocation.start_at:.3f}", "--hdr-log", invocation.hdr_log]

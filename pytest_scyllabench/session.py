@@ -81,7 +81,7 @@ class BenchSession:
                                      keep=settings.keep_cluster)
         if settings.reuse_cluster:
             if not await database.adopt():
-                why = getattr(database, "adopt_problem", None)
+                why = database.adopt_problem
                 raise ConfigError(
                     f"--scyllabench-reuse-cluster: no running cluster of profile {profile.name!r} "
                     f"was found in {cluster_dir(profile.name)}"

@@ -60,5 +60,9 @@ class Database(Protocol):
     async def adopt(self) -> bool:
         """Reuse a cluster kept running by an earlier session; ``False`` if there is none."""
 
+    @property
+    def adopt_problem(self) -> str | None:
+        """Why the last ``adopt`` returned ``False``, for the error message."""
+
     def logs(self) -> list[Path]:
         """Log files of the nodes, for the report (some may not exist yet)."""

@@ -83,7 +83,8 @@ def parser() -> argparse.ArgumentParser:
     add("--port", type=_positive_int, default=9042, metavar="PORT",
         help="CQL port (default: 9042)")
     add("--driver", choices=DRIVERS, default=DEFAULT_DRIVER,
-        help=f"CQL driver (default: {DEFAULT_DRIVER})")
+        help="CQL driver; auto: acsylla when installed, else scylla-driver; fake: no "
+             f"database, for self-tests (default: {DEFAULT_DRIVER})")
     add("--workload-json", required=True, metavar="JSON",
         help="the workload: a JSON object of pytest_scyllabench.stress.step.Workload fields")
     add("--rate", type=_positive_int, default=1000, metavar="OPS",
@@ -118,7 +119,7 @@ def parser() -> argparse.ArgumentParser:
     add("--seed", type=int, default=None, metavar="N",
         help="random seed for keys, operation mix and values (default: random)")
     add("--protocol-version", type=int, choices=(4, 5), default=None,
-        help="CQL protocol version (default: the driver's choice, see --help of drivers)")
+        help="CQL protocol version (default: negotiated, v5 with Cassandra 5.0)")
     add("--fake-latency-ms", type=_non_negative_float, default=1.0, metavar="MS",
         help="driver 'fake' only: latency of every operation (default: 1)")
     return p

@@ -30,6 +30,7 @@ class FakeDatabase:
         self.port = 9042
         self.version = "fake-1.0"
         self.keep = keep
+        self.adopt_problem: str | None = None
 
     def _journal(self, event: str) -> None:
         path = os.environ.get(JOURNAL_ENV)

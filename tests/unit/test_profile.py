@@ -73,7 +73,7 @@ def test_replication_factor_above_nodes(tmp_path: Path) -> None:
 
 def test_bad_literal(tmp_path: Path) -> None:
     message = error_of(write(tmp_path, "loaders:\n  driver: gocql\n"))
-    assert "loaders.driver: must be one of scylla-driver, acsylla, got 'gocql'" in message
+    assert "loaders.driver: must be one of acsylla, scylla-driver, got 'gocql'" in message
 
 
 def test_workload_errors_name_the_workload(tmp_path: Path) -> None:

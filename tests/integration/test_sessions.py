@@ -115,7 +115,7 @@ def test_sigint_during_a_step_leaves_nothing_running(tmp_path: Path) -> None:
     try:
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline and process.poll() is None:
-            if list(trials.glob("*/*test_second*/*/loader-1.hlog")):
+            if list(trials.glob("latest/*test_second*/*/loader-1.hlog")):
                 break
             time.sleep(0.5)
         else:
@@ -131,6 +131,6 @@ def test_sigint_during_a_step_leaves_nothing_running(tmp_path: Path) -> None:
     assert process.returncode == pytest.ExitCode.INTERRUPTED, out
     assert not cluster_processes(profile), f"Cassandra outlived Ctrl-C:\n{out}"
     assert not loader_processes(tmp_path), f"a loader outlived Ctrl-C:\n{out}"
-    first = list(trials.glob("*/*test_first*/*/result.json"))
+    first = list(trials.glob("latest/*test_first*/*/result.json"))
     assert len(first) == 1, out
     assert json.loads(first[0].read_text())["ops"] > 0

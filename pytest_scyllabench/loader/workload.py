@@ -8,16 +8,10 @@ import json
 import os
 import random
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from pytest_scyllabench.errors import ConfigError
-from pytest_scyllabench.stress.step import (
-    CONSISTENCY_LEVELS,
-    DISTRIBUTIONS,
-    OPERATIONS,
-    Operation,
-    Workload,
-)
+from pytest_scyllabench.profile_schema import parse_workloads
+from pytest_scyllabench.stress.step import OPERATIONS, Operation, Workload
 
 #: Distinct pre-generated values cycled through (values are random, but generated once).
 VALUE_POOL = 64
@@ -31,53 +25,19 @@ def workload_to_json(workload: Workload) -> str:
 
 
 def workload_from_json(text: str) -> Workload:
-    """Parse and validate ``--workload-json``; ``ConfigError`` naming the bad field."""
+    """Parse and validate ``--workload-json`` with the profile schema's own checks.
+
+    Raises ``ConfigError`` naming the bad field, e.g. ``--workload-json: w.mix.delete: ...``.
+    """
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"--workload-json is not JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError("--workload-json must be a JSON object")
-    known = {f.name: f for f in dataclasses.fields(Workload)}
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        raise ConfigError(f"--workload-json: unknown field(s) {', '.join(unknown)}")
-    if "name" not in data or "mix" not in data:
-        raise ConfigError("--workload-json: fields 'name' and 'mix' are required")
-    _check_mix(data["mix"])
-    for name, value in data.items():
-        if name != "mix":
-            _check_field(name, value, known[name].default)
-    if data.get("distribution", "uniform") not in DISTRIBUTIONS:
-        raise ConfigError(f"--workload-json: distribution must be one of {DISTRIBUTIONS}")
-    if data.get("consistency", "QUORUM") not in CONSISTENCY_LEVELS:
-        raise ConfigError(f"--workload-json: consistency must be one of {CONSISTENCY_LEVELS}")
-    for name in ("partitions", "row_size"):
-        if int(data.get(name, 1)) < 1:
-            raise ConfigError(f"--workload-json: {name} must be >= 1")
-    return Workload(**data)
-
-
-def _check_mix(mix: Any) -> None:
-    if not isinstance(mix, dict) or not mix:
-        raise ConfigError("--workload-json: mix must be a non-empty object of weights")
-    for op, weight in mix.items():
-        if op not in OPERATIONS:
-            raise ConfigError(f"--workload-json: mix: unknown operation {op!r} "
-                              f"(known: {', '.join(OPERATIONS)})")
-        if not isinstance(weight, int | float) or weight < 0:
-            raise ConfigError(f"--workload-json: mix.{op}: weight must be a number >= 0")
-    if sum(mix.values()) <= 0:
-        raise ConfigError("--workload-json: mix: weights sum to 0")
-
-
-def _check_field(name: str, value: Any, default: Any) -> None:
-    expected: tuple[type, ...] = (int, float) if isinstance(default, int | float) else (str,)
-    if isinstance(default, bool) or isinstance(value, bool) or not isinstance(value, expected):
-        raise ConfigError(f"--workload-json: {name}: expected {expected[0].__name__}, "
-                          f"got {value!r}")
-    if isinstance(default, int) and not isinstance(value, int):
-        raise ConfigError(f"--workload-json: {name}: expected an integer, got {value!r}")
+    if not isinstance(data, dict) or not isinstance(data.get("name"), str) or "mix" not in data:
+        raise ConfigError("--workload-json must be a JSON object with 'name' and 'mix'")
+    name = data["name"]
+    return parse_workloads({name: {k: v for k, v in data.items() if k != "name"}},
+                           "--workload-json", "")[name]
 
 
 class OpMix:

@@ -8,6 +8,7 @@ from collections.abc import Generator
 import pytest
 
 from pytest_scyllabench.profile import Profile
+from pytest_scyllabench.provision.base import Host
 from pytest_scyllabench.session import BenchSession, Cluster
 from pytest_scyllabench.settings import Settings
 from pytest_scyllabench.state import STATE_KEY, SessionState
@@ -56,6 +57,12 @@ def scyllabench_cluster(pytestconfig: pytest.Config,
     cluster = scyllabench_session.cluster(logs_dir=state.trials.path / "logs")
     state.note_cluster(cluster)
     return cluster
+
+
+@pytest.fixture(scope="session")
+def scyllabench_loaders(scyllabench_cluster: Cluster) -> tuple[Host, ...]:
+    """The loader hosts of the session (on the local backend, processes on this machine)."""
+    return scyllabench_cluster.deployment.loaders
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from pytest_scyllabench import settings as settings_module
 from pytest_scyllabench.errors import ConfigError
 from pytest_scyllabench.fixtures import (  # noqa: F401  (fixtures are found by name)
     scyllabench_cluster,
+    scyllabench_loaders,
     scyllabench_profile,
     scyllabench_session,
     scyllabench_settings,

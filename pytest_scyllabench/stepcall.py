@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 
 import pytest
@@ -15,6 +16,11 @@ from pytest_scyllabench.state import SessionState
 from pytest_scyllabench.stress.step import Step
 from pytest_scyllabench.thresholds import check, check_rate, parse_thresholds
 from pytest_scyllabench.units import parse_duration
+
+
+class StepWarning(UserWarning):
+    """Something odd in a step's data that did not invalidate it (e.g. a truncated log line)."""
+
 
 #: Scaled durations are never shorter than this, seconds.
 MIN_DURATION = 1.0
@@ -53,6 +59,8 @@ class StepCall:
         if missed is not None:
             breaches.insert(0, str(missed))
         state.record(self._item, result, breaches)
+        for warning in result.warnings:
+            warnings.warn(f"{step.id}: {warning}", StepWarning, stacklevel=2)
         if breaches:
             pytest.fail("\n".join(breaches), pytrace=False)
         return result

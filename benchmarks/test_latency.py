@@ -13,7 +13,7 @@ import pytest
 from pytest_scyllabench.result import StepResult
 from pytest_scyllabench.stepcall import StepCall
 
-RATES = [500, 1000, 2000]
+RATES = [250, 500, 1000]
 DURATION = "60s"
 WARMUP = "10s"
 

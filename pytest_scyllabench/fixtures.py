@@ -56,6 +56,7 @@ def scyllabench_cluster(pytestconfig: pytest.Config,
     state = _state(pytestconfig)
     cluster = scyllabench_session.cluster(logs_dir=state.trials.path / "logs")
     state.note_cluster(cluster)
+    state.warm_up(cluster)
     return cluster
 
 

@@ -53,6 +53,21 @@ class LoaderSpec:
 
 
 @dataclass(frozen=True)
+class WarmupSpec:
+    """Load run once after the cluster starts, before the first step, and not judged.
+
+    Fresh JVMs compile and size their heaps during the first minute of load; without a
+    warm-up the first step measures that instead of the database.
+    """
+
+    #: Workload to run; empty for no warm-up.
+    workload: str = ""
+    rate: int = 500
+    #: Seconds of load (multiplied by the duration scale, at least 5).
+    seconds: float = 30.0
+
+
+@dataclass(frozen=True)
 class Profile:
     """A whole deployment profile."""
 
@@ -66,3 +81,4 @@ class Profile:
     workloads: Mapping[str, Workload]
     #: Fraction by which a step may miss its target rate and still count as reached.
     rate_tolerance: float = 0.05
+    warmup: WarmupSpec = WarmupSpec()

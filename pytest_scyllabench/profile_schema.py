@@ -18,7 +18,7 @@ from typing import Any, Literal, TypeVar
 import yaml
 
 from pytest_scyllabench.errors import ProfileError
-from pytest_scyllabench.profile import DatabaseSpec, LoaderSpec, LocalSpec, Profile
+from pytest_scyllabench.profile import DatabaseSpec, LoaderSpec, LocalSpec, Profile, WarmupSpec
 from pytest_scyllabench.stress.step import OPERATIONS, Workload
 
 T = TypeVar("T")
@@ -79,6 +79,7 @@ def load_profile(path: Path) -> Profile:
         workloads=workloads,
         rate_tolerance=_convert(data.get("rate_tolerance", 0.05), float, source,
                                 "rate_tolerance"),
+        warmup=build(WarmupSpec, data.get("warmup", {}), source, "warmup"),
     )
     check_profile(profile, source)
     return profile
@@ -153,6 +154,13 @@ def check_profile(profile: Profile, source: str) -> None:
         raise ProfileError(source, "loaders.tool", "must be builtin (the only tool so far)")
     if not 0 <= profile.rate_tolerance < 1:
         raise ProfileError(source, "rate_tolerance", "must be in [0, 1)")
+    warmup = profile.warmup
+    if warmup.workload and warmup.workload not in profile.workloads:
+        raise ProfileError(source, "warmup.workload",
+                           f"no workload {warmup.workload!r}; known: "
+                           f"{', '.join(sorted(profile.workloads))}")
+    _at_least(warmup.rate, 1, source, "warmup.rate")
+    _at_least(warmup.seconds, 1, source, "warmup.seconds")
 
 
 def build(cls: type[T], data: Any, source: str, path: str) -> T:

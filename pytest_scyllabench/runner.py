@@ -70,6 +70,19 @@ class StepRunner:
                     group.create_task(host.executor.run(command, timeout=timeout))
             cluster.populated[key] = workload.populate
 
+    async def warm_up(self, scale: float, directory: Path) -> StepResult | None:
+        """Run the profile's warm-up load once (not judged); ``None`` if it has none."""
+        spec = self._profile.warmup
+        if not spec.workload:
+            return None
+        workload = self._profile.workloads[spec.workload]
+        await self.prepare(workload, directory / "populate")
+        step = Step(workload=workload, rate=spec.rate, duration=max(5.0, spec.seconds * scale),
+                    warmup=0.0, concurrency=self._profile.loaders.concurrency,
+                    connections=self._profile.loaders.connections,
+                    name=f"warm-up {spec.workload}@{spec.rate}")
+        return await self.run(step, directory)
+
     async def run(self, step: Step, step_dir: Path,
                   on_progress: ProgressSink | None = None) -> StepResult:
         """Run ``step`` on every loader, wait for all, and merge their logs."""

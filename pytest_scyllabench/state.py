@@ -17,6 +17,7 @@ from pytest_scyllabench.report import html, junit, terminal
 from pytest_scyllabench.report.artifacts import TrialsDir
 from pytest_scyllabench.report.serialize import StepSummary, summarize
 from pytest_scyllabench.result import StepResult
+from pytest_scyllabench.runner import StepRunner
 from pytest_scyllabench.session import BenchSession, Cluster
 from pytest_scyllabench.settings import Settings
 from pytest_scyllabench.stress.base import Progress
@@ -59,6 +60,17 @@ class SessionState:
         self._session_written = True
         log.info("cluster of %d nodes ready in %.1f s (reused: %s)",
                  len(cluster.deployment.servers), cluster.start_seconds, cluster.reused)
+
+    def warm_up(self, cluster: Cluster) -> None:
+        """Run the profile's warm-up load on a cluster this session started."""
+        if cluster.reused or not self.profile.warmup.workload:
+            return
+        runner = StepRunner(cluster, self.profile)
+        result = self.bench.run(runner.warm_up(self.settings.duration_scale,
+                                               self.trials.path / "warm-up"))
+        if result is not None:
+            log.info("warm-up: %.0f ops/s, p99 %.1f ms", result.achieved_rate,
+                     result.percentiles["p99"])
 
     def progress(self, progress: Progress) -> None:
         log.debug("%s: %.0fs %.0f ops/s p99 %.2f ms errors %d", progress.loader,

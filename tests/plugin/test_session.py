@@ -23,6 +23,7 @@ backends.STRESS_TOOLS["builtin"] = "fakes:FakeTool"
 PROFILE = """
 name: fake
 database: {nodes: 2, replication_factor: 2}
+warmup: {workload: write, rate: 50, seconds: 1}
 workloads:
   write: {mix: {write: 1}}
   mixed: {mix: {read: 1, write: 1}, populate: 100}
@@ -91,6 +92,7 @@ def test_whole_session(pytester: pytest.Pytester, session_dir: Path) -> None:
     for path in results:
         data = json.loads(path.read_text())
         assert (path.parent / data["loaders"][0]["hdr_log"].split("/")[-1]).is_file()
+    assert (trial / "warm-up" / "loader-1.summary.json").is_file()
     session = json.loads((trial / "session.json").read_text())
     assert session["nodes"] == 2 and session["exit_status"] == 1
     assert session["versions"]["cassandra"] == "fake-1.0"

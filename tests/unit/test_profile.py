@@ -104,6 +104,11 @@ def test_invalid_yaml_names_line(tmp_path: Path) -> None:
     assert "invalid YAML" in message and "line" in message
 
 
+def test_warmup_must_name_a_workload(tmp_path: Path) -> None:
+    text = "workloads:\n  w1:\n    mix: {write: 1}\nwarmup: {workload: w2}\n"
+    assert "warmup.workload: no workload 'w2'; known: w1" in error_of(write(tmp_path, text))
+
+
 def test_heap_and_address(tmp_path: Path) -> None:
     assert "database.heap: must look like 512M or 2G" in error_of(
         write(tmp_path, "database:\n  heap: lots\n"))

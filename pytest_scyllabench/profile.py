@@ -82,3 +82,6 @@ class Profile:
     #: Fraction by which a step may miss its target rate and still count as reached.
     rate_tolerance: float = 0.05
     warmup: WarmupSpec = WarmupSpec()
+    #: Default latency limits of every step on this deployment (``p99: 20ms``...), overridden
+    #: by the ``scyllabench_thresholds`` marker and by a step's ``thresholds=``.
+    thresholds: Mapping[str, str] = field(default_factory=dict)

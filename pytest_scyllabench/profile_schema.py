@@ -17,9 +17,10 @@ from typing import Any, Literal, TypeVar
 
 import yaml
 
-from pytest_scyllabench.errors import ProfileError
+from pytest_scyllabench.errors import ConfigError, ProfileError
 from pytest_scyllabench.profile import DatabaseSpec, LoaderSpec, LocalSpec, Profile, WarmupSpec
 from pytest_scyllabench.stress.step import OPERATIONS, Workload
+from pytest_scyllabench.thresholds import parse_threshold
 
 T = TypeVar("T")
 
@@ -80,6 +81,8 @@ def load_profile(path: Path) -> Profile:
         rate_tolerance=_convert(data.get("rate_tolerance", 0.05), float, source,
                                 "rate_tolerance"),
         warmup=build(WarmupSpec, data.get("warmup", {}), source, "warmup"),
+        thresholds=_convert(data.get("thresholds", {}), Mapping[str, str], source,
+                            "thresholds"),
     )
     check_profile(profile, source)
     return profile
@@ -161,6 +164,11 @@ def check_profile(profile: Profile, source: str) -> None:
                            f"{', '.join(sorted(profile.workloads))}")
     _at_least(warmup.rate, 1, source, "warmup.rate")
     _at_least(warmup.seconds, 1, source, "warmup.seconds")
+    for name, value in profile.thresholds.items():
+        try:
+            parse_threshold(name, value)
+        except ConfigError as exc:
+            raise ProfileError(source, f"thresholds.{name}", str(exc)) from None
 
 
 def build(cls: type[T], data: Any, source: str, path: str) -> T:

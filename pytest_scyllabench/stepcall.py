@@ -48,8 +48,9 @@ class StepCall:
     ) -> StepResult:
         step = self.build_step(workload, rate=rate, duration=duration, warmup=warmup,
                                concurrency=concurrency, connections=connections, name=name)
-        limits = {**marker_thresholds(self._item), **parse_thresholds(thresholds or {})}
         state, bench = self._state, self._state.bench
+        limits = {**parse_thresholds(state.profile.thresholds), **marker_thresholds(self._item),
+                  **parse_thresholds(thresholds or {})}
         step_dir = state.trials.step_dir(self._item.nodeid, step.id)
         runner = StepRunner(self._cluster, state.profile)
         bench.run(runner.prepare(step.workload, state.trials.path / "populate"))

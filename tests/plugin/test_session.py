@@ -145,3 +145,22 @@ def test_k_selects_benchmarks_without_starting_anything(pytester: pytest.Pyteste
     result.stdout.fnmatch_lines(["test_bench.py::test_too_strict"])
     assert "test_write" not in result.stdout.str()
     assert journal(session_dir) == []
+
+
+def test_profile_thresholds_apply_and_markers_override_them(pytester: pytest.Pytester,
+                                                           session_dir: Path) -> None:
+    pytester.makefile(".yaml", strict=PROFILE + "thresholds: {p99: 1ms}\n")
+    pytester.makepyfile(test_bench="""
+        import pytest
+
+        def test_profile_limit(scyllabench_step):
+            scyllabench_step("write", rate=100, duration=1, warmup=0)
+
+        @pytest.mark.scyllabench_thresholds(p99="50ms")
+        def test_marker_wins(scyllabench_step):
+            scyllabench_step("write", rate=100, duration=1, warmup=0)
+    """)
+    result = pytester.runpytest("--scyllabench-profile=strict.yaml", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*test_profile_limit*", "*p99 of write@100: observed 2*"
+                                 " > limit 1 ms*"])

@@ -109,6 +109,13 @@ def test_warmup_must_name_a_workload(tmp_path: Path) -> None:
     assert "warmup.workload: no workload 'w2'; known: w1" in error_of(write(tmp_path, text))
 
 
+def test_thresholds_are_checked_at_load(tmp_path: Path) -> None:
+    assert "thresholds.p98: " in error_of(write(tmp_path, "thresholds: {p98: 10ms}\n"))
+    assert "thresholds.p99: " in error_of(write(tmp_path, "thresholds: {p99: soon}\n"))
+    profile = load_profile(write(tmp_path, "thresholds: {p99: 20ms, read_max: 1s}\n"))
+    assert profile.thresholds == {"p99": "20ms", "read_max": "1s"}
+
+
 def test_heap_and_address(tmp_path: Path) -> None:
     assert "database.heap: must look like 512M or 2G" in error_of(
         write(tmp_path, "database:\n  heap: lots\n"))

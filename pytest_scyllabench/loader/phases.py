@@ -99,43 +99,56 @@ class Stopper:
 
 
 class Ticker:
-    """Once per second from ``start``: rotate the histograms, log the interval, print progress."""
+    """Once per second: rotate the histograms, log the interval, print progress.
+
+    The interval grid is aligned on the start of the measured window (``start + warmup``):
+    when the warm-up is not a whole number of seconds the first interval is shorter, so the
+    intervals of the window tile it exactly and its rate is not skewed by a straddling one.
+    """
 
     def __init__(self, args: LoaderArgs, recorder: Recorder, loop: OpenLoop | ClosedLoop,
-                 start_epoch: float, start_ns: int, writer: IntervalLogWriter | None) -> None:
+                 start_epoch: float, start_ns: int, writer: IntervalLogWriter | None,
+                 warmup: float = 0.0) -> None:
         self._args = args
         self._recorder = recorder
         self._loop = loop
         self._start_epoch = start_epoch
         self._start_ns = start_ns
         self._writer = writer
-        self._written = 0  # intervals written so far
+        #: Seconds from the start to the beginning of the interval in progress.
+        self._offset = 0.0
+        phase = round(warmup % 1.0, 3)
+        self._first_length = phase if phase > 0 else 1.0
+
+    def _next_boundary(self) -> float:
+        return self._offset + (self._first_length if self._offset == 0 else 1.0)
 
     async def run(self) -> None:
         while True:
-            target = self._start_ns + (self._written + 1) * NS
+            boundary = self._next_boundary()
+            target = self._start_ns + int(boundary * NS)
             while (delay := (target - time.monotonic_ns()) / NS) > 0:
                 await asyncio.sleep(min(delay, TICK_POLL))
-            self._emit_interval(1.0)
+            self._emit_interval(boundary - self._offset)
 
     def final(self) -> None:
         """Log the partial interval in progress (if it has begun)."""
-        elapsed = (time.monotonic_ns() - self._start_ns) / NS - self._written
+        elapsed = (time.monotonic_ns() - self._start_ns) / NS - self._offset
         if elapsed > 0:
-            self._emit_interval(min(elapsed, 1.0))
+            self._emit_interval(min(elapsed, self._next_boundary() - self._offset))
         if self._writer is not None:
             self._writer.flush()
 
     def _emit_interval(self, length: float) -> None:
         histograms = self._recorder.rotate()
-        start = self._start_epoch + self._written
+        start = self._start_epoch + self._offset
         if self._writer is not None:
             for tag_name, histogram in histograms.items():
                 self._writer.write(tag_name, start, length, histogram)
             self._writer.flush()
-        self._written += 1
+        self._offset = round(self._offset + length, 6)
         emit({"event": "progress", "loader": self._args.loader,
-              "elapsed": round(self._written - 1 + length, 3),
+              "elapsed": round(self._offset, 3),
               "rate": round(interval_count(histograms) / length, 1),
               "p99_ms": round(interval_p99_ms(histograms), 3),
               "errors": self._loop.stats.errors.total})
@@ -250,7 +263,7 @@ async def run_phase(args: LoaderArgs, driver: Driver, stopper: Stopper) -> int:
     Path(args.hdr_log).parent.mkdir(parents=True, exist_ok=True)
     with open(args.hdr_log, "w", encoding="ascii") as log_file:
         ticker = Ticker(args, recorder, loop, start_at, start_ns,
-                        IntervalLogWriter(log_file, start_at))
+                        IntervalLogWriter(log_file, start_at), warmup=args.warmup)
         stopper.on_stop(loop.stop)
         cpu0 = cpu_seconds()
         tick_task = asyncio.create_task(ticker.run())

@@ -46,6 +46,24 @@ def test_run_logs_from_start_at_and_reports_the_measured_window(tmp_path: Path) 
     assert summary["ops_total"] == 1200
 
 
+def test_intervals_tile_the_window_when_the_warmup_is_fractional(tmp_path: Path) -> None:
+    start_at = round(time.time() + 1.0, 3)
+    done = subprocess.run(
+        _loader("--phase", "run", "--driver", "fake", "--rate", "200", "--warmup", "0.5",
+                "--duration", "2", "--start-at", str(start_at),
+                "--hdr-log", str(tmp_path / "r.hlog"), "--summary", str(tmp_path / "r.json")),
+        capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((tmp_path / "r.json").read_text())
+    log = read_log(tmp_path / "r.hlog", "l")
+    starts = sorted({i.start for i in log.intervals})
+    # A short first interval ends exactly where the measured window begins.
+    assert starts[:3] == [start_at, start_at + 0.5, start_at + 1.5]
+    window = [i for i in log.intervals if i.tag == "write-rt"
+              and summary["measure_start"] <= i.start < summary["measure_end"]]
+    assert sum(i.length for i in window) == pytest.approx(2.0, abs=0.01)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_signal_flushes_the_log_and_writes_a_partial_summary(tmp_path: Path,
                                                               signum: int) -> None:

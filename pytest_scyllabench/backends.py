@@ -12,13 +12,18 @@ from typing import Any
 
 from pytest_scyllabench.db.base import Database
 from pytest_scyllabench.errors import ConfigError
-from pytest_scyllabench.profile import Profile
+from pytest_scyllabench.profile import LoaderSpec, Profile
 from pytest_scyllabench.provision.base import Deployment, Provisioner
 from pytest_scyllabench.stress.base import StressTool
 
 PROVISIONERS = {"local": "pytest_scyllabench.provision.local:LocalProvisioner"}
 DATABASES = {"cassandra": "pytest_scyllabench.db.cassandra:CassandraCluster"}
-STRESS_TOOLS = {"builtin": "pytest_scyllabench.stress.builtin:BuiltinTool"}
+#: Each stress tool module has ``create(spec: LoaderSpec) -> StressTool``.
+STRESS_TOOLS = {
+    "builtin": "pytest_scyllabench.stress.builtin:create",
+    "scylla-bench": "pytest_scyllabench.stress.scylla_bench:create",
+    "cassandra-stress": "pytest_scyllabench.stress.cassandra_stress:create",
+}
 
 
 def _load(table: dict[str, str], name: str, what: str) -> Any:
@@ -44,7 +49,7 @@ def database(profile: Profile, deployment: Deployment, workdir: Path, cache: Pat
     return result
 
 
-def stress_tool(name: str) -> StressTool:
-    cls = _load(STRESS_TOOLS, name, "stress tool")
-    result: StressTool = cls()
+def stress_tool(name: str, spec: LoaderSpec) -> StressTool:
+    create = _load(STRESS_TOOLS, name, "stress tool")
+    result: StressTool = create(spec)
     return result

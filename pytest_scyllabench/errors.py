@@ -12,7 +12,8 @@
     ├── DatabaseError            the database could not be installed, configured or started
     │   └── ClusterNotReady      the cluster did not become ready before its deadline
     └── StressError              a stress tool failed or produced output we cannot use
-        └── HdrLogError          an HDR interval log is truncated or corrupt (names loader, file)
+        ├── HdrLogError          an HDR interval log is truncated or corrupt (names loader, file)
+        └── LoaderFailed         some loaders of a step failed; carries the others' result
 
 Errors of subprocesses, drivers and other libraries are translated at the boundary with
 ``raise ... from exc``. Threshold breaches are not errors: they fail the test through
@@ -22,6 +23,7 @@ Errors of subprocesses, drivers and other libraries are translated at the bounda
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 
 class ScyllaBenchError(Exception):
@@ -105,3 +107,19 @@ class HdrLogError(StressError):
         self.loader = loader
         self.path = path
         super().__init__(f"loader {loader}: {path}: {problem}")
+
+
+class LoaderFailed(StressError):
+    """Some loaders of a step failed (exit code, missing or corrupt output).
+
+    ``partial`` is the step merged from the loaders that did not fail (``None`` when none
+    is usable), so that what they measured is saved before the test fails.
+    """
+
+    def __init__(self, problems: Sequence[str], partial: Any = None) -> None:
+        self.problems = tuple(problems)
+        self.partial = partial
+        kept = ("; the step was merged from the other loaders and saved"
+                if partial is not None else "")
+        super().__init__("loader failed during the step" + kept + " (every loader's files are "
+                         "kept in the trials directory):\n" + "\n".join(problems))

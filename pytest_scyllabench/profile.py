@@ -44,7 +44,11 @@ class LoaderSpec:
 
     #: Number of loader processes (on the local backend, all on this machine).
     count: int = 1
+    #: Stress tool of every step that names none: builtin, scylla-bench, cassandra-stress.
     tool: str = "builtin"
+    #: Accept tool configurations that measure only service time (closed loop, a throttle):
+    #: refused by default because they hide coordinated omission; the report marks them.
+    allow_service_time: bool = False
     #: CQL driver of the built-in loader: acsylla sustains about 5 times the rate of
     #: scylla-driver per loader process (see perf/loader_rate.py).
     driver: Literal["acsylla", "scylla-driver"] = "acsylla"

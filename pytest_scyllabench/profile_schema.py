@@ -153,8 +153,12 @@ def check_profile(profile: Profile, source: str) -> None:
     _at_least(profile.loaders.count, 1, source, "loaders.count")
     _at_least(profile.loaders.concurrency, 1, source, "loaders.concurrency")
     _at_least(profile.loaders.connections, 1, source, "loaders.connections")
-    if profile.loaders.tool != "builtin":
-        raise ProfileError(source, "loaders.tool", "must be builtin (the only tool so far)")
+    from pytest_scyllabench.backends import STRESS_TOOLS
+
+    if profile.loaders.tool not in STRESS_TOOLS:
+        raise ProfileError(source, "loaders.tool",
+                           f"must be one of {', '.join(sorted(STRESS_TOOLS))}, "
+                           f"got {profile.loaders.tool!r}")
     if not 0 <= profile.rate_tolerance < 1:
         raise ProfileError(source, "rate_tolerance", "must be in [0, 1)")
     warmup = profile.warmup

@@ -7,15 +7,16 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from pytest_scyllabench.errors import CommandError, StressError
+from pytest_scyllabench import backends
+from pytest_scyllabench.errors import CommandError, HdrLogError, LoaderFailed, StressError
 from pytest_scyllabench.execute.base import RunningProcess
 from pytest_scyllabench.hdr.merge import LoaderOutput, build_step_result
 from pytest_scyllabench.profile import Profile
 from pytest_scyllabench.provision.base import Host
-from pytest_scyllabench.report.artifacts import LoaderFiles, TrialsDir
+from pytest_scyllabench.report.artifacts import TrialsDir
 from pytest_scyllabench.result import StepResult
 from pytest_scyllabench.session import Cluster
-from pytest_scyllabench.stress.base import Invocation, Progress
+from pytest_scyllabench.stress.base import Invocation, LoaderFiles, Progress, StressTool
 from pytest_scyllabench.stress.step import Step, Workload
 
 #: Seconds between launching the loaders and their common start time.
@@ -48,10 +49,32 @@ class StepRunner:
             driver=self._profile.loaders.driver,
         )
 
-    async def prepare(self, workload: Workload, scratch: Path) -> None:
-        """Create the workload's table and populate it, once per session."""
-        cluster, tool = self._cluster, self._cluster.tool
-        key = (workload.keyspace, workload.table)
+    async def tool(self, name: str | None = None) -> StressTool:
+        """The stress tool ``name`` (default: the profile's), installed on every loader host.
+
+        Tools are created and installed once per session; a step naming another tool than the
+        profile's installs that one before its first step.
+        """
+        cluster = self._cluster
+        name = name or self._profile.loaders.tool
+        tool = cluster.tools.get(name)
+        if tool is None:
+            tool = cluster.tools[name] = backends.stress_tool(name, self._profile.loaders)
+        missing = [host for host in cluster.deployment.loaders
+                   if (name, host.name) not in cluster.installed]
+        if missing:
+            async with asyncio.TaskGroup() as group:
+                for host in missing:
+                    group.create_task(tool.install(host.executor))
+            cluster.installed.update((name, host.name) for host in missing)
+        return tool
+
+    async def prepare(self, workload: Workload, scratch: Path,
+                      tool: StressTool | None = None) -> None:
+        """Create the workload's table and populate it, once per session and tool."""
+        cluster = self._cluster
+        tool = tool or await self.tool()
+        key = (tool.name, workload.keyspace, workload.table)
         loaders = cluster.deployment.loaders
         if key not in cluster.schemas:
             first = loaders[0]
@@ -76,50 +99,83 @@ class StepRunner:
         if not spec.workload:
             return None
         workload = self._profile.workloads[spec.workload]
-        await self.prepare(workload, directory / "populate")
+        await self.prepare(workload, directory / "populate", await self.tool())
         step = Step(workload=workload, rate=spec.rate, duration=max(5.0, spec.seconds * scale),
                     warmup=0.0, concurrency=self._profile.loaders.concurrency,
                     connections=self._profile.loaders.connections,
                     name=f"warm-up {spec.workload}@{spec.rate}")
         return await self.run(step, directory)
 
-    async def run(self, step: Step, step_dir: Path,
-                  on_progress: ProgressSink | None = None) -> StepResult:
-        """Run ``step`` on every loader, wait for all, and merge their logs."""
-        cluster, tool = self._cluster, self._cluster.tool
+    async def run(self, step: Step, step_dir: Path, on_progress: ProgressSink | None = None,
+                  tool: StressTool | None = None) -> StepResult:
+        """Run ``step`` on every loader with ``tool`` (default: the profile's), merge the logs."""
+        cluster = self._cluster
+        tool = tool or await self.tool()
         loaders = cluster.deployment.loaders
-        step_dir.mkdir(parents=True, exist_ok=True)
         began = time.monotonic()
         start_at = time.time() + START_LEAD
         rates = step.per_loader_rate(len(loaders))
         files = [TrialsDir.loader_files(step_dir, host.name) for host in loaders]
+        # Every command is built (and so validated) before any loader starts.
+        commands = [tool.step_command(step, self._invocation(host, index, rates[index], start_at,
+                                                             files[index]))
+                    for index, host in enumerate(loaders)]
+        step_dir.mkdir(parents=True, exist_ok=True)
         processes: list[RunningProcess] = []
         try:
             for index, host in enumerate(loaders):
-                invocation = self._invocation(host, index, rates[index], start_at, files[index])
                 sink = self._progress_sink(tool.parse_progress, host.name, on_progress)
                 processes.append(await host.executor.start(
-                    tool.step_command(step, invocation), stdout_path=str(files[index].stdout),
-                    on_stdout=sink))
+                    commands[index], stdout_path=str(files[index].stdout), on_stdout=sink))
             budget = START_LEAD + step.warmup + step.duration + EXIT_GRACE
             codes = await asyncio.gather(*(p.wait(timeout=budget) for p in processes),
                                          return_exceptions=True)
         finally:
             for process in processes:
                 await process.terminate(grace=5.0)
-        self._check_exits(loaders, processes, codes, files)
-        outputs = [
-            LoaderOutput(name=host.name, host=host.address, tool=tool.name,
-                         summary=tool.read_summary(files[i].summary, host.name),
-                         hdr_log=files[i].hdr_log, output=files[i].stdout,
-                         target_rate=rates[i], exit_code=0)
-            for i, host in enumerate(loaders)
-        ]
-        result = build_step_result(step, outputs,
-                                   service_time_only=not tool.measures_response_time)
-        result.overhead = max(0.0, time.monotonic() - began - step.duration)
-        result.artifacts = step_dir
+        problems = self._check_exits(loaders, processes, codes, files)
+        outputs: list[LoaderOutput] = []
+        for index, host in enumerate(loaders):
+            if host.name in problems:
+                continue
+            try:
+                summary = tool.summarize(host.name, step, files[index])
+            except StressError as exc:
+                problems[host.name] = str(exc)
+                continue
+            outputs.append(LoaderOutput(
+                name=host.name, host=host.address, tool=tool.name, summary=summary,
+                hdr_log=files[index].hdr_log, output=files[index].stdout,
+                target_rate=rates[index], exit_code=0, canonical_tag=tool.canonical_tag,
+                value_unit_ns=tool.hdr_value_ns))
+        result = self._merge(step, outputs, tool, problems)
+        if result is not None:
+            result.overhead = max(0.0, time.monotonic() - began - step.duration)
+            result.artifacts = step_dir
+        if problems:
+            raise LoaderFailed([f"{name}: {problem.removeprefix(f'loader {name}: ')}"
+                                for name, problem in problems.items()], partial=result)
+        assert result is not None
         return result
+
+    @staticmethod
+    def _merge(step: Step, outputs: list[LoaderOutput], tool: StressTool,
+               problems: dict[str, str]) -> StepResult | None:
+        """Merge the usable loaders; a loader whose log is corrupt joins ``problems``."""
+        while outputs:
+            try:
+                return build_step_result(step, outputs,
+                                         service_time_only=not tool.measures_response_time)
+            except HdrLogError as exc:
+                if exc.loader not in {output.name for output in outputs}:
+                    raise
+                problems[exc.loader] = str(exc)
+                outputs = [output for output in outputs if output.name != exc.loader]
+            except StressError as exc:
+                # The loaders' data cannot be combined (windows do not overlap...).
+                problems["step"] = str(exc)
+                return None
+        return None
 
     @staticmethod
     def _progress_sink(parse: Callable[[str, str], Progress | None], loader: str,
@@ -136,17 +192,17 @@ class StepRunner:
 
     @staticmethod
     def _check_exits(loaders: Sequence[Host], processes: Sequence[RunningProcess],
-                     codes: Sequence[int | BaseException], files: Sequence[LoaderFiles]) -> None:
-        problems: list[str] = []
-        for host, process, code, loader_files_ in zip(loaders, processes, codes, files,
-                                                      strict=True):
+                     codes: Sequence[int | BaseException],
+                     files: Sequence[LoaderFiles]) -> dict[str, str]:
+        """Loaders that failed (timed out or exited non-zero) -> what went wrong."""
+        problems: dict[str, str] = {}
+        for host, process, code, loader_files in zip(loaders, processes, codes, files,
+                                                     strict=True):
             if isinstance(code, CommandError):
-                problems.append(f"{host.name}: {code}")
+                problems[host.name] = str(code)
             elif isinstance(code, BaseException):
                 raise code
             elif code != 0:
-                problems.append(f"{host.name} exited with code {code} (output: "
-                                f"{loader_files_.stdout})\n{process.stderr_tail(10)}")
-        if problems:
-            raise StressError("loader failed during the step; the other loaders' files are "
-                              "kept in the trials directory:\n" + "\n".join(problems))
+                problems[host.name] = (f"exited with code {code} (output: "
+                                       f"{loader_files.stdout})\n{process.stderr_tail(10)}")
+        return problems

@@ -34,14 +34,16 @@ class Cluster:
 
     deployment: Deployment
     database: Database
-    tool: StressTool
     version: str
     #: Seconds from the start of provisioning until the cluster was ready.
     start_seconds: float
     reused: bool
-    #: (keyspace, table) -> rows populated so far in this session.
-    populated: dict[tuple[str, str], int] = field(default_factory=dict)
-    schemas: set[tuple[str, str]] = field(default_factory=set)
+    #: (tool, keyspace, table) -> rows populated so far in this session.
+    populated: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    schemas: set[tuple[str, str, str]] = field(default_factory=set)
+    #: Stress tools by name, created on first use, and the (tool, loader host) installed.
+    tools: dict[str, StressTool] = field(default_factory=dict)
+    installed: set[tuple[str, str]] = field(default_factory=set)
 
 
 class BenchSession:
@@ -73,7 +75,7 @@ class BenchSession:
     async def _start_cluster(self, logs_dir: Path) -> Cluster:
         began = time.monotonic()
         settings, profile = self.settings, self.profile
-        tool = backends.stress_tool(profile.loaders.tool)
+        tool = backends.stress_tool(profile.loaders.tool, profile.loaders)
         provisioner = backends.provisioner(profile)
         self.teardown.push("hosts", provisioner.release)
         deployment = await provisioner.provision()
@@ -97,8 +99,9 @@ class BenchSession:
             await database.start()
             await database.wait_ready(profile.database.start_timeout)
             reused = False
-        return Cluster(deployment=deployment, database=database, tool=tool, version=version,
-                       start_seconds=time.monotonic() - began, reused=reused)
+        return Cluster(deployment=deployment, database=database, version=version,
+                       start_seconds=time.monotonic() - began, reused=reused,
+                       tools={profile.loaders.tool: tool})
 
     @staticmethod
     def _stop_and_wipe(database: Database) -> Any:

@@ -56,7 +56,8 @@ class SessionState:
         self.trials.update_session(
             nodes=len(cluster.deployment.servers),
             versions={self.profile.database.kind: cluster.version,
-                      f"stress:{cluster.tool.name}": cluster.tool.version()})
+                      **{f"stress:{tool.name}": tool.version()
+                         for tool in cluster.tools.values()}})
         self._session_written = True
         log.info("cluster of %d nodes ready in %.1f s (reused: %s)",
                  len(cluster.deployment.servers), cluster.start_seconds, cluster.reused)

@@ -7,7 +7,8 @@ from collections.abc import Mapping
 
 import pytest
 
-from pytest_scyllabench.errors import ConfigError
+from pytest_scyllabench.backends import STRESS_TOOLS
+from pytest_scyllabench.errors import ConfigError, LoaderFailed
 from pytest_scyllabench.markers import marker_thresholds
 from pytest_scyllabench.result import StepResult
 from pytest_scyllabench.runner import StepRunner
@@ -45,16 +46,27 @@ class StepCall:
         connections: int | None = None,
         thresholds: Mapping[str, str | float] | None = None,
         name: str | None = None,
+        tool: str | None = None,
     ) -> StepResult:
         step = self.build_step(workload, rate=rate, duration=duration, warmup=warmup,
                                concurrency=concurrency, connections=connections, name=name)
+        if tool is not None and tool not in STRESS_TOOLS:
+            raise ConfigError(f"scyllabench_step: tool must be one of "
+                              f"{', '.join(sorted(STRESS_TOOLS))}, got {tool!r}")
         state, bench = self._state, self._state.bench
         limits = {**parse_thresholds(state.profile.thresholds), **marker_thresholds(self._item),
                   **parse_thresholds(thresholds or {})}
         step_dir = state.trials.step_dir(self._item.nodeid, step.id)
         runner = StepRunner(self._cluster, state.profile)
-        bench.run(runner.prepare(step.workload, state.trials.path / "populate"))
-        result = bench.run(runner.run(step, step_dir, on_progress=state.progress))
+        stress_tool = bench.run(runner.tool(tool))
+        bench.run(runner.prepare(step.workload, state.trials.path / "populate", stress_tool))
+        try:
+            result = bench.run(runner.run(step, step_dir, on_progress=state.progress,
+                                          tool=stress_tool))
+        except LoaderFailed as exc:
+            if exc.partial is not None:
+                state.record(self._item, exc.partial, [str(exc)])
+            pytest.fail(f"{step.id}: {exc}", pytrace=False)
         breaches = [str(b) for b in check(result, limits)]
         missed = check_rate(result, state.profile.rate_tolerance)
         if missed is not None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
@@ -194,6 +194,10 @@ class LoaderOutput:
     #: This loader's share of the step's target rate, ops/s.
     target_rate: float = 0.0
     exit_code: int = 0
+    #: The tool's raw tag -> ours (``write-rt``...), ``None`` to ignore; ``None``: tags are ours.
+    canonical_tag: Callable[[str], str | None] | None = None
+    #: Nanoseconds per recorded value (1000.0: microseconds).
+    value_unit_ns: float = 1000.0
 
 
 def common_window(summaries: Sequence[LoaderSummary]) -> Window:

@@ -35,6 +35,7 @@ from typing import Any
 
 from pytest_scyllabench.report.serialize import result_to_dict
 from pytest_scyllabench.result import StepResult
+from pytest_scyllabench.stress.base import LoaderFiles
 
 log = logging.getLogger(__name__)
 
@@ -117,15 +118,6 @@ class _Names:
         self._taken.add(name.casefold())
         self._by_key[key] = name
         return name
-
-
-@dataclass(frozen=True)
-class LoaderFiles:
-    """Where one loader writes during a step."""
-
-    hdr_log: Path
-    summary: Path
-    stdout: Path
 
 
 @dataclass

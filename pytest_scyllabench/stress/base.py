@@ -1,13 +1,24 @@
-"""The stress-tool interface: one step description in, one command line and its output out."""
+"""The stress-tool interface: one step description in, one command line and its output out.
+
+A tool is installed on each loader host through that host's executor, turns a
+:class:`~pytest_scyllabench.stress.step.Step` into its own command line, and after the run
+gives a :class:`LoaderSummary` (operations, errors and the measured window) from what it left
+in :class:`LoaderFiles`. Its HDR log is merged by :mod:`pytest_scyllabench.hdr.merge`, which
+needs two facts from the tool: what each of its tags means (:meth:`StressTool.canonical_tag`)
+and the unit of its recorded values (:attr:`StressTool.hdr_value_ns`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pytest_scyllabench.stress.step import Step, Workload
+
+if TYPE_CHECKING:
+    from pytest_scyllabench.execute.base import Executor
 
 
 @dataclass(frozen=True)
@@ -31,6 +42,17 @@ class Invocation:
     replication_factor: int
     #: Tool-specific choice, e.g. the CQL driver of the built-in loader.
     driver: str = ""
+
+
+@dataclass(frozen=True)
+class LoaderFiles:
+    """Where one loader writes during a step (paths on the loader's host)."""
+
+    hdr_log: Path
+    #: A summary file the tool writes itself (the built-in loader); others leave it absent.
+    summary: Path
+    #: The tool's console output.
+    stdout: Path
 
 
 @dataclass(frozen=True)
@@ -61,9 +83,23 @@ class LoaderSummary:
 class StressTool(Protocol):
     """A load generator driven from a :class:`Step`."""
 
+    #: The name profiles and steps select it by (``builtin``, ``scylla-bench``...).
     name: str
-    #: Whether its HDR log holds response time measured from the intended start.
-    measures_response_time: bool
+
+    @property
+    def measures_response_time(self) -> bool:
+        """Whether its HDR log holds response time measured from the intended start.
+
+        A configuration measuring only service time (closed loop, a throttle) is refused by
+        :meth:`step_command` unless the profile opted in; the report then marks its results.
+        """
+
+    @property
+    def hdr_value_ns(self) -> float:
+        """Nanoseconds per value recorded in its HDR log (1000.0 for microseconds)."""
+
+    async def install(self, executor: Executor) -> None:
+        """Make the tool runnable on the executor's host (idempotent, cached)."""
 
     def version(self) -> str:
         """The tool's version, recorded with every result."""
@@ -75,14 +111,44 @@ class StressTool(Protocol):
         """Command that writes ``workload.populate`` rows before reads (this loader's share)."""
 
     def step_command(self, step: Step, invocation: Invocation) -> list[str]:
-        """Command that runs ``step`` as this loader, writing the HDR log and summary."""
+        """Command that runs ``step`` as this loader, writing the HDR log.
+
+        Raises ``ConfigError`` naming the field when the step cannot be expressed.
+        """
+
+    def canonical_tag(self, raw: str) -> str | None:
+        """Our tag (``write-rt``, ``read-st``...) for one of its HDR tags; ``None``: ignore it."""
 
     def parse_progress(self, line: str, loader: str) -> Progress | None:
         """Parse one stdout line; ``None`` when it is not a progress line."""
 
-    def read_summary(self, path: Path, loader: str) -> LoaderSummary:
-        """Read the summary file a run left; ``StressError`` naming loader and file if bad."""
+    def summarize(self, loader: str, step: Step, files: LoaderFiles) -> LoaderSummary:
+        """Operations, errors and measured window of a finished run.
+
+        ``StressError`` naming the loader and the file when the output is missing or bad.
+        """
 
 
 def hosts_arg(hosts: Sequence[str]) -> str:
     return ",".join(hosts)
+
+
+def log_window(hdr_log: Path, loader: str, warmup: float) -> tuple[float, float]:
+    """The measured window of a tool that cannot start on time: its log's span, less warm-up.
+
+    Starts ``warmup`` seconds after the first interval of the log, ends with its last one.
+    ``StressError`` (an ``HdrLogError``) naming loader and file when the log is unusable.
+    """
+    from pytest_scyllabench.errors import StressError
+    from pytest_scyllabench.hdr.log import read_log
+
+    log = read_log(hdr_log, loader)
+    if not log.intervals:
+        raise StressError(f"loader {loader}: {hdr_log}: the HDR log holds no interval")
+    first = min(interval.start for interval in log.intervals)
+    last = max(interval.end for interval in log.intervals)
+    start = first + warmup
+    if not last > start:
+        raise StressError(f"loader {loader}: {hdr_log}: the log spans {last - first:.1f} s, "
+                          f"not more than the {warmup:g} s warm-up (the tool stopped early)")
+    return start, last

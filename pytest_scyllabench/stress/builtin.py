@@ -11,14 +11,24 @@ import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_scyllabench import __version__
 from pytest_scyllabench.errors import StressError
 from pytest_scyllabench.loader.cli import DEFAULT_DRIVER
 from pytest_scyllabench.loader.workload import workload_to_json
-from pytest_scyllabench.stress.base import Invocation, LoaderSummary, Progress, hosts_arg
+from pytest_scyllabench.stress.base import (
+    Invocation,
+    LoaderFiles,
+    LoaderSummary,
+    Progress,
+    hosts_arg,
+)
 from pytest_scyllabench.stress.step import Step, Workload
+
+if TYPE_CHECKING:
+    from pytest_scyllabench.execute.base import Executor
+    from pytest_scyllabench.profile import LoaderSpec
 
 MODULE = "pytest_scyllabench.loader"
 #: Concurrency of the populate phase (closed loop, not measured).
@@ -26,10 +36,14 @@ POPULATE_CONCURRENCY = 128
 
 
 class BuiltinTool:
-    """Drives ``python -m pytest_scyllabench.loader``; measures response time (open loop)."""
+    """Drives ``python -m pytest_scyllabench.loader``; measures response time (open loop).
+
+    Its tags are already ours (``write-rt``, ``read-st``...) and its values microseconds.
+    """
 
     name = "builtin"
     measures_response_time = True
+    hdr_value_ns = 1000.0
 
     def __init__(self, python: str | None = None, driver: str = DEFAULT_DRIVER,
                  datacenter: str | None = None, request_timeout: float | None = None) -> None:
@@ -37,6 +51,13 @@ class BuiltinTool:
         self._driver = driver
         self._datacenter = datacenter
         self._request_timeout = request_timeout
+
+    async def install(self, executor: Executor) -> None:
+        """Nothing to install on this machine: the loader is part of the plugin.
+
+        A remote loader host needs the plugin in its Python environment (the remote
+        backends install it there before the first step).
+        """
 
     def version(self) -> str:
         return f"pytest-scyllabench {__version__} builtin loader"
@@ -91,6 +112,13 @@ class BuiltinTool:
         except (KeyError, TypeError, ValueError):
             return None
 
+    def canonical_tag(self, raw: str) -> str | None:
+        return raw if raw else None
+
+    def summarize(self, loader: str, step: Step, files: LoaderFiles) -> LoaderSummary:
+        """The summary file the loader wrote at the end of its run."""
+        return self.read_summary(files.summary, loader)
+
     def read_summary(self, path: Path, loader: str) -> LoaderSummary:
         def bad(problem: str) -> StressError:
             return StressError(f"loader {loader}: summary {path}: {problem}")
@@ -118,6 +146,11 @@ class BuiltinTool:
             errors=_field(data, "errors", int, bad),
             error_samples=tuple(str(s) for s in _field(data, "error_samples", list, bad)),
         )
+
+
+def create(spec: LoaderSpec) -> BuiltinTool:
+    """The built-in loader with the profile's CQL driver."""
+    return BuiltinTool(driver=spec.driver)
 
 
 def _field(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...],

@@ -2,6 +2,8 @@
 
 argv: loader rate start_at warmup duration operations hdr_log summary
 Latency comes from FAKE_LATENCY_MS (default 2); FAKE_LOADER_SLEEP=1 makes it run in real time.
+FAKE_LOADER_FAIL=<loader> makes that loader exit with code 3 after its first interval;
+FAKE_LOADER_CORRUPT=<loader> makes it write a corrupt payload in its second interval.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from hdrh.histogram import HdrHistogram
 
 
 def main() -> None:
-    _loader, rate, start_at, warmup, duration, operations, hdr_log, summary = sys.argv[1:]
+    loader, rate, start_at, warmup, duration, operations, hdr_log, summary = sys.argv[1:]
     rate_i, start, warm, dur = int(rate), float(start_at), float(warmup), float(duration)
     latency_us = int(float(os.environ.get("FAKE_LATENCY_MS", "2")) * 1000)
     real_time = os.environ.get("FAKE_LOADER_SLEEP") == "1"
@@ -35,8 +37,14 @@ def main() -> None:
                     histogram = HdrHistogram(1, 60_000_000, 3)
                     histogram.record_value(value, rate_i // len(ops))
                     payload = histogram.encode().decode()
+                    if second == 1 and os.environ.get("FAKE_LOADER_CORRUPT") == loader:
+                        payload = "HISTFAAAAB" + payload[10:14][::-1] + payload[14:]
                     out.write(f"Tag={op}-{kind},{start + second:.3f},1.000,"
                               f"{value / 1000:.3f},{payload}\n")
+            if second == 1 and os.environ.get("FAKE_LOADER_FAIL") == loader:
+                out.flush()
+                print("fake loader: connection refused", file=sys.stderr)
+                sys.exit(3)
             in_window = warm <= second < warm + dur
             total += rate_i if in_window else 0
             print(json.dumps({"event": "progress", "elapsed": second + 1, "rate": rate_i,

@@ -12,7 +12,7 @@ from typing import Any
 
 from pytest_scyllabench.errors import StressError
 from pytest_scyllabench.profile import DatabaseSpec
-from pytest_scyllabench.stress.base import Invocation, LoaderSummary, Progress
+from pytest_scyllabench.stress.base import Invocation, LoaderFiles, LoaderSummary, Progress
 from pytest_scyllabench.stress.step import Step, Workload
 
 FAKE_LOADER = Path(__file__).with_name("fake_loader.py")
@@ -74,6 +74,16 @@ class FakeTool:
 
     name = "fake"
     measures_response_time = True
+    hdr_value_ns = 1000.0
+
+    async def install(self, executor: Any) -> None:
+        pass
+
+    def canonical_tag(self, raw: str) -> str | None:
+        return raw or None
+
+    def summarize(self, loader: str, step: Step, files: LoaderFiles) -> LoaderSummary:
+        return self.read_summary(files.summary, loader)
 
     def version(self) -> str:
         return "fake-tool 1"
@@ -109,3 +119,7 @@ class FakeTool:
                              measure_start=data["measure_start"],
                              measure_end=data["measure_end"], ops=data["ops"],
                              errors=data["errors"])
+
+
+def create_tool(spec: Any) -> FakeTool:
+    return FakeTool()

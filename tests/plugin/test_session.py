@@ -17,7 +17,7 @@ import sys
 sys.path.insert(0, {str(HERE)!r})
 from pytest_scyllabench import backends
 backends.DATABASES["cassandra"] = "fakes:FakeDatabase"
-backends.STRESS_TOOLS["builtin"] = "fakes:FakeTool"
+backends.STRESS_TOOLS["builtin"] = "fakes:create_tool"
 """
 
 PROFILE = """
@@ -50,6 +50,9 @@ def test_call_overrides_marker(scyllabench_step):
 
 def test_unknown_workload(scyllabench_step):
     scyllabench_step("nope", rate=100)
+
+def test_unknown_tool(scyllabench_step):
+    scyllabench_step("write", rate=100, tool="ycsb")
 """
 
 
@@ -76,8 +79,9 @@ def test_whole_session(pytester: pytest.Pytester, session_dir: Path) -> None:
     pytester.makepyfile(test_bench=BENCH)
     result = run(pytester, "--html=report.html", "--self-contained-html",
                  "--junitxml=junit.xml")
-    result.assert_outcomes(passed=3, failed=2)
+    result.assert_outcomes(passed=3, failed=3)
     out = result.stdout.str()
+    assert "tool must be one of builtin, cassandra-stress, scylla-bench, got 'ycsb'" in out
     assert "p99 of write@100: observed 2" in out and "> limit 1 ms" in out
     assert "workload 'nope' is not in profile 'fake'; known: mixed, write" in out
     # Teardown was registered and ran: the cluster was stopped and wiped, once.
@@ -164,3 +168,32 @@ def test_profile_thresholds_apply_and_markers_override_them(pytester: pytest.Pyt
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*test_profile_limit*", "*p99 of write@100: observed 2*"
                                  " > limit 1 ms*"])
+
+
+@pytest.mark.parametrize(("variable", "problem"), [
+    ("FAKE_LOADER_FAIL", "loader-2: exited with code 3"),
+    ("FAKE_LOADER_CORRUPT", "loader-2: *loader-2.hlog: line 6: payload is not an HdrHist*"),
+])
+def test_a_failed_loader_keeps_the_others_data(pytester: pytest.Pytester, session_dir: Path,
+                                               monkeypatch: pytest.MonkeyPatch, variable: str,
+                                               problem: str) -> None:
+    monkeypatch.setenv(variable, "loader-2")
+    pytester.makefile(".yaml", two=PROFILE.replace("warmup: {workload: write, rate: 50, "
+                                                   "seconds: 1}", "")
+                      + "loaders: {count: 2}\n")
+    pytester.makepyfile(test_bench="""
+        def test_write(scyllabench_step):
+            scyllabench_step("write", rate=100, duration=3, warmup=0)
+    """)
+    result = pytester.runpytest("--scyllabench-profile=two.yaml", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*{problem}*"])
+    trial = (session_dir / "trials" / "fake" / "latest").resolve()
+    (saved,) = trial.glob("*/*/result.json")
+    data = json.loads(saved.read_text())
+    # loader-1's 50 ops/s over 3 s are merged and saved; the step is marked failed.
+    assert [loader["name"] for loader in data["loaders"]] == ["loader-1"]
+    assert data["ops"] == 150
+    assert data["verdict"]["passed"] is False
+    assert "loader-2" in data["verdict"]["breaches"][0]
+    assert (saved.parent / "loader-2.out").exists()

@@ -76,6 +76,17 @@ def test_bad_literal(tmp_path: Path) -> None:
     assert "loaders.driver: must be one of acsylla, scylla-driver, got 'gocql'" in message
 
 
+def test_unknown_stress_tool(tmp_path: Path) -> None:
+    message = error_of(write(tmp_path, "loaders:\n  tool: ycsb\n"))
+    assert ("loaders.tool: must be one of builtin, cassandra-stress, scylla-bench, "
+            "got 'ycsb'") in message
+
+
+def test_allow_service_time_is_a_boolean(tmp_path: Path) -> None:
+    message = error_of(write(tmp_path, "loaders:\n  allow_service_time: maybe\n"))
+    assert "loaders.allow_service_time: must be" in message
+
+
 def test_workload_errors_name_the_workload(tmp_path: Path) -> None:
     text = "workloads:\n  w1:\n    mix: {write: 1}\n    distribution: pareto\n"
     assert "workloads.w1.distribution: must be one of" in error_of(write(tmp_path, text))

@@ -49,6 +49,9 @@ class LoaderSpec:
     #: Accept tool configurations that measure only service time (closed loop, a throttle):
     #: refused by default because they hide coordinated omission; the report marks them.
     allow_service_time: bool = False
+    #: Prebuilt executables by tool name (``scylla-bench: /opt/sb/scylla-bench``), used instead
+    #: of building or downloading the tool; the same path on every loader host.
+    tool_paths: Mapping[str, str] = field(default_factory=dict)
     #: CQL driver of the built-in loader: acsylla sustains about 5 times the rate of
     #: scylla-driver per loader process (see perf/loader_rate.py).
     driver: Literal["acsylla", "scylla-driver"] = "acsylla"

@@ -159,6 +159,13 @@ def check_profile(profile: Profile, source: str) -> None:
         raise ProfileError(source, "loaders.tool",
                            f"must be one of {', '.join(sorted(STRESS_TOOLS))}, "
                            f"got {profile.loaders.tool!r}")
+    for name, path in profile.loaders.tool_paths.items():
+        if name not in STRESS_TOOLS:
+            raise ProfileError(source, f"loaders.tool_paths.{name}",
+                               f"not a stress tool; known: {', '.join(sorted(STRESS_TOOLS))}")
+        if not path.startswith("/"):
+            raise ProfileError(source, f"loaders.tool_paths.{name}",
+                               f"must be an absolute path, got {path!r}")
     if not 0 <= profile.rate_tolerance < 1:
         raise ProfileError(source, "rate_tolerance", "must be in [0, 1)")
     warmup = profile.warmup

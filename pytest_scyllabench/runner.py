@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -146,7 +147,8 @@ class StepRunner:
             outputs.append(LoaderOutput(
                 name=host.name, host=host.address, tool=tool.name, summary=summary,
                 hdr_log=files[index].hdr_log, output=files[index].stdout,
-                target_rate=rates[index], exit_code=0, canonical_tag=tool.canonical_tag,
+                target_rate=rates[index], exit_code=0,
+                canonical_tag=functools.partial(tool.canonical_tag, step=step),
                 value_unit_ns=tool.hdr_value_ns))
         result = self._merge(step, outputs, tool, problems)
         if result is not None:

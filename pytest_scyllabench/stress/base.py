@@ -116,8 +116,11 @@ class StressTool(Protocol):
         Raises ``ConfigError`` naming the field when the step cannot be expressed.
         """
 
-    def canonical_tag(self, raw: str) -> str | None:
-        """Our tag (``write-rt``, ``read-st``...) for one of its HDR tags; ``None``: ignore it."""
+    def canonical_tag(self, raw: str, step: Step) -> str | None:
+        """Our tag (``write-rt``, ``read-st``...) for one of its HDR tags; ``None``: ignore it.
+
+        ``step`` says what ran, for tools whose tags do not name the operation.
+        """
 
     def parse_progress(self, line: str, loader: str) -> Progress | None:
         """Parse one stdout line; ``None`` when it is not a progress line."""

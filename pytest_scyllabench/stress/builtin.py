@@ -112,7 +112,7 @@ class BuiltinTool:
         except (KeyError, TypeError, ValueError):
             return None
 
-    def canonical_tag(self, raw: str) -> str | None:
+    def canonical_tag(self, raw: str, step: Step) -> str | None:
         return raw if raw else None
 
     def summarize(self, loader: str, step: Step, files: LoaderFiles) -> LoaderSummary:

@@ -79,7 +79,7 @@ class FakeTool:
     async def install(self, executor: Any) -> None:
         pass
 
-    def canonical_tag(self, raw: str) -> str | None:
+    def canonical_tag(self, raw: str, step: Step) -> str | None:
         return raw or None
 
     def summarize(self, loader: str, step: Step, files: LoaderFiles) -> LoaderSummary:

@@ -11,7 +11,7 @@ from pathlib import Path
 from pytest_scyllabench import backends
 from pytest_scyllabench.errors import CommandError, HdrLogError, LoaderFailed, StressError
 from pytest_scyllabench.execute.base import RunningProcess
-from pytest_scyllabench.hdr.merge import LoaderOutput, build_step_result
+from pytest_scyllabench.hdr.merge import LoaderOutput, Window, build_step_result, common_window
 from pytest_scyllabench.profile import Profile
 from pytest_scyllabench.provision.base import Host
 from pytest_scyllabench.report.artifacts import TrialsDir
@@ -166,7 +166,11 @@ class StepRunner:
         """Merge the usable loaders; a loader whose log is corrupt joins ``problems``."""
         while outputs:
             try:
-                return build_step_result(step, outputs,
+                window = common_window([output.summary for output in outputs])
+                # Tools that cannot start on time run longer; every loader is judged on the
+                # step's duration from the common start.
+                window = Window(window.start, min(window.end, window.start + step.duration))
+                return build_step_result(step, outputs, window,
                                          service_time_only=not tool.measures_response_time)
             except HdrLogError as exc:
                 if exc.loader not in {output.name for output in outputs}:

@@ -23,6 +23,7 @@ STRESS_TOOLS = {
     "builtin": "pytest_scyllabench.stress.builtin:create",
     "scylla-bench": "pytest_scyllabench.stress.scylla_bench:create",
     "cassandra-stress": "pytest_scyllabench.stress.cassandra_stress:create",
+    "latte": "pytest_scyllabench.stress.latte:create",
 }
 
 

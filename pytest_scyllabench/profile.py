@@ -44,7 +44,8 @@ class LoaderSpec:
 
     #: Number of loader processes (on the local backend, all on this machine).
     count: int = 1
-    #: Stress tool of every step that names none: builtin, scylla-bench, cassandra-stress.
+    #: Stress tool of every step that names none: builtin, scylla-bench, cassandra-stress,
+    #: latte.
     tool: str = "builtin"
     #: Accept tool configurations that measure only service time (closed loop, a throttle):
     #: refused by default because they hide coordinated omission; the report marks them.

@@ -81,7 +81,7 @@ def test_whole_session(pytester: pytest.Pytester, session_dir: Path) -> None:
                  "--junitxml=junit.xml")
     result.assert_outcomes(passed=3, failed=3)
     out = result.stdout.str()
-    assert "tool must be one of builtin, cassandra-stress, scylla-bench, got 'ycsb'" in out
+    assert "tool must be one of builtin, cassandra-stress, latte, scylla-bench, got 'ycsb'" in out
     assert "p99 of write@100: observed 2" in out and "> limit 1 ms" in out
     assert "workload 'nope' is not in profile 'fake'; known: mixed, write" in out
     # Teardown was registered and ran: the cluster was stopped and wiped, once.

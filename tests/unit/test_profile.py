@@ -78,7 +78,7 @@ def test_bad_literal(tmp_path: Path) -> None:
 
 def test_unknown_stress_tool(tmp_path: Path) -> None:
     message = error_of(write(tmp_path, "loaders:\n  tool: ycsb\n"))
-    assert ("loaders.tool: must be one of builtin, cassandra-stress, scylla-bench, "
+    assert ("loaders.tool: must be one of builtin, cassandra-stress, latte, scylla-bench, "
             "got 'ycsb'") in message
 
 

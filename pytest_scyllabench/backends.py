@@ -16,8 +16,15 @@ from pytest_scyllabench.profile import LoaderSpec, Profile
 from pytest_scyllabench.provision.base import Deployment, Provisioner
 from pytest_scyllabench.stress.base import StressTool
 
-PROVISIONERS = {"local": "pytest_scyllabench.provision.local:LocalProvisioner"}
+PROVISIONERS = {
+    "local": "pytest_scyllabench.provision.local:LocalProvisioner",
+    "static": "pytest_scyllabench.provision.static:StaticProvisioner",
+}
+#: Databases whose nodes run on this machine: ``cls(spec, addresses, workdir, cache, keep=)``.
 DATABASES = {"cassandra": "pytest_scyllabench.db.cassandra:CassandraCluster"}
+#: Databases whose nodes run on the remote hosts of a deployment (one whose ``workdir`` is
+#: set by its provisioner): ``create(profile, deployment, local_dir, cache, keep)``.
+REMOTE_DATABASES = {"cassandra": "pytest_scyllabench.db.cassandra_remote:create"}
 #: Each stress tool module has ``create(spec: LoaderSpec) -> StressTool``.
 STRESS_TOOLS = {
     "builtin": "pytest_scyllabench.stress.builtin:create",
@@ -44,6 +51,10 @@ def provisioner(profile: Profile) -> Provisioner:
 
 def database(profile: Profile, deployment: Deployment, workdir: Path, cache: Path,
              keep: bool) -> Database:
+    if deployment.workdir is not None:
+        create = _load(REMOTE_DATABASES, profile.database.kind, "remote database")
+        remote: Database = create(profile, deployment, workdir, cache, keep)
+        return remote
     cls = _load(DATABASES, profile.database.kind, "database")
     result: Database = cls(profile.database, [h.address for h in deployment.servers], workdir,
                            cache, keep=keep)

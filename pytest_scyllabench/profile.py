@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from pytest_scyllabench.execute.ssh_options import SshOptions
 from pytest_scyllabench.stress.step import Workload
 
 DatabaseKind = Literal["cassandra", "scylla"]
@@ -39,6 +40,37 @@ class LocalSpec:
 
 
 @dataclass(frozen=True)
+class HostSpec:
+    """One existing machine of a static deployment."""
+
+    name: str
+    address: str
+
+
+#: Where the static backend keeps jars, node directories and loader scratch files on each host.
+STATIC_WORKDIR = "/var/tmp/pytest-scyllabench"
+
+
+@dataclass(frozen=True)
+class StaticSpec:
+    """Existing hosts reached over SSH: one database node per server, one loader per loader host.
+
+    The built-in loader runs as ``<loader_python> -m pytest_scyllabench.loader`` on the loader
+    hosts: pytest-scyllabench (with its ``loader`` extra) must be installed in that Python.
+    """
+
+    ssh: SshOptions
+    servers: tuple[HostSpec, ...]
+    loaders: tuple[HostSpec, ...]
+    monitor: HostSpec | None = None
+    #: Seconds a remote command (install, configure, stop...) may take.
+    command_timeout: float = 600.0
+    #: Directory on every host (created if missing) for jars, node files and loader files.
+    workdir: str = STATIC_WORKDIR
+    loader_python: str = "python3"
+
+
+@dataclass(frozen=True)
 class LoaderSpec:
     """The loader processes that drive load."""
 
@@ -58,6 +90,9 @@ class LoaderSpec:
     driver: Literal["acsylla", "scylla-driver"] = "acsylla"
     concurrency: int = 128
     connections: int = 1
+    #: Python that runs the built-in loader (empty: this interpreter); a static profile sets
+    #: it from ``static.loader_python``.
+    python: str = ""
 
 
 @dataclass(frozen=True)
@@ -81,7 +116,7 @@ class Profile:
 
     name: str
     source: Path | None
-    provisioner: Literal["local"]
+    provisioner: Literal["local", "static"]
     local: LocalSpec
     database: DatabaseSpec
     loaders: LoaderSpec
@@ -93,3 +128,5 @@ class Profile:
     #: Default latency limits of every step on this deployment (``p99: 20ms``...), overridden
     #: by the ``scyllabench_thresholds`` marker and by a step's ``thresholds=``.
     thresholds: Mapping[str, str] = field(default_factory=dict)
+    #: The hosts of ``provisioner: static``; ``None`` for the other provisioners.
+    static: StaticSpec | None = None

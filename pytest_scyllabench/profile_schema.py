@@ -18,7 +18,17 @@ from typing import Any, Literal, TypeVar
 import yaml
 
 from pytest_scyllabench.errors import ConfigError, ProfileError
-from pytest_scyllabench.profile import DatabaseSpec, LoaderSpec, LocalSpec, Profile, WarmupSpec
+from pytest_scyllabench.execute.ssh_options import KnownHostsPolicy, SshOptions
+from pytest_scyllabench.profile import (
+    STATIC_WORKDIR,
+    DatabaseSpec,
+    HostSpec,
+    LoaderSpec,
+    LocalSpec,
+    Profile,
+    StaticSpec,
+    WarmupSpec,
+)
 from pytest_scyllabench.stress.step import OPERATIONS, Workload
 from pytest_scyllabench.thresholds import parse_threshold
 
@@ -69,14 +79,24 @@ def load_profile(path: Path) -> Profile:
 
     known = {f.name for f in dataclasses.fields(Profile)} - {"name", "source", "workloads"}
     _reject_unknown(data, known | {"workload_files", "workloads"}, source, "")
+    provisioner = _convert(data.get("provisioner", "local"), Literal["local", "static"], source,
+                           "provisioner")
+    database = build(DatabaseSpec, data.get("database", {}), source, "database")
+    loaders = build(LoaderSpec, data.get("loaders", {}), source, "loaders")
+    static = None
+    if provisioner == "static":
+        static = parse_static(data.get("static"), path, "static")
+        database, loaders = _fit_static(static, database, loaders, data, source)
+    elif "static" in data:
+        raise ProfileError(source, "static", "only used with provisioner: static")
     profile = Profile(
         name=name,
         source=path,
-        provisioner=_convert(data.get("provisioner", "local"), Literal["local"], source,
-                             "provisioner"),
+        provisioner=provisioner,
+        static=static,
         local=build(LocalSpec, data.get("local", {}), source, "local"),
-        database=build(DatabaseSpec, data.get("database", {}), source, "database"),
-        loaders=build(LoaderSpec, data.get("loaders", {}), source, "loaders"),
+        database=database,
+        loaders=loaders,
         workloads=workloads,
         rate_tolerance=_convert(data.get("rate_tolerance", 0.05), float, source,
                                 "rate_tolerance"),
@@ -86,6 +106,119 @@ def load_profile(path: Path) -> Profile:
     )
     check_profile(profile, source)
     return profile
+
+
+@dataclasses.dataclass(frozen=True)
+class _SshFields:
+    """The ``static.ssh`` section as written; checked into ``SshOptions``."""
+
+    key: str
+    known_hosts: str
+    user: str = "root"
+    port: int = 22
+    connect_timeout: float = 30.0
+    command_timeout: float = 600.0
+
+
+_STATIC_KEYS = {"ssh", "servers", "loaders", "monitor", "workdir", "loader_python"}
+
+
+def parse_static(data: Any, path: Path, where: str) -> StaticSpec:
+    """The ``static`` section: SSH settings and the hosts by role."""
+    source = str(path)
+    if not isinstance(data, Mapping):
+        raise ProfileError(source, where, "provisioner: static needs a static section "
+                           "(ssh, servers, loaders)")
+    _reject_unknown(data, _STATIC_KEYS, source, where)
+    for required in ("ssh", "servers", "loaders"):
+        if required not in data:
+            raise ProfileError(source, f"{where}.{required}", "missing")
+    ssh = data["ssh"]
+    if isinstance(ssh, Mapping):
+        for required in ("key", "known_hosts"):
+            if required not in ssh:
+                raise ProfileError(source, f"{where}.ssh.{required}", "missing (no default: "
+                                   "state it explicitly)")
+        if ssh["known_hosts"] is False:  # YAML reads a bare ``off`` as false
+            ssh = {**ssh, "known_hosts": "off"}
+    fields = build(_SshFields, ssh, source, f"{where}.ssh")
+    key = Path(fields.key).expanduser()
+    key = key if key.is_absolute() else (path.parent / key).resolve()
+    if not key.is_file():
+        raise ProfileError(source, f"{where}.ssh.key", f"no such private key file: {key}")
+    try:
+        policy = KnownHostsPolicy.parse(fields.known_hosts)
+    except ConfigError as exc:
+        raise ProfileError(source, f"{where}.ssh.known_hosts", str(exc)) from None
+    if policy.mode == "strict" and policy.path is not None and not policy.path.is_file():
+        raise ProfileError(source, f"{where}.ssh.known_hosts",
+                           f"no such known_hosts file: {policy.path}")
+    _at_least(fields.command_timeout, 1, source, f"{where}.ssh.command_timeout")
+    try:
+        options = SshOptions(key_path=key, known_hosts=policy, user=fields.user,
+                             port=fields.port, connect_timeout=fields.connect_timeout)
+    except ConfigError as exc:
+        raise ProfileError(source, f"{where}.ssh", str(exc)) from None
+    servers = _hosts(data["servers"], "node", source, f"{where}.servers")
+    loaders = _hosts(data["loaders"], "loader-", source, f"{where}.loaders")
+    monitor = None
+    if data.get("monitor") is not None:
+        monitor = _hosts([data["monitor"]], "monitor", source, f"{where}.monitor")[0]
+    names = [host.name for host in (*servers, *loaders)]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ProfileError(source, where, f"host names must be unique: {', '.join(duplicates)}")
+    workdir = _convert(data.get("workdir", STATIC_WORKDIR), str, source, f"{where}.workdir")
+    if not workdir.startswith("/") or workdir.rstrip("/") == "":
+        raise ProfileError(source, f"{where}.workdir",
+                           f"must be an absolute path other than /, got {workdir!r}")
+    python = _convert(data.get("loader_python", "python3"), str, source,
+                      f"{where}.loader_python")
+    if not python:
+        raise ProfileError(source, f"{where}.loader_python", "must not be empty")
+    return StaticSpec(ssh=options, servers=servers, loaders=loaders, monitor=monitor,
+                      command_timeout=fields.command_timeout, workdir=workdir.rstrip("/"),
+                      loader_python=python)
+
+
+def _hosts(data: Any, prefix: str, source: str, where: str) -> tuple[HostSpec, ...]:
+    """A list of addresses or ``{name, address}`` mappings; names default to node1, ..."""
+    if not isinstance(data, list) or not data:
+        raise ProfileError(source, where, f"must be a non-empty list of hosts, got {_kind(data)}")
+    hosts = []
+    for index, entry in enumerate(data, start=1):
+        path = f"{where}[{index - 1}]"
+        if isinstance(entry, str):
+            entry = {"address": entry}
+        if not isinstance(entry, Mapping):
+            raise ProfileError(source, path, f"must be an address or a mapping with name and "
+                               f"address, got {_kind(entry)}")
+        if "address" not in entry:
+            raise ProfileError(source, f"{path}.address", "missing")
+        host = build(HostSpec, {"name": f"{prefix}{index}", **entry}, source, path)
+        if not host.address or any(c.isspace() for c in host.address):
+            raise ProfileError(source, f"{path}.address", f"not an address: {host.address!r}")
+        if not host.name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+            raise ProfileError(source, f"{path}.name",
+                               f"must be letters, digits, '-', '_' or '.', got {host.name!r}")
+        hosts.append(host)
+    return tuple(hosts)
+
+
+def _fit_static(static: StaticSpec, database: DatabaseSpec, loaders: LoaderSpec,
+                data: Mapping[str, Any], source: str) -> tuple[DatabaseSpec, LoaderSpec]:
+    """One node per server and one loader per loader host; counts given must agree."""
+    for section, key, spec_value, role, hosts in (
+            ("database", "nodes", database.nodes, "servers", static.servers),
+            ("loaders", "count", loaders.count, "loaders", static.loaders)):
+        written = data.get(section)
+        if isinstance(written, Mapping) and key in written and spec_value != len(hosts):
+            raise ProfileError(source, f"{section}.{key}",
+                               f"must equal the number of static.{role} ({len(hosts)}) or be "
+                               f"left out, got {spec_value}")
+    return (dataclasses.replace(database, nodes=len(static.servers)),
+            dataclasses.replace(loaders, count=len(static.loaders),
+                                python=static.loader_python))
 
 
 def parse_workloads(data: Any, source: str, path: str) -> dict[str, Workload]:
@@ -142,6 +275,9 @@ def check_profile(profile: Profile, source: str) -> None:
             raise ProfileError(source, "local.first_address",
                                "must be a loopback IPv4 address (127.x.y.z) with room for "
                                f"{db.nodes} consecutive addresses")
+    elif db.kind != "cassandra":
+        raise ProfileError(source, "database.kind",
+                           f"the {profile.provisioner} provisioner runs cassandra only")
     _at_least(db.nodes, 1, source, "database.nodes")
     if not 1 <= db.replication_factor <= db.nodes:
         raise ProfileError(source, "database.replication_factor",

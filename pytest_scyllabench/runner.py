@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_scyllabench import backends
@@ -29,6 +31,28 @@ SCHEMA_TIMEOUT = 180.0
 ProgressSink = Callable[[Progress], None]
 
 
+@dataclass(frozen=True)
+class RemoteFiles:
+    """The files of one loader as paths on its host; ``scratch`` is ``None`` when that host
+    is this machine (the paths are then the trials directory's own)."""
+
+    host: Host
+    scratch: str | None
+    files: LoaderFiles
+
+    @property
+    def hdr_log(self) -> Path:
+        return self.files.hdr_log
+
+    @property
+    def summary(self) -> Path:
+        return self.files.summary
+
+    @property
+    def stdout(self) -> Path:
+        return self.files.stdout
+
+
 class StepRunner:
     """Prepares schemas and data once per session and runs steps on all loaders together."""
 
@@ -37,7 +61,7 @@ class StepRunner:
         self._profile = profile
 
     def _invocation(self, host: Host, index: int, rate: int, start_at: float,
-                    files: LoaderFiles | None) -> Invocation:
+                    files: LoaderFiles | RemoteFiles | None) -> Invocation:
         loaders = self._cluster.deployment.loaders
         database = self._cluster.database
         return Invocation(
@@ -86,12 +110,16 @@ class StepRunner:
         if workload.populate > cluster.populated.get(key, 0):
             scratch.mkdir(parents=True, exist_ok=True)
             timeout = SCHEMA_TIMEOUT + workload.populate / 200
+            placed = [self._remote_files(host, scratch, TrialsDir.loader_files(
+                scratch, f"populate-{host.name}")) for host in loaders]
+            await self._make_scratch(placed)
             async with asyncio.TaskGroup() as group:
                 for index, host in enumerate(loaders):
-                    files = TrialsDir.loader_files(scratch, f"populate-{host.name}")
                     command = tool.populate_command(
-                        workload, self._invocation(host, index, 0, time.time(), files))
+                        workload, self._invocation(host, index, 0, time.time(), placed[index]))
                     group.create_task(host.executor.run(command, timeout=timeout))
+            await self._fetch(placed, [TrialsDir.loader_files(scratch, f"populate-{host.name}")
+                                       for host in loaders])
             cluster.populated[key] = workload.populate
 
     async def warm_up(self, scale: float, directory: Path) -> StepResult | None:
@@ -117,23 +145,27 @@ class StepRunner:
         start_at = time.time() + START_LEAD
         rates = step.per_loader_rate(len(loaders))
         files = [TrialsDir.loader_files(step_dir, host.name) for host in loaders]
+        remote = [self._remote_files(host, step_dir, files[index])
+                  for index, host in enumerate(loaders)]
         # Every command is built (and so validated) before any loader starts.
         commands = [tool.step_command(step, self._invocation(host, index, rates[index], start_at,
-                                                             files[index]))
+                                                             remote[index]))
                     for index, host in enumerate(loaders)]
         step_dir.mkdir(parents=True, exist_ok=True)
         processes: list[RunningProcess] = []
         try:
+            await self._make_scratch(remote)
             for index, host in enumerate(loaders):
                 sink = self._progress_sink(tool.parse_progress, host.name, on_progress)
                 processes.append(await host.executor.start(
-                    commands[index], stdout_path=str(files[index].stdout), on_stdout=sink))
+                    commands[index], stdout_path=str(remote[index].stdout), on_stdout=sink))
             budget = START_LEAD + step.warmup + step.duration + EXIT_GRACE
             codes = await asyncio.gather(*(p.wait(timeout=budget) for p in processes),
                                          return_exceptions=True)
         finally:
             for process in processes:
                 await process.terminate(grace=5.0)
+            await self._fetch(remote, files)
         problems = self._check_exits(loaders, processes, codes, files)
         outputs: list[LoaderOutput] = []
         for index, host in enumerate(loaders):
@@ -159,6 +191,44 @@ class StepRunner:
                                 for name, problem in problems.items()], partial=result)
         assert result is not None
         return result
+
+    def _remote_files(self, host: Host, step_dir: Path, files: LoaderFiles) -> RemoteFiles:
+        """Where ``host`` writes ``files``: the same paths here, or a scratch directory there.
+
+        Loader hosts of a remote deployment write under ``<workdir>/loaders/<host>/<step>``;
+        ``_fetch`` copies the files into the trials directory after the step.
+        """
+        workdir = self._cluster.deployment.workdir
+        if workdir is None:
+            return RemoteFiles(host, None, files)
+        scratch = f"{workdir}/loaders/{host.name}/{step_dir.parent.name}-{step_dir.name}"
+        return RemoteFiles(host, scratch, LoaderFiles(
+            hdr_log=Path(scratch, files.hdr_log.name), summary=Path(scratch, files.summary.name),
+            stdout=Path(scratch, files.stdout.name)))
+
+    @staticmethod
+    async def _make_scratch(placed: Sequence[RemoteFiles]) -> None:
+        for entry in placed:
+            if entry.scratch is not None:
+                await entry.host.executor.run(["rm", "-rf", entry.scratch], timeout=SCHEMA_TIMEOUT)
+                await entry.host.executor.run(["mkdir", "-p", entry.scratch],
+                                              timeout=SCHEMA_TIMEOUT)
+
+    @staticmethod
+    async def _fetch(placed: Sequence[RemoteFiles], files: Sequence[LoaderFiles]) -> None:
+        """Copy what remote loaders wrote into the trials directory; a missing file is skipped
+        (the summary check reports it), and the scratch directory is removed."""
+        for entry, local in zip(placed, files, strict=True):
+            if entry.scratch is None:
+                continue
+            for remote_path, local_path in ((entry.files.hdr_log, local.hdr_log),
+                                            (entry.files.summary, local.summary),
+                                            (entry.files.stdout, local.stdout)):
+                with contextlib.suppress(CommandError):
+                    await entry.host.executor.get(str(remote_path), local_path)
+            with contextlib.suppress(CommandError):
+                await entry.host.executor.run(["rm", "-rf", entry.scratch],
+                                              timeout=SCHEMA_TIMEOUT)
 
     @staticmethod
     def _merge(step: Step, outputs: list[LoaderOutput], tool: StressTool,

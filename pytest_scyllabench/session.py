@@ -12,7 +12,7 @@ import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from pytest_scyllabench import backends
 from pytest_scyllabench.db.base import Database
@@ -26,6 +26,13 @@ from pytest_scyllabench.teardown import TeardownStack
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+@runtime_checkable
+class RemoteLogs(Protocol):
+    """A database whose logs live on other hosts and are copied here before collection."""
+
+    async def fetch_logs(self) -> None: ...
 
 
 @dataclass
@@ -116,6 +123,8 @@ class BenchSession:
     @staticmethod
     def _collect_logs(database: Database, logs_dir: Path) -> Any:
         async def collect() -> None:
+            if isinstance(database, RemoteLogs):
+                await database.fetch_logs()
             for path in database.logs():
                 if path.is_file():
                     target = logs_dir / f"{path.parent.parent.name}-{path.name}"

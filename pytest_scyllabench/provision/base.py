@@ -23,6 +23,9 @@ class Deployment:
 
     servers: tuple[Host, ...]
     loaders: tuple[Host, ...]
+    #: Directory on the hosts for database and loader files, when the hosts are other
+    #: machines (their files are copied back); ``None`` when every host is this machine.
+    workdir: str | None = None
 
 
 class Provisioner(Protocol):

@@ -149,8 +149,8 @@ class BuiltinTool:
 
 
 def create(spec: LoaderSpec) -> BuiltinTool:
-    """The built-in loader with the profile's CQL driver."""
-    return BuiltinTool(driver=spec.driver)
+    """The built-in loader with the profile's CQL driver and Python (default: ours)."""
+    return BuiltinTool(python=spec.python or None, driver=spec.driver)
 
 
 def _field(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...],

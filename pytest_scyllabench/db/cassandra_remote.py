@@ -1,0 +1,352 @@
+"""Apache Cassandra 5.0 on remote hosts: one node per server, driven through its executor.
+
+The jars are resolved here with Maven (``db/maven.py``, cached) and uploaded once per host as
+one tar file; a manifest holding their fingerprint makes later sessions skip the upload. The
+configuration is the local backend's (``cassandra_config``), rendered here and written on each
+host. Layout under the profile's ``static.workdir`` on every host::
+
+    cassandra/<version>/{lib/,MANIFEST}          the jars, shared by every cluster of the host
+    clusters/<profile>/<address>/conf/           cassandra.yaml, logback.xml
+    clusters/<profile>/<address>/{data,...}/     removed by ``wipe``
+    clusters/<profile>/<address>/logs/           system.log, stdout.log
+
+The node directory names the host's address, so that hosts sharing a filesystem (or a process
+table) never mix up their nodes: ``stop`` kills the java processes whose command line names
+this node's ``cassandra.yaml``, and nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import shlex
+import tarfile
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from pytest_scyllabench.db import cassandra_config as cfg
+from pytest_scyllabench.db.cassandra_probe import NodeProbe
+from pytest_scyllabench.db.maven import CassandraJars, find_java, resolve_jars
+from pytest_scyllabench.errors import (
+    ClusterNotReady,
+    CommandError,
+    ConfigError,
+    DatabaseError,
+    MissingDependencyError,
+    ScyllaBenchError,
+)
+from pytest_scyllabench.execute.base import RunningProcess
+from pytest_scyllabench.profile import DatabaseSpec, Profile
+from pytest_scyllabench.provision.base import Deployment, Host
+
+log = logging.getLogger(__name__)
+
+NodeAction = Callable[[Host, cfg.NodeLayout], Coroutine[Any, Any, None]]
+JAVA_CANDIDATES = ("/usr/lib/jvm/java-17-openjdk-amd64/bin/java", "java")
+STOP_GRACE = 30.0
+POLL_INTERVAL = 1.0
+LOG_TAIL_LINES = 25
+#: Prints the resolved path of the first Java 17 among the candidates; exits 1 if none.
+_FIND_JAVA = """
+for candidate in "$@"; do
+  java=$(command -v "$candidate" 2>/dev/null) || continue
+  if "$java" -XshowSettings:properties -version 2>&1 \
+      | grep -Eq '^ *java\\.specification\\.version = 17$'; then
+    readlink -f "$java"; exit 0
+  fi
+done
+exit 1
+"""
+
+
+def create(profile: Profile, deployment: Deployment, local_dir: Path, cache: Path,
+           keep: bool) -> RemoteCassandraCluster:
+    """The cluster of a profile whose servers are remote hosts (``deployment.workdir``)."""
+    if deployment.workdir is None or profile.static is None:
+        raise ConfigError("a remote Cassandra cluster needs remote hosts (provisioner: static)")
+    return RemoteCassandraCluster(profile.database, deployment.servers, deployment.workdir,
+                                  cache, local_dir, cluster=profile.name, keep=keep,
+                                  command_timeout=profile.static.command_timeout)
+
+
+def jars_fingerprint(jars: CassandraJars) -> str:
+    """A digest of the jar names and sizes (cheap, and changes whenever the set changes)."""
+    listing = "\n".join(f"{jar.name} {jar.stat().st_size}" for jar in jars.jars)
+    return hashlib.sha256(f"{jars.version}\n{listing}".encode()).hexdigest()
+
+
+def kill_pattern(node: cfg.NodeLayout) -> str:
+    """A ``pgrep -f`` regex matching this node's JVM but not a shell that names the regex."""
+    return "[-]Dcassandra\\.config=file://" + str(node.yaml_path)
+
+
+def _tail_command(path: PurePosixPath | Path, lines: int = LOG_TAIL_LINES) -> str:
+    return f"tail -n {lines} -- {shlex.quote(str(path))} 2>/dev/null || echo '(no file)'"
+
+
+class RemoteCassandraCluster:
+    """Cassandra nodes on remote hosts (implements ``Database``); no side effects until used."""
+
+    def __init__(self, spec: DatabaseSpec, servers: Sequence[Host], workdir: str, cache: Path,
+                 local_dir: Path, *, cluster: str, keep: bool = False,
+                 command_timeout: float = 600.0) -> None:
+        if not servers:
+            raise DatabaseError("a Cassandra cluster needs at least one server")
+        self._spec = spec
+        self._servers = tuple(servers)
+        self._workdir = PurePosixPath(workdir)
+        self._cache = cache
+        self._local_dir = local_dir
+        self._keep = keep
+        self._timeout = command_timeout
+        root = self._workdir / "clusters" / cluster
+        # NodeLayout holds a Path; on the POSIX hosts we support it is a PurePosixPath too.
+        self._nodes = tuple(cfg.NodeLayout(i, host.address, Path(root / host.address))
+                            for i, host in enumerate(self._servers, start=1))
+        self._version = spec.version
+        self._jars: CassandraJars | None = None
+        self._java: dict[str, str] = {}
+        self._processes: dict[str, RunningProcess] = {}
+        self._configured = False
+        self.adopt_problem: str | None = None
+
+    @property
+    def contact_points(self) -> tuple[str, ...]:
+        return tuple(host.address for host in self._servers)
+
+    @property
+    def port(self) -> int:
+        return cfg.NATIVE_PORT
+
+    @property
+    def version(self) -> str:
+        return self._version
+
+    @property
+    def lib(self) -> PurePosixPath:
+        """Where the jars live on every host."""
+        return self._workdir / "cassandra" / self._version / "lib"
+
+    def logs(self) -> list[Path]:
+        """Local copies of the nodes' logs (made by ``fetch_logs``)."""
+        return [self._local_dir / node.name / "logs" / name
+                for node in self._nodes for name in ("system.log", "stdout.log")]
+
+    def _pairs(self) -> list[tuple[Host, cfg.NodeLayout]]:
+        return list(zip(self._servers, self._nodes, strict=True))
+
+    async def _each(self, action: NodeAction) -> None:
+        """Run ``action(host, node)`` on every server at once."""
+        async with asyncio.TaskGroup() as group:
+            for host, node in self._pairs():
+                group.create_task(action(host, node))
+
+    # -- install -------------------------------------------------------------------------
+
+    async def install(self) -> str:
+        """Resolve the jars here, find Java 17 on every host and upload the jars where missing."""
+        jars = await resolve_jars(self._spec.version, self._cache, await find_java())
+        self._jars, self._version = jars, jars.version
+        fingerprint = await asyncio.to_thread(jars_fingerprint, jars)
+        tarball = await asyncio.to_thread(self._tarball, jars, fingerprint)
+        await self._each(lambda host, _node: self._install_on(host, tarball, fingerprint))
+        return self._version
+
+    @staticmethod
+    def _tarball(jars: CassandraJars, fingerprint: str) -> Path:
+        """One tar of the jars in the local cache, made once per fingerprint."""
+        path = jars.lib.parent / f"jars-{fingerprint[:16]}.tar"
+        if not path.is_file():
+            partial = path.with_suffix(".tar.partial")
+            with tarfile.open(partial, "w") as archive:
+                for jar in jars.jars:
+                    archive.add(jar, arcname=jar.name)
+            partial.replace(path)
+        return path
+
+    async def _install_on(self, host: Host, tarball: Path, fingerprint: str) -> None:
+        found = await host.executor.run(["sh", "-c", _FIND_JAVA, "find-java", *JAVA_CANDIDATES],
+                                        timeout=self._timeout, check=False)
+        if found.exit_code != 0 or not found.stdout.strip():
+            raise MissingDependencyError(
+                f"{host.name} ({host.address}): Cassandra 5.0 needs Java 17; neither "
+                f"{' nor '.join(JAVA_CANDIDATES)} (on PATH) is Java 17 there; install "
+                "openjdk-17-jre-headless on that host")
+        self._java[host.name] = found.stdout.strip().splitlines()[-1]
+        version_dir = self.lib.parent
+        manifest = version_dir / "MANIFEST"
+        current = await host.executor.run(["cat", str(manifest)], timeout=self._timeout,
+                                          check=False)
+        if current.exit_code == 0 and current.stdout.strip() == fingerprint:
+            log.info("%s: Cassandra %s jars already there", host.name, self._version)
+            return
+        began = time.monotonic()
+        upload = version_dir / f"upload-{host.name}.tar"
+        staging = version_dir / f"lib.{host.name}"
+        q = {name: shlex.quote(str(path)) for name, path in (
+            ("dir", version_dir), ("upload", upload), ("staging", staging), ("lib", self.lib),
+            ("manifest", manifest))}
+        await host.executor.run(["mkdir", "-p", str(version_dir)], timeout=self._timeout)
+        await host.executor.put(tarball, str(upload))
+        script = (f"rm -rf {q['staging']} && mkdir -p {q['staging']} && "
+                  f"tar -xf {q['upload']} -C {q['staging']} && rm -f {q['upload']} && "
+                  f"rm -f {q['manifest']} && rm -rf {q['lib']} && "
+                  f"mv {q['staging']} {q['lib']} && echo {fingerprint} > {q['manifest']}")
+        await host.executor.run(["sh", "-c", script], timeout=self._timeout)
+        log.info("%s: uploaded the Cassandra %s jars in %.1f s", host.name, self._version,
+                 time.monotonic() - began)
+
+    # -- configure, start ----------------------------------------------------------------
+
+    def _jamm(self) -> Path | None:
+        jamm = self._jars.jamm if self._jars is not None else None
+        return Path(self.lib / jamm.name) if jamm is not None else None
+
+    def _classpath(self) -> str:
+        assert self._jars is not None
+        return ":".join(str(self.lib / jar.name) for jar in self._jars.jars)
+
+    async def configure(self) -> None:
+        """Stop our leftover nodes, wipe their data and write every node's configuration."""
+        if self._jars is None:
+            raise DatabaseError("RemoteCassandraCluster.configure() needs install() first")
+        await self.stop()
+        await self._each(self._configure_on)
+        self._configured = True
+
+    async def _configure_on(self, host: Host, node: cfg.NodeLayout) -> None:
+        yaml_text = cfg.render_yaml(cfg.cassandra_yaml(node, self.contact_points,
+                                                       len(self._nodes), self._spec.settings))
+        dirs = " ".join(shlex.quote(str(d)) for d in (*node.data_dirs, node.logs))
+        fresh = " ".join(shlex.quote(str(d)) for d in (node.conf / "triggers", *node.data_dirs,
+                                                       node.logs))
+        await host.executor.run(["sh", "-c", f"rm -rf {dirs} && mkdir -p {fresh}"],
+                                timeout=self._timeout)
+        for path, text in ((node.yaml_path, yaml_text), (node.logback_path,
+                                                         cfg.logback_xml(node.logs))):
+            await host.executor.run(["sh", "-c", f"cat > {shlex.quote(str(path))}"],
+                                    stdin=text.encode(), timeout=self._timeout)
+
+    async def start(self) -> None:
+        """Launch every node at once (detached); ``wait_ready`` waits for them."""
+        if not self._configured or self._jars is None:
+            raise DatabaseError("RemoteCassandraCluster.start() needs install() and configure()")
+        options_of = {node.index: cfg.jvm_options(node, self._spec.heap, self._spec.jvm_options,
+                                                  self._jamm()) for node in self._nodes}
+        for host, node in self._pairs():
+            java = self._java[host.name]
+            command = [java, *options_of[node.index], "-cp",
+                       f"{node.conf}:{self._classpath()}", cfg.MAIN_CLASS]
+            env = {"JAVA_HOME": str(PurePosixPath(java).parent.parent), "MALLOC_ARENA_MAX": "4"}
+            self._processes[host.name] = await host.executor.start(
+                command, env=env, cwd=str(node.root), stdout_path=str(node.stdout_log),
+                detach=True)
+            log.info("started Cassandra %s on %s", node, host.name)
+
+    # -- readiness -----------------------------------------------------------------------
+
+    async def _dead_nodes(self) -> list[str]:
+        """Reports of every node whose JVM is no longer running, with its last log lines."""
+        reports: list[str] = []
+
+        async def check(host: Host, node: cfg.NodeLayout) -> None:
+            alive = await host.executor.run(["pgrep", "-f", kill_pattern(node)],
+                                            timeout=self._timeout, check=False)
+            if alive.exit_code == 0:
+                return
+            tails = await host.executor.run(
+                ["sh", "-c", f"{_tail_command(node.system_log)}; echo '--- stdout ---'; "
+                             f"{_tail_command(node.stdout_log, 10)}"],
+                timeout=self._timeout, check=False)
+            reports.append(f"Cassandra {node} on {host.name} is not running (logs in "
+                           f"{node.logs} there)\n{tails.stdout}")
+
+        await self._each(check)
+        return reports
+
+    async def wait_ready(self, timeout: float) -> None:
+        """Poll every node from here until all serve CQL and see the whole ring, twice."""
+        if not self._processes:
+            raise DatabaseError("RemoteCassandraCluster.wait_ready() needs start() first")
+        began = time.monotonic()
+        probes = {node: NodeProbe(node.address, cfg.NATIVE_PORT, self.contact_points)
+                  for node in self._nodes}
+        problems: dict[cfg.NodeLayout, str] = {node: "not checked yet" for node in self._nodes}
+        streak = 0
+        try:
+            async with asyncio.timeout(timeout):
+                while streak < 2:
+                    answers = await asyncio.gather(*(asyncio.to_thread(probe.check)
+                                                     for probe in probes.values()))
+                    problems = {node: answer for node, answer in zip(probes, answers, strict=True)
+                                if answer is not None}
+                    streak = 0 if problems else streak + 1
+                    if problems:
+                        dead = await self._dead_nodes()
+                        if dead:
+                            raise DatabaseError("\n".join(dead))
+                    if streak < 2:
+                        await asyncio.sleep(POLL_INTERVAL)
+        except TimeoutError:
+            detail = "\n".join(f"  {node}: {problem}" for node, problem in problems.items())
+            raise ClusterNotReady(
+                f"Cassandra cluster of {len(self._nodes)} remote node(s) not ready after "
+                f"{timeout:g} s; last problems seen:\n{detail or '  none'}") from None
+        finally:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(30):
+                    await asyncio.gather(*(asyncio.to_thread(probe.close)
+                                           for probe in probes.values()))
+        log.info("Cassandra cluster ready (%d remote nodes) in %.1f s", len(self._nodes),
+                 time.monotonic() - began)
+
+    # -- stop, wipe, logs ----------------------------------------------------------------
+
+    async def stop(self) -> None:
+        """SIGTERM our JVM on every host, SIGKILL after the grace; idempotent."""
+        failures: list[str] = []
+
+        async def stop_on(host: Host, node: cfg.NodeLayout) -> None:
+            pattern = shlex.quote(kill_pattern(node))
+            polls = int(STOP_GRACE / 0.2)
+            script = (f"pkill -TERM -f {pattern} || exit 0; "
+                      f"for i in $(seq {polls}); do pgrep -f {pattern} >/dev/null || exit 0; "
+                      f"sleep 0.2; done; pkill -KILL -f {pattern}; sleep 1; "
+                      f"! pgrep -f {pattern} >/dev/null")
+            try:
+                await host.executor.run(["sh", "-c", script], timeout=STOP_GRACE + 60)
+            except CommandError as exc:
+                failures.append(f"Cassandra {node} on {host.name}: could not stop it: {exc}")
+            self._processes.pop(host.name, None)
+
+        await self._each(stop_on)
+        if failures:
+            raise DatabaseError("\n".join(failures))
+
+    async def wipe(self) -> None:
+        """Remove every node's data directories (configuration, logs and jars stay)."""
+
+        async def wipe_on(host: Host, node: cfg.NodeLayout) -> None:
+            await host.executor.run(["rm", "-rf", *map(str, node.data_dirs)],
+                                    timeout=self._timeout)
+
+        await self._each(wipe_on)
+
+    async def fetch_logs(self) -> None:
+        """Copy every node's logs here (see ``logs``); a missing log is skipped."""
+
+        async def fetch(host: Host, node: cfg.NodeLayout) -> None:
+            for remote, local in zip((node.system_log, node.stdout_log),
+                                     self.logs()[2 * node.index - 2:2 * node.index], strict=True):
+                with contextlib.suppress(ScyllaBenchError):
+                    await host.executor.get(str(remote), local)
+
+        await self._each(fetch)
+
+    async def adopt(self) -> bool:
+        self.adopt_problem = "reusing a kept cluster is not supported on static hosts yet"
+        return False

@@ -1,0 +1,121 @@
+"""Static-hosts profiles: the ``static`` section is validated before anything starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_scyllabench import backends
+from pytest_scyllabench.errors import ProfileError
+from pytest_scyllabench.execute.ssh_options import KnownHostsPolicy
+from pytest_scyllabench.profile_schema import load_profile
+
+GOOD = """
+provisioner: static
+static:
+  ssh: {{user: bench, key: id_test, port: 2222, known_hosts: "accept-new:kh", connect_timeout: 5,
+         command_timeout: 120}}
+  servers: [10.0.0.1, {{name: big, address: 10.0.0.2}}, 10.0.0.3]
+  loaders: [10.0.0.9]
+  loader_python: /opt/venv/bin/python
+{extra}
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "id_test").write_text("not really a key")
+    path = tmp_path / "static.yaml"
+    path.write_text(text)
+    return path
+
+
+def error_of(path: Path) -> str:
+    with pytest.raises(ProfileError) as info:
+        load_profile(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: ") and "\n" not in message
+    return message
+
+
+def test_valid_static_profile(tmp_path: Path) -> None:
+    profile = load_profile(write(tmp_path, GOOD.format(extra="")))
+    static = profile.static
+    assert static is not None and profile.provisioner == "static"
+    assert [(h.name, h.address) for h in static.servers] == [
+        ("node1", "10.0.0.1"), ("big", "10.0.0.2"), ("node3", "10.0.0.3")]
+    assert [(h.name, h.address) for h in static.loaders] == [("loader-1", "10.0.0.9")]
+    assert static.ssh.key_path == tmp_path / "id_test"  # relative to the profile's directory
+    assert static.ssh.known_hosts == KnownHostsPolicy("accept-new", Path("kh"))
+    assert (static.ssh.user, static.ssh.port, static.ssh.connect_timeout) == ("bench", 2222, 5.0)
+    assert static.command_timeout == 120.0
+    assert static.workdir == "/var/tmp/pytest-scyllabench"
+    # One node per server and one loader per loader host; the loader runs in that Python.
+    assert profile.database.nodes == 3 and profile.loaders.count == 1
+    assert profile.loaders.python == "/opt/venv/bin/python"
+    assert backends.stress_tool("builtin", profile.loaders).step_command  # builds
+
+
+def test_local_rules_do_not_apply_to_static(tmp_path: Path) -> None:
+    servers = ", ".join(f"10.0.1.{i}" for i in range(1, 8))
+    text = GOOD.format(extra="").replace("[10.0.0.1, {name: big, address: 10.0.0.2}, 10.0.0.3]",
+                                         f"[{servers}]")
+    profile = load_profile(write(tmp_path, text))
+    assert profile.database.nodes == 7  # above the local maximum of 5, not loopback
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    (("loader_python:", "loader_pythn:"), "static.loader_pythn: unknown key"),
+    (("connect_timeout: 5", "conect_timeout: 5"), "static.ssh.conect_timeout: unknown key"),
+    (("key: id_test", "key: missing_key"), "static.ssh.key: no such private key file: "),
+    (('"accept-new:kh"', '"trust-me"'), "static.ssh.known_hosts: unknown known-hosts policy"),
+    (('"accept-new:kh"', '"strict:nope"'), "static.ssh.known_hosts: no such known_hosts file"),
+    (('"accept-new:kh"', '"off:kh"'), "static.ssh.known_hosts: known-hosts policy 'off' takes"),
+    (("loaders: [10.0.0.9]", "loaders: []"), "static.loaders: must be a non-empty list"),
+    (("port: 2222", "port: 0"), "static.ssh: ssh port must be 1..65535"),
+    (("{name: big, address: 10.0.0.2}", "{name: big}"), "static.servers[1].address: missing"),
+    (("{name: big, address: 10.0.0.2}", "{name: node1, address: 10.0.0.2}"),
+     "static: host names must be unique: node1"),
+])
+def test_bad_static_fields(tmp_path: Path, change: tuple[str, str], expected: str) -> None:
+    old, new = change
+    text = GOOD.format(extra="")
+    assert old in text
+    assert expected in error_of(write(tmp_path, text.replace(old, new, 1)))
+
+
+def test_bare_off_policy(tmp_path: Path) -> None:
+    text = GOOD.format(extra="").replace('"accept-new:kh"', "off")
+    static = load_profile(write(tmp_path, text)).static
+    assert static is not None and static.ssh.known_hosts == KnownHostsPolicy("off")
+
+
+def test_empty_servers(tmp_path: Path) -> None:
+    text = GOOD.format(extra="").replace(
+        "[10.0.0.1, {name: big, address: 10.0.0.2}, 10.0.0.3]", "[]")
+    assert "static.servers: must be a non-empty list of hosts" in error_of(write(tmp_path, text))
+
+
+def test_known_hosts_is_required(tmp_path: Path) -> None:
+    text = GOOD.format(extra="").replace(', known_hosts: "accept-new:kh"', "")
+    assert "static.ssh.known_hosts: missing" in error_of(write(tmp_path, text))
+
+
+def test_node_count_must_match_the_servers(tmp_path: Path) -> None:
+    message = error_of(write(tmp_path, GOOD.format(extra="database: {nodes: 2}")))
+    assert "database.nodes: must equal the number of static.servers (3)" in message
+
+
+def test_static_section_needs_static_provisioner(tmp_path: Path) -> None:
+    text = GOOD.format(extra="").replace("provisioner: static", "provisioner: local")
+    assert ": static: only used with provisioner: static" in error_of(write(tmp_path, text))
+
+
+def test_static_provisioner_needs_its_section(tmp_path: Path) -> None:
+    message = error_of(write(tmp_path, "provisioner: static\n"))
+    assert "static: provisioner: static needs a static section" in message
+
+
+def test_unknown_provisioner(tmp_path: Path) -> None:
+    assert "provisioner: must be one of local, static" in error_of(
+        write(tmp_path, "provisioner: aws\n"))

@@ -1,0 +1,199 @@
+"""Bootstrap confidence intervals of the change of a metric between two runs.
+
+Two sources of noise, the better one first:
+
+* **Repetitions** (:func:`means_interval`): when both sides ran the step two times or more,
+  the per-run values (a percentile of each run's histogram, or its throughput) are resampled
+  with replacement on each side and the interval is that of the difference of their means.
+  This sees the run-to-run variation (placement, compaction, GC, a noisy neighbour), which is
+  what usually dominates.
+* **One run** (:class:`HistogramResampler`): the merged histogram's counts are resampled,
+  multinomial over its buckets with the run's total count, and the percentile is computed on
+  each resample as :func:`~pytest_scyllabench.hdr.merge.values_at_percentiles` computes it.
+  This sees sampling noise only; it assumes independent operations, so it is narrower than
+  the run-to-run variation (operations are correlated in time). The bootstrap of ``max`` is
+  coarse (a resample's max is never above the run's). For throughput, the per-second rates
+  of the measured window are resampled instead (:func:`means_interval` on them).
+
+All resampling is vectorized with numpy and seeded: the same data give the same interval.
+Intervals are percentile-bootstrap intervals of the absolute change (current - baseline) and
+of the relative change (current / baseline - 1).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+#: Resamples per bootstrap unless told otherwise.
+RESAMPLES = 200
+CONFIDENCE = 0.95
+NANOSECONDS_PER_MS = 1_000_000.0
+
+HISTOGRAM = "histogram"
+REPETITIONS = "repetitions"
+SECONDS = "per-second rates"
+
+
+@dataclass(frozen=True)
+class ChangeInterval:
+    """A confidence interval of the change of one metric, absolute and relative."""
+
+    low: float
+    high: float
+    #: Bounds of current / baseline - 1 (0.1 is +10%).
+    relative_low: float
+    relative_high: float
+    confidence: float
+    #: Where the noise came from: ``histogram``, ``repetitions`` or ``per-second rates``.
+    method: str
+    resamples: int
+
+    @property
+    def side(self) -> int:
+        """+1 when the whole interval is above zero, -1 when below, 0 when it holds zero."""
+        if self.low > 0:
+            return 1
+        if self.high < 0:
+            return -1
+        return 0
+
+
+#: A bucket is merged with its neighbours when its cumulative count is farther than this many
+#: standard deviations of a percentile's rank, plus :data:`WINDOW_RANKS`, from every
+#: percentile's rank: a resample's percentile lands there with a probability below 1e-20.
+WINDOW_SD = 10.0
+WINDOW_RANKS = 50
+
+
+class HistogramResampler:
+    """Bootstrap resamples of one histogram's counts, drawn once for a set of percentiles.
+
+    A resample draws the histogram's total count from a multinomial over its buckets; the
+    percentile of each resample is computed as ``values_at_percentiles`` does (the count at
+    a percentile rounded up, the highest value equivalent to the bucket reached). Only the
+    buckets near the percentiles asked for can hold a resample's percentile, so each run of
+    the other buckets is merged into one category before drawing: a multinomial over merged
+    categories is exactly the sum of the fine one's counts, and a percentile lands in a merged
+    category with a probability below 1e-20 (it would take the value of that category's
+    highest bucket). The draw has a few hundred categories instead of thousands.
+    """
+
+    def __init__(self, histogram: Any, value_unit_ns: float, percentiles: Sequence[float],
+                 resamples: int, rng: np.random.Generator) -> None:
+        indices, counts = _nonzero_counts(histogram)
+        self.total = int(counts.sum())
+        if self.total <= 0:
+            raise ValueError("cannot resample an empty histogram")
+        self.percentiles = tuple(percentiles)
+        cumulative = np.cumsum(counts)
+        before = cumulative - counts
+        keep = np.zeros(len(counts), dtype=bool)
+        for percentile in self.percentiles:
+            rank = _target_count(percentile, self.total)
+            fraction = min(percentile / 100.0, 1.0)
+            margin = WINDOW_SD * math.sqrt(self.total * fraction * (1.0 - fraction)) + WINDOW_RANKS
+            keep |= (cumulative >= rank - margin) & (before <= rank + margin)
+        starts = np.flatnonzero(keep | np.concatenate(([True], keep[:-1])))
+        lasts = np.concatenate((starts[1:] - 1, [len(counts) - 1]))
+        merged = np.add.reduceat(counts, starts)
+        self.categories = len(merged)
+        self._values = (_bucket_values(histogram, indices[lasts]) * value_unit_ns
+                        / NANOSECONDS_PER_MS)
+        draws = rng.multinomial(self.total, merged / self.total, size=resamples)
+        self._cumulative = np.cumsum(draws, axis=1)
+
+    def values_at(self, percentile: float) -> FloatArray:
+        """The value at ``percentile`` (one of those given) of each resample, ms."""
+        if percentile not in self.percentiles:
+            raise ValueError(f"percentile {percentile:g} was not asked for when resampling "
+                             f"(asked: {', '.join(f'{p:g}' for p in self.percentiles)})")
+        target = _target_count(percentile, self.total)
+        index = np.minimum((self._cumulative < target).sum(axis=1), len(self._values) - 1)
+        values: FloatArray = self._values[index]
+        return values
+
+
+def _nonzero_counts(histogram: Any) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Indices and counts of the non-empty buckets.
+
+    This and :func:`_bucket_values` are the only places that read buckets, through the
+    interface both hdrh's ``HdrHistogram`` and :class:`~pytest_scyllabench.hdr.histogram.
+    Histogram` provide (``counts``, ``counts_len``, ``get_value_from_index``,
+    ``get_highest_equivalent_value``), the one ``values_at_percentiles`` reads too.
+    """
+    raw = histogram.counts
+    array = raw if isinstance(raw, np.ndarray) else np.ctypeslib.as_array(raw)
+    counts = np.asarray(array[: histogram.counts_len], dtype=np.int64)
+    indices = np.flatnonzero(counts)
+    return indices, counts[indices]
+
+
+def _bucket_values(histogram: Any, indices: npt.NDArray[np.int64]) -> FloatArray:
+    """The highest value equivalent to each bucket of ``indices``, in recorded units."""
+    return np.array([histogram.get_highest_equivalent_value(
+        histogram.get_value_from_index(int(index))) for index in indices], dtype=np.float64)
+
+
+def change_interval(baseline: FloatArray, current: FloatArray, *, confidence: float,
+                    method: str) -> ChangeInterval:
+    """The percentile interval of the change between paired bootstrap replicates.
+
+    The bounds are replicates themselves (the one below the lower quantile, the one above the
+    upper), not interpolated: slightly wider, and defined when some replicates are infinite.
+    """
+    tail = (1.0 - confidence) / 2.0 * 100.0
+    change = current - baseline
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relative = np.where(baseline > 0, current / baseline - 1.0,
+                            np.where(current > 0, np.inf, 0.0))
+    return ChangeInterval(
+        low=_bound(change, tail, "lower"), high=_bound(change, 100.0 - tail, "higher"),
+        relative_low=_bound(relative, tail, "lower"),
+        relative_high=_bound(relative, 100.0 - tail, "higher"),
+        confidence=confidence, method=method, resamples=len(change))
+
+
+def _bound(replicates: FloatArray, percent: float, method: Literal["lower", "higher"]) -> float:
+    return float(np.percentile(replicates, percent, method=method))
+
+
+def histogram_interval(baseline: HistogramResampler, current: HistogramResampler,
+                       percentile: float, *, confidence: float = CONFIDENCE) -> ChangeInterval:
+    """Interval of the change of a percentile between two runs' merged histograms."""
+    return change_interval(baseline.values_at(percentile), current.values_at(percentile),
+                           confidence=confidence, method=HISTOGRAM)
+
+
+def bootstrap_means(values: Sequence[float], resamples: int,
+                    rng: np.random.Generator) -> FloatArray:
+    """Means of ``resamples`` resamples (with replacement) of ``values``."""
+    data = np.asarray(values, dtype=np.float64)
+    picks = rng.integers(0, len(data), size=(resamples, len(data)))
+    means: FloatArray = data[picks].mean(axis=1)
+    return means
+
+
+def means_interval(baseline: Sequence[float], current: Sequence[float], *,
+                   rng: np.random.Generator, resamples: int = RESAMPLES,
+                   confidence: float = CONFIDENCE, method: str = REPETITIONS) -> ChangeInterval:
+    """Interval of the difference of means of per-run (or per-second) values of both sides."""
+    if len(baseline) < 2 or len(current) < 2:
+        raise ValueError("a bootstrap of means needs two values or more on each side")
+    return change_interval(bootstrap_means(baseline, resamples, rng),
+                           bootstrap_means(current, resamples, rng),
+                           confidence=confidence, method=method)
+
+
+def _target_count(percentile: float, total: int) -> int:
+    """The count a percentile needs, as Java's ``getValueAtPercentile`` (and
+    :func:`~pytest_scyllabench.hdr.merge.values_at_percentiles`):
+    ``ceil(nextafter(p, -inf) * total / 100)``, at least 1."""
+    requested = min(max(math.nextafter(percentile, -math.inf), 0.0), 100.0)
+    return max(1, math.ceil(requested * total / 100.0))

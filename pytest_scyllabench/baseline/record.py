@@ -1,0 +1,277 @@
+"""What a baseline keeps of one benchmark: who it is, where it ran, and its histograms.
+
+A :class:`BaselineRecord` is keyed by its :class:`Identity` (profile, test node id, step id);
+the test's parameters are kept beside it for readers but are not part of the key, because the
+node id already carries their ids and ``repr`` of a parameter object is not stable across
+runs. The :class:`Environment` is the fingerprint two records must share to be compared.
+
+Histograms are kept encoded (compressed base64 HDR, as in ``result.json``, see
+:mod:`pytest_scyllabench.report.serialize`) together with the unit of their values, so any
+percentile can be recomputed later. A step run N times keeps each repetition's histograms and
+throughput (:attr:`BaselineRecord.repetitions`) and their sum (:attr:`BaselineRecord.merged`).
+
+JSON form (``schema_version`` 1, written with sorted keys)::
+
+    {"schema": "pytest-scyllabench/baseline-record", "schema_version": 1,
+     "identity": {"profile": "local", "test": "<node id>", "step": "write@2000"},
+     "params": {"rate": "2000"},
+     "environment": {"database": "cassandra", "database_version": "5.0.9", "nodes": 3,
+                     "instance_types": ["local"], "loaders": 1, "tool": "builtin",
+                     "tool_version": "0.1.0", "extra": {}},
+     "target_rate": 2000.0, "value_unit_ns": 1000.0, "service_time_only": false,
+     "created": "2026-01-01T00:00:00+00:00",
+     "merged": {"achieved_rate": ..., "ops": ..., "duration_s": ...,
+                "ops_per_s": [per-second rates...], "histograms": {"all-rt": "HISTF..."}},
+     "repetitions": [<same shape as merged>, ...]}
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pytest_scyllabench.report.serialize import decode_histogram, encode_histogram
+from pytest_scyllabench.result import StepResult
+
+SCHEMA = "pytest-scyllabench/baseline-record"
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True, order=True)
+class Identity:
+    """Which benchmark a record measures: the key of a baseline."""
+
+    profile: str
+    test: str
+    step: str
+
+    @property
+    def key(self) -> str:
+        """``<profile>/<node id>/<step>``: stable text for file names and seeds."""
+        return f"{self.profile}/{self.test}/{self.step}"
+
+    @property
+    def label(self) -> str:
+        """``test_write[2000] write@2000``: the test name (without its file) and the step."""
+        return f"{self.test.rpartition('::')[2] or self.test} {self.step}"
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Where a benchmark ran; records whose environments differ are not compared."""
+
+    database: str
+    database_version: str
+    nodes: int
+    #: Instance type of each host (``local`` on this machine), sorted.
+    instance_types: tuple[str, ...]
+    loaders: int
+    tool: str
+    tool_version: str
+    #: Anything else that must match (a driver, a kernel...), by name.
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def differences(self, current: Environment) -> list[str]:
+        """One ``field: baseline -> current`` line per field that differs, in field order."""
+        mine, theirs = self.to_dict(), current.to_dict()
+        lines = []
+        for name in ("database", "database_version", "nodes", "instance_types", "loaders",
+                     "tool", "tool_version"):
+            if mine[name] != theirs[name]:
+                lines.append(f"{name}: {_show(mine[name])} -> {_show(theirs[name])}")
+        for name in sorted(set(self.extra) | set(current.extra)):
+            before, after = self.extra.get(name, "-"), current.extra.get(name, "-")
+            if before != after:
+                lines.append(f"{name}: {before} -> {after}")
+        return lines
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"database": self.database, "database_version": self.database_version,
+                "nodes": self.nodes, "instance_types": list(self.instance_types),
+                "loaders": self.loaders, "tool": self.tool, "tool_version": self.tool_version,
+                "extra": dict(sorted(self.extra.items()))}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Environment:
+        return cls(database=str(data["database"]),
+                   database_version=str(data["database_version"]), nodes=int(data["nodes"]),
+                   instance_types=tuple(str(t) for t in data["instance_types"]),
+                   loaders=int(data["loaders"]), tool=str(data["tool"]),
+                   tool_version=str(data["tool_version"]),
+                   extra={str(k): str(v) for k, v in dict(data.get("extra") or {}).items()})
+
+
+def environment_of(result: StepResult, *, database: str, database_version: str, nodes: int,
+                   instance_types: Sequence[str], extra: Mapping[str, str] | None = None,
+                   ) -> Environment:
+    """The environment of a step: the cluster's figures given, the tool read from its loaders."""
+    tools = sorted({(run.tool, run.tool_version) for run in result.loaders})
+    tool = ",".join(name for name, _ in tools)
+    version = ",".join(version for _, version in tools)
+    return Environment(database=database, database_version=database_version, nodes=nodes,
+                       instance_types=tuple(sorted(instance_types)),
+                       loaders=len(result.loaders), tool=tool, tool_version=version,
+                       extra=dict(extra or {}))
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One run of a step (or the sum of its repetitions): encoded histograms and throughput."""
+
+    achieved_rate: float
+    ops: int
+    duration: float
+    #: Compressed base64 HDR histograms by tag (``all-rt``, ``write-st``...).
+    histograms: Mapping[str, str]
+    #: Operations per second of each second of the measured window (may be empty).
+    ops_per_s: tuple[float, ...] = ()
+
+    def histogram(self, name: str) -> Any:
+        """The decoded histogram of tag ``name`` (``KeyError`` when it was not recorded)."""
+        return decode_histogram(self.histograms[name])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"achieved_rate": _finite(self.achieved_rate), "ops": self.ops,
+                "duration_s": _finite(self.duration), "ops_per_s": [
+                    _finite(rate) for rate in self.ops_per_s],
+                "histograms": dict(sorted(self.histograms.items()))}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Measurement:
+        histograms = data["histograms"]
+        if not isinstance(histograms, Mapping):
+            raise TypeError("histograms: expected an object of tag -> encoded histogram")
+        return cls(achieved_rate=_float(data["achieved_rate"]), ops=int(data["ops"]),
+                   duration=_float(data["duration_s"]),
+                   histograms={str(k): str(v) for k, v in histograms.items()},
+                   ops_per_s=tuple(_float(rate) for rate in data.get("ops_per_s") or ()))
+
+
+@dataclass(frozen=True)
+class BaselineRecord:
+    """One benchmark of one run: identity, environment, merged and per-repetition data."""
+
+    identity: Identity
+    environment: Environment
+    target_rate: float
+    #: Nanoseconds per recorded histogram value (1000.0: microseconds).
+    value_unit_ns: float
+    merged: Measurement
+    #: Each repetition when the step ran two times or more; empty for a single run.
+    repetitions: tuple[Measurement, ...] = ()
+    service_time_only: bool = False
+    params: Mapping[str, str] = field(default_factory=dict)
+    #: When the record was made (ISO 8601, UTC).
+    created: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        identity = self.identity
+        return {
+            "schema": SCHEMA, "schema_version": SCHEMA_VERSION,
+            "identity": {"profile": identity.profile, "test": identity.test,
+                         "step": identity.step},
+            "params": dict(sorted(self.params.items())),
+            "environment": self.environment.to_dict(),
+            "target_rate": _finite(self.target_rate), "value_unit_ns": self.value_unit_ns,
+            "service_time_only": self.service_time_only, "created": self.created,
+            "merged": self.merged.to_dict(),
+            "repetitions": [run.to_dict() for run in self.repetitions],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BaselineRecord:
+        """Read :meth:`to_dict`'s form; ``KeyError``/``TypeError``/``ValueError`` when bad."""
+        if data.get("schema") != SCHEMA:
+            raise ValueError(f"schema: not a baseline record (got {data.get('schema')!r})")
+        if data.get("schema_version") != SCHEMA_VERSION:
+            raise ValueError(f"schema_version: {data.get('schema_version')!r} is not supported "
+                             f"(this version reads {SCHEMA_VERSION})")
+        identity = data["identity"]
+        return cls(
+            identity=Identity(profile=str(identity["profile"]), test=str(identity["test"]),
+                              step=str(identity["step"])),
+            environment=Environment.from_dict(data["environment"]),
+            target_rate=_float(data["target_rate"]),
+            value_unit_ns=float(data["value_unit_ns"]),
+            merged=Measurement.from_dict(data["merged"]),
+            repetitions=tuple(Measurement.from_dict(run) for run in data["repetitions"]),
+            service_time_only=bool(data["service_time_only"]),
+            params={str(k): str(v) for k, v in dict(data.get("params") or {}).items()},
+            created=str(data.get("created") or ""),
+        )
+
+
+def measurement_of(result: StepResult) -> Measurement:
+    """What a baseline keeps of one run of a step."""
+    return Measurement(
+        achieved_rate=result.achieved_rate, ops=result.ops, duration=result.duration,
+        histograms={name: encode_histogram(result.histograms[name])
+                    for name in sorted(result.histograms)},
+        ops_per_s=tuple(rate for _, rate, _ in result.series))
+
+
+def record_from_results(identity: Identity, environment: Environment,
+                        results: Sequence[StepResult], *,
+                        params: Mapping[str, object] | None = None,
+                        created: datetime | None = None) -> BaselineRecord:
+    """The record of a step run once (one result) or repeated (one result per repetition).
+
+    Repetitions are summed: their histograms are added tag by tag, their operations and
+    durations summed (the merged throughput is total operations over total measured time).
+    """
+    if not results:
+        raise ValueError(f"{identity.label}: no results to record")
+    units = {result.value_unit_ns for result in results}
+    if len(units) > 1:
+        raise ValueError(f"{identity.label}: repetitions record values in different units "
+                         f"({', '.join(f'{unit:g} ns' for unit in sorted(units))})")
+    runs = tuple(measurement_of(result) for result in results)
+    merged = runs[0] if len(runs) == 1 else _sum(runs)
+    first = results[0]
+    return BaselineRecord(
+        identity=identity, environment=environment, target_rate=first.target_rate,
+        value_unit_ns=first.value_unit_ns, merged=merged,
+        repetitions=runs if len(runs) > 1 else (),
+        service_time_only=any(result.service_time_only for result in results),
+        params={name: _param(value) for name, value in sorted((params or {}).items())},
+        created=(created or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds"))
+
+
+def _sum(runs: Sequence[Measurement]) -> Measurement:
+    ops = sum(run.ops for run in runs)
+    duration = sum(run.duration for run in runs)
+    names = sorted({name for run in runs for name in run.histograms})
+    return Measurement(
+        achieved_rate=ops / duration if duration > 0 else 0.0, ops=ops, duration=duration,
+        histograms={name: merge_encoded([run.histograms[name] for run in runs
+                                         if name in run.histograms]) for name in names},
+        ops_per_s=tuple(rate for run in runs for rate in run.ops_per_s))
+
+
+def merge_encoded(encoded: Sequence[str]) -> str:
+    """The sum of encoded histograms, encoded (decoded with the serializer's own helper)."""
+    total = decode_histogram(encoded[0])
+    for other in encoded[1:]:
+        total.add(decode_histogram(other))
+    return encode_histogram(total)
+
+
+def _param(value: object) -> str:
+    return value if isinstance(value, str) else repr(value)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(str(item) for item in value) + "]"
+    return str(value)
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+def _float(value: Any) -> float:
+    return math.nan if value is None else float(value)

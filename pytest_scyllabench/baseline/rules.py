@@ -1,0 +1,216 @@
+"""Regression rules: how much worse than the baseline a metric may get.
+
+Syntax: rules separated by commas and/or spaces, each ``<metric>:<change>``::
+
+    p99:+10%            p99 may grow by 10% of the baseline's
+    p999:+2ms           p999 may grow by 2 ms (units: us ms s m h; a bare number is ms)
+    read_p99:+500us     the p99 of read operations only
+    throughput:-5%      the achieved throughput may drop by 5% (a bare number is ops/s)
+    p9999:off           no rule for p9999 (to drop a rule set elsewhere)
+
+Metrics are the percentiles of the thresholds (``p50 p90 p99 p999 p9999 max``, see
+:mod:`pytest_scyllabench.thresholds`), optionally prefixed by an operation (``read_``,
+``write_``), and ``throughput``. The sign says which direction is a regression: ``+`` for a
+latency (it grows), ``-`` for throughput (it drops); it may be left out, a wrong one is an
+error. Rules of several layers (ini or command line, then markers from the farthest to the
+closest) are combined per metric by :func:`effective_rules`: a later layer's rule for a metric
+replaces an earlier one's, ``off`` removes it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pytest_scyllabench.errors import ConfigError
+from pytest_scyllabench.result import PERCENTILES
+from pytest_scyllabench.stress.step import OPERATIONS
+from pytest_scyllabench.thresholds import ALL_OPERATIONS, METRICS
+from pytest_scyllabench.units import parse_latency_ms
+
+THROUGHPUT = "throughput"
+OFF = "off"
+#: The rules used when none are given.
+DEFAULT_RULES = "p99:+10% p999:+20% throughput:-5%"
+_QUANTILES = dict(PERCENTILES)
+_SEPARATORS = re.compile(r"[,\s]+")
+_NUMBER = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
+
+#: A layer of rules by metric name; ``None`` turns the metric's rule off.
+RuleLayer = Mapping[str, "Rule | None"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How far one metric may move in the bad direction before it is a regression."""
+
+    #: ``p99``, ``read_p999``, ``throughput``: the key by which layers override each other.
+    name: str
+    operation: str
+    #: ``p50``... ``max``, or ``throughput``.
+    metric: str
+    #: Allowed change as a fraction of the baseline (0.1 for 10%), or ``None``.
+    relative: float | None = None
+    #: Allowed change in milliseconds (latency) or ops/s (throughput), or ``None``.
+    absolute: float | None = None
+
+    @property
+    def direction(self) -> int:
+        """+1 when growth is a regression (latency), -1 when a drop is (throughput)."""
+        return -1 if self.metric == THROUGHPUT else 1
+
+    @property
+    def percentile(self) -> float | None:
+        """The percentile (0..100) of a latency metric; ``None`` for throughput."""
+        return None if self.metric == THROUGHPUT else _QUANTILES[self.metric]
+
+    @property
+    def unit(self) -> str:
+        return "ops/s" if self.metric == THROUGHPUT else "ms"
+
+    @property
+    def label(self) -> str:
+        """``p99`` for all operations, ``read p99`` for one operation type."""
+        return self.metric if self.operation == ALL_OPERATIONS else (
+            f"{self.operation} {self.metric}")
+
+    def __str__(self) -> str:
+        sign = "-" if self.direction < 0 else "+"
+        if self.relative is not None:
+            return f"{self.name}:{sign}{self.relative * 100:g}%"
+        unit = "" if self.metric == THROUGHPUT else "ms"
+        return f"{self.name}:{sign}{self.absolute:g}{unit}"
+
+
+def metric_names() -> list[str]:
+    """Every accepted metric name."""
+    return [*METRICS, *(f"{op}_{metric}" for op in OPERATIONS for metric in METRICS),
+            THROUGHPUT]
+
+
+def parse_rule(text: str) -> Rule | None:
+    """One ``metric:change`` rule (``None`` for ``metric:off``); ConfigError naming it."""
+    name, colon, change = text.partition(":")
+    if not colon or not name or not change:
+        raise ConfigError(f"rule {text!r}: expected <metric>:<change>, "
+                          f"e.g. p99:+10%, p999:+2ms or throughput:-5%")
+    operation, metric = _metric(text, name)
+    if change == OFF:
+        return None
+    direction = -1 if metric == THROUGHPUT else 1
+    sign, amount = (change[0], change[1:]) if change[0] in "+-" else ("", change)
+    if sign and (-1 if sign == "-" else 1) != direction:
+        raise ConfigError(
+            f"rule {text!r}: {_direction_hint(name, metric)}, write {name}:"
+            f"{'-' if direction < 0 else '+'}{amount}")
+    if amount.endswith("%"):
+        number = amount[:-1].strip()
+        if not _NUMBER.fullmatch(number):
+            raise ConfigError(f"rule {text!r}: cannot read {change!r} as a change; "
+                              f"{_value_hint(metric)}")
+        return Rule(name, operation, metric, relative=float(number) / 100.0)
+    if metric == THROUGHPUT:
+        if not _NUMBER.fullmatch(amount):
+            raise ConfigError(f"rule {text!r}: cannot read {change!r} as a change; "
+                              f"{_value_hint(metric)}")
+        absolute = float(amount)
+    else:
+        if not amount[:1].isdigit() and not amount.startswith("."):
+            raise ConfigError(f"rule {text!r}: cannot read {change!r} as a change; "
+                              f"{_value_hint(metric)}")
+        try:
+            absolute = parse_latency_ms(amount, f"rule {text!r}")
+        except ConfigError:
+            raise ConfigError(f"rule {text!r}: cannot read {change!r} as a change; "
+                              f"{_value_hint(metric)}") from None
+    if not math.isfinite(absolute) or absolute <= 0:
+        raise ConfigError(f"rule {text!r}: the change must be positive")
+    return Rule(name, operation, metric, absolute=absolute)
+
+
+def parse_rules(text: str) -> dict[str, Rule | None]:
+    """Every rule of an expression, by metric name (``None``: turned off).
+
+    An empty expression gives no rules; a metric named twice is an error.
+    """
+    rules: dict[str, Rule | None] = {}
+    for item in _SEPARATORS.split(text.strip()):
+        if not item:
+            continue
+        rule = parse_rule(item)
+        name = item.partition(":")[0]
+        if name in rules:
+            raise ConfigError(f"rule {item!r}: {name} has a rule already in {text.strip()!r}")
+        rules[name] = rule
+    return rules
+
+
+def rules_option(text: str) -> str:
+    """Validate an option's or ini key's expression; ``ValueError`` (for argparse) if bad."""
+    try:
+        parse_rules(text)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+    return text.strip()
+
+
+def parse_marker_rules(args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Rule | None]:
+    """The rules of a marker: expressions as positional strings, or ``p99="+5%"`` keywords.
+
+    A keyword set to ``None`` or ``"off"`` turns that metric's rule off for the test.
+    """
+    if not args and not kwargs:
+        raise ConfigError("needs at least one rule, e.g. 'p99:+5%' or p99='+5%'")
+    rules: dict[str, Rule | None] = {}
+    for arg in args:
+        if not isinstance(arg, str):
+            raise ConfigError(f"positional arguments are rule expressions such as "
+                              f"'p99:+5%', got {arg!r}")
+        rules.update(parse_rules(arg))
+    for name, value in kwargs.items():
+        if value is None:
+            value = OFF
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ConfigError(f"rule {name}: expected a change such as '+5%' or '+2ms', "
+                              f"got {value!r}")
+        rules[name] = parse_rule(f"{name}:{value}")
+    return rules
+
+
+def effective_rules(*layers: RuleLayer) -> dict[str, Rule]:
+    """The rules in force: each metric's rule from the last layer that names it.
+
+    Pass the layers from the weakest to the strongest: defaults or ini, the command line,
+    then markers from the farthest (module) to the closest (function).
+    """
+    combined: dict[str, Rule | None] = {}
+    for layer in layers:
+        combined.update(layer)
+    return {name: rule for name, rule in combined.items() if rule is not None}
+
+
+def _metric(text: str, name: str) -> tuple[str, str]:
+    if name == THROUGHPUT:
+        return ALL_OPERATIONS, THROUGHPUT
+    operation, separator, metric = name.rpartition("_")
+    if metric not in METRICS or (separator and operation not in OPERATIONS):
+        raise ConfigError(
+            f"rule {text!r}: unknown metric {name!r}; valid: {', '.join(METRICS)} "
+            f"(optionally prefixed by {' or '.join(f'{op}_' for op in OPERATIONS)}) "
+            f"and {THROUGHPUT}")
+    return operation or ALL_OPERATIONS, metric
+
+
+def _direction_hint(name: str, metric: str) -> str:
+    if metric == THROUGHPUT:
+        return "a drop of throughput is the regression"
+    return f"growth of {name} is the regression"
+
+
+def _value_hint(metric: str) -> str:
+    if metric == THROUGHPUT:
+        return "write a percentage (-5%) or ops/s (-200)"
+    return "write a percentage (+10%) or a latency with a unit (+2ms, +500us)"

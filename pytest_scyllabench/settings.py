@@ -36,6 +36,34 @@ def parse_positive_float(value: str) -> float:
     return number
 
 
+def parse_positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise ValueError(f"expected a positive whole number, got {value!r}")
+    return number
+
+
+def parse_compare(value: str) -> str:
+    from pytest_scyllabench.baseline.store import check_run_name
+
+    return "latest" if value.strip() == "latest" else check_run_name(value.strip())
+
+
+def parse_run_name(value: str) -> str:
+    from pytest_scyllabench.baseline.store import check_run_name
+
+    return check_run_name(value.strip())
+
+
+def parse_rules_option(value: str) -> str:
+    from pytest_scyllabench.baseline.rules import rules_option
+
+    return rules_option(value)
+
+
 def parse_nonempty(value: str) -> str:
     if not value.strip():
         raise ValueError("expected a non-empty value")
@@ -88,6 +116,25 @@ OPTIONS: tuple[Option, ...] = (
     Option("duration-scale", parse_positive_float, 1.0, "FACTOR",
            "multiply every step's warm-up and measured duration by FACTOR; 1 runs full-length "
            "steps (default: 1.0)"),
+    Option("repeat", parse_positive_int, 1, "N",
+           "run every step N times; the repetitions give the noise estimate of baseline "
+           "comparisons (default: 1)"),
+    Option("baseline-dir", parse_nonempty, "baselines", "DIR",
+           "directory of saved baselines, one sub-directory of JSON files per run name "
+           "(default: baselines)"),
+    Option("save", parse_run_name, None, "NAME",
+           "save this session's steps as baseline NAME at the end of the session "
+           "(default: not saved)"),
+    Option("compare", parse_compare, None, "NAME|latest",
+           "compare every step with baseline NAME, or the latest saved; a regression fails "
+           "the test (default: no comparison)"),
+    Option("rules", parse_rules_option, "p99:+10% p999:+20% throughput:-5%", "EXPR",
+           "regression rules such as 'p99:+10% p999:+2ms throughput:-5%'; the "
+           "scyllabench_regression marker overrides them per metric "
+           "(default: p99:+10% p999:+20% throughput:-5%)"),
+    Option("fail-missing-baseline", parse_bool, False, "",
+           "fail when the baseline to compare with, or a benchmark in it, is missing "
+           "(default: off; a missing baseline is reported and nothing is compared)", flag=True),
 )
 
 
@@ -102,18 +149,25 @@ class Settings:
     html: bool
     duration_scale: float
     rootdir: Path
+    repeat: int = 1
+    baseline_dir: Path = Path("baselines")
+    save: str | None = None
+    compare: str | None = None
+    rules: str = "p99:+10% p999:+20% throughput:-5%"
+    fail_missing_baseline: bool = False
 
 
 def add_options(parser: Any) -> None:
     """Declare every option and ini key on pytest's parser."""
     group = parser.getgroup(PREFIX, "database benchmarks (pytest-scyllabench)")
     for option in OPTIONS:
+        text = option.help.replace("%", "%%")  # argparse formats help with %
         if option.flag:
             group.addoption(option.cli, action="store_const", const=True, default=None,
-                            dest=option.dest, help=option.help)
+                            dest=option.dest, help=text)
         else:
             group.addoption(option.cli, action="store", default=None, dest=option.dest,
-                            metavar=option.metavar, type=_argparse_type(option), help=option.help)
+                            metavar=option.metavar, type=_argparse_type(option), help=text)
         parser.addini(option.ini, help=option.help, default=None)
 
 
@@ -148,8 +202,9 @@ def resolve(
             value = _parse_raw(option, environ.get(option.env),
                                f"environment variable {option.env}")
         values[option.name.replace("-", "_")] = option.default if value is None else value
-    output = Path(values["output"])
-    values["output"] = output if output.is_absolute() else rootdir / output
+    for key in ("output", "baseline_dir"):
+        path = Path(values[key])
+        values[key] = path if path.is_absolute() else rootdir / path
     return Settings(rootdir=rootdir, **values)
 
 

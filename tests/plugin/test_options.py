@@ -17,9 +17,25 @@ def test_help_lists_options_with_defaults(pytester: pytest.Pytester) -> None:
     out = result.stdout.str()
     for flag in ("--scyllabench-profile=NAME|PATH", "--scyllabench-duration-scale=FACTOR",
                  "--scyllabench-keep-cluster", "--scyllabench-reuse-cluster",
-                 "--scyllabench-output=DIR", "--scyllabench-html"):
+                 "--scyllabench-output=DIR", "--scyllabench-html", "--scyllabench-repeat=N",
+                 "--scyllabench-compare=NAME|latest", "--scyllabench-rules=EXPR",
+                 "--scyllabench-save=NAME", "--scyllabench-baseline-dir=DIR",
+                 "--scyllabench-fail-missing-baseline"):
         assert flag in out
+    assert "p999:+20% throughput:-5%)" in " ".join(out.split())  # % survives argparse
     assert "scyllabench_profile" in out  # the ini key
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    ("--scyllabench-rules=p42:+10%", "*argument --scyllabench-rules*p42*"),
+    ("--scyllabench-repeat=0", "*argument --scyllabench-repeat*positive whole number*"),
+    ("--scyllabench-save=../x", "*argument --scyllabench-save*"),
+])
+def test_bad_baseline_options(pytester: pytest.Pytester, option: str, message: str) -> None:
+    pytester.makepyfile(BENCH)
+    result = pytester.runpytest(option)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
 
 
 def test_bad_duration_scale_option(pytester: pytest.Pytester) -> None:

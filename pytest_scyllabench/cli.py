@@ -1,0 +1,116 @@
+"""``scyllabench``: the companion command of the plugin.
+
+::
+
+    scyllabench aws list --run-id RUN [--region R] [--endpoint-url URL]
+    scyllabench aws sweep [--dry-run] [--region R] [--endpoint-url URL]
+    scyllabench ssh [--print] INVENTORY HOST [COMMAND...]
+
+Thin: parsing and printing only; the work is done in ``provision/aws_*``. An error prints one
+line and exits 1 (2 for bad arguments, 130 for Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pytest_scyllabench.errors import ScyllaBenchError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scyllabench",
+                                     description="companion command of pytest-scyllabench")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    aws = commands.add_parser("aws", help="EC2 runs created by the aws provisioner")
+    aws_commands = aws.add_subparsers(dest="aws_command", required=True, metavar="ACTION")
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument("--region", metavar="REGION", default=None,
+                       help="AWS region (default: boto3's, from AWS_DEFAULT_REGION or config)")
+    where.add_argument("--endpoint-url", metavar="URL", default="",
+                       help="EC2 endpoint, for moto or localstack (default: AWS itself)")
+    listing = aws_commands.add_parser("list", parents=[where],
+                                      help="list the live resources of a run")
+    listing.add_argument("--run-id", metavar="RUN", required=True, help="the run's id")
+    sweeping = aws_commands.add_parser(
+        "sweep", parents=[where],
+        help="delete the instances, security groups and key pairs whose expiry tag has passed")
+    sweeping.add_argument("--dry-run", action="store_true",
+                          help="only show what would be deleted (default: delete)")
+
+    ssh = commands.add_parser("ssh", help="log into a host of a run with the run's key")
+    ssh.add_argument("inventory", metavar="INVENTORY", type=Path,
+                     help="the run's inventory.json (in <trials>/aws-<run id>/)")
+    ssh.add_argument("host", metavar="HOST", help="host name: node1, loader-1, monitor-1...")
+    ssh.add_argument("remote", metavar="COMMAND", nargs=argparse.REMAINDER,
+                     help="command to run instead of a login shell")
+    ssh.add_argument("--print", action="store_true", dest="print_only",
+                     help="print the ssh command instead of running it")
+    return parser
+
+
+def _aws_list(args: argparse.Namespace) -> int:
+    from pytest_scyllabench.provision.aws_admin import describe, list_run
+
+    found = asyncio.run(list_run(args.run_id, args.region, args.endpoint_url))
+    if not found:
+        print(f"run {args.run_id}: no live resources")
+        return 0
+    print("\n".join(describe(found)))
+    return 0
+
+
+def _aws_sweep(args: argparse.Namespace) -> int:
+    from pytest_scyllabench.provision.aws_admin import describe, sweep
+
+    report = asyncio.run(sweep(args.region, args.endpoint_url, dry_run=args.dry_run))
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if not report.expired:
+        print("nothing has expired")
+    else:
+        verb = "would delete" if args.dry_run else "deleted"
+        for line in describe(report.expired):
+            print(f"{verb}: {line}")
+    for error in report.errors:
+        print(f"error: {_one_line(error)}", file=sys.stderr)
+    return 1 if report.errors else 0
+
+
+def _ssh(args: argparse.Namespace) -> int:
+    from pytest_scyllabench.provision.aws_files import read_inventory, ssh_argv
+
+    argv = ssh_argv(read_inventory(args.inventory), args.host, args.remote)
+    if args.print_only:
+        print(shlex.join(argv))
+        return 0
+    sys.stdout.flush()
+    os.execvp(argv[0], argv)
+
+
+def _one_line(message: str) -> str:
+    return "; ".join(part.strip() for part in message.splitlines() if part.strip())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    action = {"list": _aws_list, "sweep": _aws_sweep}.get(
+        getattr(args, "aws_command", ""), _ssh)
+    try:
+        return action(args)
+    except (ScyllaBenchError, OSError) as exc:
+        print(f"scyllabench: error: {_one_line(str(exc))}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("scyllabench: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

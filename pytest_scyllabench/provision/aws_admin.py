@@ -1,0 +1,73 @@
+"""Looking after EC2 runs from outside a session: list a run's resources, sweep expired ones.
+
+Used by the ``scyllabench aws`` command. Only resources tagged by pytest-scyllabench are
+touched: a sweep deletes the instances, security groups and key pairs whose expiry tag has
+passed, and leaves alone those whose expiry tag cannot be read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from pytest_scyllabench.provision.aws_ec2 import (
+    TAG_EXPIRY,
+    TAG_OWNER,
+    TAG_ROLE,
+    TAG_RUN,
+    Ec2,
+    Resources,
+)
+
+#: Seconds allowed for deleting what a sweep found (terminating and waiting included).
+SWEEP_TIMEOUT = 900.0
+
+
+async def list_run(run_id: str, region: str | None, endpoint_url: str = "") -> Resources:
+    """Every live resource of run ``run_id``."""
+    ec2 = Ec2(region, endpoint_url)
+    return await asyncio.to_thread(ec2.run, run_id)
+
+
+def describe(resources: Resources) -> list[str]:
+    """One line per resource: kind, id, role, run, owner, expiry (and state, type, addresses)."""
+    lines = []
+    for instance in resources.instances:
+        tags = instance.tags
+        lines.append(f"instance        {instance.id}  {tags.get(TAG_ROLE, '-'):<8} "
+                     f"{instance.name or '-'}  {instance.state}  {instance.instance_type}  "
+                     f"{instance.lifecycle}  public {instance.public_ip or '-'}  "
+                     f"private {instance.private_ip or '-'}  "
+                     f"run {tags.get(TAG_RUN, '-')}  owner {tags.get(TAG_OWNER, '-')}  "
+                     f"expires {tags.get(TAG_EXPIRY, '-')}")
+    for kind, ids in (("security-group", resources.group_ids), ("key-pair", resources.key_names)):
+        for resource_id in ids:
+            tags = resources.tags.get(resource_id, {})
+            lines.append(f"{kind:<15} {resource_id}  run {tags.get(TAG_RUN, '-')}  "
+                         f"owner {tags.get(TAG_OWNER, '-')}  expires {tags.get(TAG_EXPIRY, '-')}")
+    return lines
+
+
+@dataclass
+class SweepReport:
+    """What a sweep found expired, and what it could not read or delete."""
+
+    expired: Resources
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+async def sweep(region: str | None, endpoint_url: str = "", *, dry_run: bool = False,
+                now: datetime | None = None, poll_interval: float = 5.0) -> SweepReport:
+    """Delete (or with ``dry_run``, only find) every tagged resource whose expiry has passed."""
+    ec2 = Ec2(region, endpoint_url)
+    moment = now or datetime.now(UTC)
+    expired, warnings = await asyncio.to_thread(ec2.expired, moment)
+    report = SweepReport(expired, warnings)
+    if dry_run or not expired:
+        return report
+    async with asyncio.timeout(SWEEP_TIMEOUT + 60):
+        await asyncio.to_thread(ec2.delete, expired, SWEEP_TIMEOUT, poll_interval,
+                                report.errors.append)
+    return report

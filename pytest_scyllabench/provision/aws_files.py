@@ -1,0 +1,131 @@
+"""The files of an EC2 run in the trials directory: the private key (mode 0600), an OpenSSH
+config and an inventory (JSON), and the ``ssh`` command line that reaches one of its hosts.
+
+Layout: ``<trials>/aws-<run id>/`` (mode 0700) holds ``key.pem``, ``known_hosts``,
+``ssh_config`` and ``inventory.json``. Only ``key.pem`` holds the private key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pytest_scyllabench.errors import ConfigError
+
+KEY_FILE, CONFIG_FILE, INVENTORY_FILE, KNOWN_HOSTS_FILE = (
+    "key.pem", "ssh_config", "inventory.json", "known_hosts")
+
+
+def run_dir(trials_dir: Path, run_id: str) -> Path:
+    return trials_dir / f"aws-{run_id}"
+
+
+def write_private_key(path: Path, material: str) -> None:
+    """Write a private key readable by its owner only (created 0600, never another mode)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.fchmod(fd, 0o600)  # exactly 0600, whatever the umask took away
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(material if material.endswith("\n") else material + "\n")
+
+
+@dataclass(frozen=True)
+class InventoryHost:
+    """One host of a run: its name, role, instance and addresses."""
+
+    name: str
+    role: str
+    instance_id: str
+    instance_type: str
+    market: str
+    public_ip: str
+    private_ip: str
+    #: Where SSH connects (the public or private address, or what the address map made of it).
+    address: str
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """Everything needed to reach and to find again the hosts of a run."""
+
+    run_id: str
+    region: str
+    zone: str
+    endpoint_url: str
+    owner: str
+    expiry: str
+    ssh_user: str
+    key_file: str
+    known_hosts: str
+    security_group: str
+    key_pair: str
+    hosts: tuple[InventoryHost, ...]
+
+    def host(self, name: str) -> InventoryHost:
+        for host in self.hosts:
+            if host.name == name:
+                return host
+        known = ", ".join(h.name for h in self.hosts) or "none"
+        raise ConfigError(f"run {self.run_id} has no host {name!r}; its hosts: {known}")
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["hosts"] = [asdict(h) for h in self.hosts]
+        return json.dumps(data, indent=2) + "\n"
+
+
+def write_inventory(directory: Path, inventory: Inventory) -> Path:
+    path = directory / INVENTORY_FILE
+    path.write_text(inventory.to_json(), encoding="utf-8")
+    return path
+
+
+def read_inventory(path: Path) -> Inventory:
+    """Read an inventory written by :func:`write_inventory` (JSON, or the same as YAML)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the inventory: {exc.strerror}") from exc
+    try:
+        data: Any = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        hosts = tuple(InventoryHost(**host) for host in data.pop("hosts"))
+        return Inventory(**data, hosts=hosts)
+    except (ValueError, TypeError, KeyError, AttributeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: not an inventory of pytest-scyllabench: {exc}") from exc
+
+
+def ssh_config(inventory: Inventory) -> str:
+    """An OpenSSH client config with one ``Host`` entry per host (``ssh -F <file> node1``)."""
+    lines = [f"# pytest-scyllabench run {inventory.run_id} ({inventory.region}); "
+             f"expires {inventory.expiry}", ""]
+    for host in inventory.hosts:
+        lines += [f"Host {host.name}",
+                  f"    HostName {host.address}",
+                  f"    User {inventory.ssh_user}",
+                  f"    IdentityFile {inventory.key_file}",
+                  "    IdentitiesOnly yes",
+                  f"    UserKnownHostsFile {inventory.known_hosts}",
+                  "    StrictHostKeyChecking accept-new",
+                  ""]
+    return "\n".join(lines)
+
+
+def write_ssh_config(directory: Path, inventory: Inventory) -> Path:
+    path = directory / CONFIG_FILE
+    path.write_text(ssh_config(inventory), encoding="utf-8")
+    return path
+
+
+def ssh_argv(inventory: Inventory, host_name: str, command: Sequence[str] = ()) -> list[str]:
+    """The ``ssh`` command line that logs into ``host_name`` with the run's key."""
+    host = inventory.host(host_name)
+    return ["ssh", "-i", inventory.key_file, "-o", "IdentitiesOnly=yes",
+            "-o", f"UserKnownHostsFile={inventory.known_hosts}",
+            "-o", "StrictHostKeyChecking=accept-new",
+            f"{inventory.ssh_user}@{host.address}", *command]

@@ -16,9 +16,11 @@ from pytest_scyllabench.profile import LoaderSpec, Profile
 from pytest_scyllabench.provision.base import Deployment, Provisioner
 from pytest_scyllabench.stress.base import StressTool
 
+#: Each provisioner module has ``create(profile, trial_dir) -> Provisioner``.
 PROVISIONERS = {
-    "local": "pytest_scyllabench.provision.local:LocalProvisioner",
-    "static": "pytest_scyllabench.provision.static:StaticProvisioner",
+    "local": "pytest_scyllabench.provision.local:create",
+    "static": "pytest_scyllabench.provision.static:create",
+    "aws": "pytest_scyllabench.provision.aws:create",
 }
 #: Databases whose nodes run on this machine: ``cls(spec, addresses, workdir, cache, keep=)``.
 DATABASES = {"cassandra": "pytest_scyllabench.db.cassandra:CassandraCluster"}
@@ -43,9 +45,9 @@ def _load(table: dict[str, str], name: str, what: str) -> Any:
     return getattr(importlib.import_module(module), attribute)
 
 
-def provisioner(profile: Profile) -> Provisioner:
-    cls = _load(PROVISIONERS, profile.provisioner, "provisioner")
-    result: Provisioner = cls(profile)
+def provisioner(profile: Profile, trial_dir: Path) -> Provisioner:
+    create = _load(PROVISIONERS, profile.provisioner, "provisioner")
+    result: Provisioner = create(profile, trial_dir)
     return result
 
 

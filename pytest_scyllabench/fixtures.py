@@ -54,7 +54,7 @@ def scyllabench_cluster(pytestconfig: pytest.Config,
                         scyllabench_session: BenchSession) -> Cluster:
     """A ready cluster with its loaders, started once per session."""
     state = _state(pytestconfig)
-    cluster = scyllabench_session.cluster(logs_dir=state.trials.path / "logs")
+    cluster = scyllabench_session.cluster(state.trials.path)
     state.note_cluster(cluster)
     state.warm_up(cluster)
     return cluster

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pytest_scyllabench.execute.ssh_options import SshOptions
+from pytest_scyllabench.provision.aws_spec import AwsSpec
 from pytest_scyllabench.stress.step import Workload
 
 DatabaseKind = Literal["cassandra", "scylla"]
@@ -116,7 +117,7 @@ class Profile:
 
     name: str
     source: Path | None
-    provisioner: Literal["local", "static"]
+    provisioner: Literal["local", "static", "aws"]
     local: LocalSpec
     database: DatabaseSpec
     loaders: LoaderSpec
@@ -130,3 +131,5 @@ class Profile:
     thresholds: Mapping[str, str] = field(default_factory=dict)
     #: The hosts of ``provisioner: static``; ``None`` for the other provisioners.
     static: StaticSpec | None = None
+    #: The EC2 instances of ``provisioner: aws``; ``None`` for the other provisioners.
+    aws: AwsSpec | None = None

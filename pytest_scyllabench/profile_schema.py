@@ -29,6 +29,9 @@ from pytest_scyllabench.profile import (
     StaticSpec,
     WarmupSpec,
 )
+from pytest_scyllabench.provision.aws_spec import ROLES as AWS_ROLES
+from pytest_scyllabench.provision.aws_spec import AwsSpec, RoleSpec
+from pytest_scyllabench.provision.aws_spec import validate as validate_aws
 from pytest_scyllabench.stress.step import OPERATIONS, Workload
 from pytest_scyllabench.thresholds import parse_threshold
 
@@ -79,8 +82,8 @@ def load_profile(path: Path) -> Profile:
 
     known = {f.name for f in dataclasses.fields(Profile)} - {"name", "source", "workloads"}
     _reject_unknown(data, known | {"workload_files", "workloads"}, source, "")
-    provisioner = _convert(data.get("provisioner", "local"), Literal["local", "static"], source,
-                           "provisioner")
+    provisioner = _convert(data.get("provisioner", "local"),
+                           Literal["local", "static", "aws"], source, "provisioner")
     database = build(DatabaseSpec, data.get("database", {}), source, "database")
     loaders = build(LoaderSpec, data.get("loaders", {}), source, "loaders")
     static = None
@@ -89,11 +92,18 @@ def load_profile(path: Path) -> Profile:
         database, loaders = _fit_static(static, database, loaders, data, source)
     elif "static" in data:
         raise ProfileError(source, "static", "only used with provisioner: static")
+    aws = None
+    if provisioner == "aws":
+        aws = parse_aws(data.get("aws", {}), source, "aws")
+        database, loaders = _fit_aws(aws, database, loaders, data, source)
+    elif "aws" in data:
+        raise ProfileError(source, "aws", "only used with provisioner: aws")
     profile = Profile(
         name=name,
         source=path,
         provisioner=provisioner,
         static=static,
+        aws=aws,
         local=build(LocalSpec, data.get("local", {}), source, "local"),
         database=database,
         loaders=loaders,
@@ -106,6 +116,45 @@ def load_profile(path: Path) -> Profile:
     )
     check_profile(profile, source)
     return profile
+
+
+def parse_aws(data: Any, source: str, where: str) -> AwsSpec:
+    """The ``aws`` section: roles merge onto their defaults; checked without asking AWS."""
+    if not isinstance(data, Mapping):
+        raise ProfileError(source, where, f"must be a mapping, got {_kind(data)}")
+    defaults = AwsSpec()
+    fields = dict(data)
+    for role in AWS_ROLES:
+        if role in fields:
+            given = fields[role]
+            if not isinstance(given, Mapping):
+                raise ProfileError(source, f"{where}.{role}",
+                                   f"must be a mapping, got {_kind(given)}")
+            base = dataclasses.asdict(getattr(defaults, role))
+            fields[role] = build(RoleSpec, {**base, **given}, source, f"{where}.{role}")
+    plain = {key: value for key, value in fields.items() if key not in AWS_ROLES}
+    spec = build(AwsSpec, plain, source, where)
+    spec = dataclasses.replace(spec, **{role: fields[role] for role in AWS_ROLES
+                                        if role in fields})
+    problems = validate_aws(spec)
+    if problems:
+        raise ProfileError(source, f"{where}.{problems[0].path}", problems[0].message)
+    return spec
+
+
+def _fit_aws(aws: AwsSpec, database: DatabaseSpec, loaders: LoaderSpec,
+             data: Mapping[str, Any], source: str) -> tuple[DatabaseSpec, LoaderSpec]:
+    """One node per server instance and one loader per loader instance."""
+    for section, key, value, role, count in (
+            ("database", "nodes", database.nodes, "servers", aws.servers.count),
+            ("loaders", "count", loaders.count, "loaders", aws.loaders.count)):
+        written = data.get(section)
+        if isinstance(written, Mapping) and key in written and value != count:
+            raise ProfileError(source, f"{section}.{key}",
+                               f"must equal aws.{role}.count ({count}) or be left out, "
+                               f"got {value}")
+    return (dataclasses.replace(database, nodes=aws.servers.count),
+            dataclasses.replace(loaders, count=aws.loaders.count, python=aws.loader_python))
 
 
 @dataclasses.dataclass(frozen=True)

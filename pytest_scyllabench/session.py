@@ -73,17 +73,21 @@ class BenchSession:
             self._runner = asyncio.Runner()
         return self._runner.run(coroutine)
 
-    def cluster(self, logs_dir: Path) -> Cluster:
-        """Provision and start the cluster once; later calls return the same one."""
+    def cluster(self, trial_dir: Path) -> Cluster:
+        """Provision and start the cluster once; later calls return the same one.
+
+        Host files (an inventory, keys) and the nodes' logs go under ``trial_dir``.
+        """
         if self._cluster is None:
-            self._cluster = self.run(self._start_cluster(logs_dir))
+            self._cluster = self.run(self._start_cluster(trial_dir))
         return self._cluster
 
-    async def _start_cluster(self, logs_dir: Path) -> Cluster:
+    async def _start_cluster(self, trial_dir: Path) -> Cluster:
         began = time.monotonic()
         settings, profile = self.settings, self.profile
+        logs_dir = trial_dir / "logs"
         tool = backends.stress_tool(profile.loaders.tool, profile.loaders)
-        provisioner = backends.provisioner(profile)
+        provisioner = backends.provisioner(profile, trial_dir)
         self.teardown.push("hosts", provisioner.release)
         deployment = await provisioner.provision()
         database = backends.database(profile, deployment, cluster_dir(profile.name), cache_dir(),

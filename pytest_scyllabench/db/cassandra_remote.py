@@ -63,14 +63,21 @@ exit 1
 """
 
 
+#: Seconds allowed for one remote command when the profile does not say.
+DEFAULT_COMMAND_TIMEOUT = 600.0
+
+
 def create(profile: Profile, deployment: Deployment, local_dir: Path, cache: Path,
            keep: bool) -> RemoteCassandraCluster:
     """The cluster of a profile whose servers are remote hosts (``deployment.workdir``)."""
-    if deployment.workdir is None or profile.static is None:
-        raise ConfigError("a remote Cassandra cluster needs remote hosts (provisioner: static)")
+    if deployment.workdir is None:
+        raise ConfigError("a remote Cassandra cluster needs remote hosts (provisioner: static "
+                          "or aws)")
+    remote = profile.static or profile.aws
+    timeout = remote.command_timeout if remote is not None else DEFAULT_COMMAND_TIMEOUT
     return RemoteCassandraCluster(profile.database, deployment.servers, deployment.workdir,
                                   cache, local_dir, cluster=profile.name, keep=keep,
-                                  command_timeout=profile.static.command_timeout)
+                                  command_timeout=timeout)
 
 
 def jars_fingerprint(jars: CassandraJars) -> str:

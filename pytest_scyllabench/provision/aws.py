@@ -28,7 +28,7 @@ import threading
 from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pytest_scyllabench.errors import ConfigError, ProvisionError, ScyllaBenchError
 from pytest_scyllabench.provision.aws_create import (
@@ -63,6 +63,9 @@ from pytest_scyllabench.provision.aws_files import (
 )
 from pytest_scyllabench.provision.aws_spec import ROLES, AwsSpec, estimate_cost, validate
 from pytest_scyllabench.provision.base import Deployment, Host
+
+if TYPE_CHECKING:
+    from pytest_scyllabench.profile import Profile
 
 log = logging.getLogger(__name__)
 
@@ -316,7 +319,8 @@ class AwsProvisioner:
         self.monitor = hosts["monitor"]
         self._announce(f"EC2 run {inventory.run_id}: {len(inventory.hosts)} hosts ready; "
                        f"ssh -F {directory / 'ssh_config'} node1")
-        return Deployment(servers=hosts["servers"], loaders=hosts["loaders"])
+        return Deployment(servers=hosts["servers"], loaders=hosts["loaders"],
+                          workdir=self._spec.workdir)
 
     async def _check_all(self, hosts: list[Host], check: ReachabilityCheck) -> None:
         """Check every host at once; one error names every host that did not answer."""
@@ -382,3 +386,10 @@ def _merge(into: Resources, more: Resources) -> None:
     into.instances += [i for i in more.instances if i.id not in known]
     into.group_ids += [g for g in more.group_ids if g not in into.group_ids]
     into.key_names += [k for k in more.key_names if k not in into.key_names]
+
+
+def create(profile: Profile, trial_dir: Path) -> AwsProvisioner:
+    """The provisioner of a profile's ``aws`` section; files go under ``trial_dir``."""
+    if profile.aws is None:
+        raise ConfigError("provisioner: aws needs an aws section")
+    return AwsProvisioner(profile.aws, trial_dir)

@@ -75,6 +75,12 @@ class AwsSpec:
     boot_timeout: float = 600.0
     #: Keep the instances after the session (for a later ``run_id``); never the default.
     keep: bool = False
+    #: Directory on the instances for the database's and the loaders' files.
+    workdir: str = "/var/tmp/pytest-scyllabench"
+    #: Python of the loader instances, with pytest-scyllabench installed (built-in loader).
+    loader_python: str = "python3"
+    #: Seconds allowed for one remote command (an install, a configuration step).
+    command_timeout: float = 600.0
 
     @property
     def availability_zone(self) -> str:

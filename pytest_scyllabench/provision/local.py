@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 
 from pytest_scyllabench.execute.local import LocalExecutor
 from pytest_scyllabench.profile import Profile
@@ -32,3 +33,8 @@ class LocalProvisioner:
 
     async def release(self) -> None:
         """Nothing was created."""
+
+
+def create(profile: Profile, trial_dir: Path) -> LocalProvisioner:
+    """The provisioner of ``profile`` (it keeps no files in ``trial_dir``)."""
+    return LocalProvisioner(profile)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 
 from pytest_scyllabench.errors import ConfigError, ProvisionError, ScyllaBenchError
 from pytest_scyllabench.execute.base import Executor
@@ -72,3 +73,8 @@ class StaticProvisioner:
         executors, self._executors = self._executors, []
         for executor in executors:
             await executor.close()
+
+
+def create(profile: Profile, trial_dir: Path) -> StaticProvisioner:
+    """The provisioner of ``profile`` (it keeps no files in ``trial_dir``)."""
+    return StaticProvisioner(profile)

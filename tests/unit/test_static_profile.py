@@ -117,5 +117,51 @@ def test_static_provisioner_needs_its_section(tmp_path: Path) -> None:
 
 
 def test_unknown_provisioner(tmp_path: Path) -> None:
-    assert "provisioner: must be one of local, static" in error_of(
-        write(tmp_path, "provisioner: aws\n"))
+    assert "provisioner: must be one of local, static, aws, got 'gce'" in error_of(
+        write(tmp_path, "provisioner: gce\n"))
+
+
+AWS = """provisioner: aws
+aws:
+  region: eu-west-1
+  owner: perf-team
+  operator_cidr: 203.0.113.5/32
+  servers: {ami: ami-0123456789abcdef0, count: 3}
+  loaders: {ami: ami-0123456789abcdef0, instance_type: c6i.xlarge}
+"""
+
+
+def test_aws_section_merges_roles_onto_defaults(tmp_path: Path) -> None:
+    profile = load_profile(write(tmp_path, AWS))
+    assert profile.aws is not None
+    assert profile.aws.loaders.instance_type == "c6i.xlarge"
+    assert profile.aws.loaders.market == "spot"  # the loaders' default survives the merge
+    assert profile.aws.servers.instance_type == "i4i.large"
+    assert profile.database.nodes == 3 and profile.loaders.count == 1
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ("  servers: {ami: ami-0123456789abcdef0, count: 3, cpus: 4}\n",
+     "aws.servers.cpus: unknown key; expected one of ami, count"),
+    ("  servers: {ami: ami-0123456789abcdef0, count: two}\n",
+     "aws.servers.count: must be an integer"),
+    ("  regoin: us-east-1\n", "aws.regoin: unknown key"),
+])
+def test_aws_section_errors_name_the_field(tmp_path: Path, extra: str, message: str) -> None:
+    text = AWS.replace("  servers: {ami: ami-0123456789abcdef0, count: 3}\n", "") + extra
+    assert message in error_of(write(tmp_path, text))
+
+
+def test_aws_problems_found_before_asking_aws(tmp_path: Path) -> None:
+    message = error_of(write(tmp_path, AWS.replace("203.0.113.5/32", "0.0.0.0/0")))
+    assert "aws.operator_cidr" in message
+
+
+def test_aws_node_count_must_agree(tmp_path: Path) -> None:
+    message = error_of(write(tmp_path, AWS + "database: {nodes: 2}\n"))
+    assert "database.nodes: must equal aws.servers.count (3) or be left out, got 2" in message
+
+
+def test_aws_section_needs_aws_provisioner(tmp_path: Path) -> None:
+    assert "aws: only used with provisioner: aws" in error_of(
+        write(tmp_path, "aws: {region: us-east-1}\n"))

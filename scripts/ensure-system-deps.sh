@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Make sure Java 17 and Maven are installed (Cassandra 5.0 runs on Java 17; Maven resolves it),
-# and OpenSSH's server (the SSH executor's integration tests run sshd in network namespaces).
+# OpenSSH's server (the SSH executor's integration tests run sshd in network namespaces),
+# Prometheus with its node exporter (monitoring; the plugin starts its own processes), and
+# Chromium (the report's browser test renders the HTML report headless).
 # On Debian, as root, installs the missing ones; elsewhere says what to install.
 set -euo pipefail
 
@@ -20,14 +22,42 @@ command -v mvn >/dev/null 2>&1 || need+=(maven)
 # sshd for the SSH test bed; the tests start their own, so Debian's service must not run.
 sshd_missing=""
 [ -x /usr/sbin/sshd ] || { need+=(openssh-server); sshd_missing=1; }
+# Headless Chromium renders the HTML report offline (screenshot, DOM) in its browser test.
+[ -x /usr/bin/chromium ] || need+=(chromium)
+# Prometheus and its node exporter: the plugin starts its own, so Debian's services must not run.
+monitor_missing=()
+[ -x /usr/bin/prometheus ] || monitor_missing+=(prometheus)
+[ -x /usr/bin/prometheus-node-exporter ] || monitor_missing+=(prometheus-node-exporter)
 
-if [ ${#need[@]} -eq 0 ]; then
+if [ ${#need[@]} -eq 0 ] && [ ${#monitor_missing[@]} -eq 0 ]; then
   exit 0
 fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "installing ${need[*]} from Debian's packages"
+  echo "installing ${need[*]} ${monitor_missing[*]} from Debian's packages"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+  if [ ${#need[@]} -gt 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+  fi
+  if [ ${#monitor_missing[@]} -gt 0 ]; then
+    # Without recommends: no dbus, no textfile-collector timers.
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      "${monitor_missing[@]}"
+    # The packages enable (and may start) their services; only our own processes are used.
+    if command -v systemctl >/dev/null 2>&1; then
+      systemctl disable prometheus.service prometheus-node-exporter.service >/dev/null 2>&1 || true
+      if [ -d /run/systemd/system ]; then
+        systemctl stop prometheus.service prometheus-node-exporter.service >/dev/null 2>&1 || true
+      fi
+    fi
+    for service in prometheus prometheus-node-exporter; do
+      if [ -f "/run/prometheus/$service.pid" ]; then
+        kill "$(cat "/run/prometheus/$service.pid")" 2>/dev/null || true
+      fi
+      if command -v update-rc.d >/dev/null 2>&1 && [ -f "/etc/init.d/$service" ]; then
+        update-rc.d "$service" disable >/dev/null 2>&1 || true
+      fi
+    done
+  fi
   if [ -n "$sshd_missing" ]; then
     # The package enables (and may start) its service; only the test bed's own sshds are used.
     if command -v systemctl >/dev/null 2>&1; then
@@ -41,6 +71,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     fi
   fi
 else
-  echo "pytest-scyllabench needs: ${need[*]} (Java 17, Maven, OpenSSH server); install them and rerun" >&2
+  echo "pytest-scyllabench needs: ${need[*]} ${monitor_missing[*]} (Java 17, Maven, OpenSSH server," \
+       "Prometheus, its node exporter, Chromium); install them and rerun" >&2
   exit 1
 fi

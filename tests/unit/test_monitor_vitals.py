@@ -1,0 +1,119 @@
+"""Vital-sign queries: PromQL building, windows, and reading recorded Prometheus answers."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_scyllabench.monitor.client import MonitoringError
+from pytest_scyllabench.monitor.vitals import (
+    MAX_POINTS,
+    PENDING_COMPACTIONS,
+    matrix_series,
+    range_step,
+    rate_window,
+    vital_queries,
+)
+from pytest_scyllabench.profile import DatabaseKind
+
+DATA = Path(__file__).parent / "data" / "prometheus"
+HOST_METRICS = ["cpu busy %", "disk read MB/s", "disk write MB/s", "net rx MB/s", "net tx MB/s"]
+DB_METRICS = ["reads/s", "read latency mean ms", "read latency p99 ms", "writes/s",
+              "write latency mean ms", "write latency p99 ms", "pending compactions"]
+
+
+def test_names_and_order() -> None:
+    assert [q.name for q in vital_queries(None)] == HOST_METRICS
+    assert [q.name for q in vital_queries("cassandra")] == HOST_METRICS + DB_METRICS
+    assert [q.name for q in vital_queries("scylla")] == HOST_METRICS + DB_METRICS
+    with pytest.raises(MonitoringError, match="no vital signs for database 'mongo'"):
+        vital_queries("mongo")  # type: ignore[arg-type]
+
+
+def test_every_query_aggregates_by_host() -> None:
+    databases: tuple[DatabaseKind | None, ...] = (None, "cassandra", "scylla")
+    for database in databases:
+        for query in vital_queries(database):
+            assert "by (host" in query.promql, query
+
+
+def test_host_queries() -> None:
+    queries = {q.name: q.promql for q in vital_queries(None, scrape_interval=1.0, step=1.0)}
+    assert queries["cpu busy %"] == ('100 * (1 - avg by (host) (rate(node_cpu_seconds_total'
+                                     '{job="node",mode="idle"}[4s])))')
+    assert queries["disk write MB/s"] == ('sum by (host) (rate(node_disk_written_bytes_total'
+                                          '{job="node"}[4s])) / 1e+06')
+    assert 'device!~"veth.*|docker.*' in queries["net rx MB/s"]
+    plain = {q.name: q.promql for q in vital_queries(None, net_device_exclude="")}
+    assert "device" not in plain["net tx MB/s"]
+
+
+def test_cassandra_queries_use_the_jmx_exporter_names() -> None:
+    queries = {q.name: q.promql for q in vital_queries("cassandra", scrape_interval=2.0)}
+    assert queries["writes/s"] == ('sum by (host) (rate(cassandra_client_requests_total'
+                                   '{operation="Write"}[8s]))')
+    assert queries["read latency mean ms"] == (
+        '1000 * sum by (host) (rate(cassandra_client_request_latency_seconds_total'
+        '{operation="Read"}[8s])) / sum by (host) (rate(cassandra_client_requests_total'
+        '{operation="Read"}[8s]))')
+    assert 'quantile="0.99"' in queries["write latency p99 ms"]
+    assert queries["pending compactions"] == (
+        "sum by (host) (cassandra_compaction_pending_tasks)")
+
+
+def test_scylla_queries_use_scyllas_names() -> None:
+    queries = {q.name: q.promql for q in vital_queries("scylla", scrape_interval=1.0)}
+    assert queries["reads/s"] == ("sum by (host) "
+                                  "(rate(scylla_storage_proxy_coordinator_read_latency_count[4s]))")
+    assert queries["write latency p99 ms"] == (
+        "histogram_quantile(0.99, sum by (host, le) "
+        "(rate(scylla_storage_proxy_coordinator_write_latency_bucket[4s]))) / 1000")
+    assert "scylla_compaction_manager_pending_compactions" in queries["pending compactions"]
+
+
+def test_metric_names_exist_in_real_exporter_output() -> None:
+    """Every node_* and cassandra_* name queried is in what the exporters really serve."""
+    served = ((DATA / "node-exporter-1.5.0.txt").read_text()
+              + (DATA / "jmx-exporter-1.0.1-cassandra-5.0.9.txt").read_text())
+    exported = set(re.findall(r"^([a-z_:][a-z0-9_:]*)[{ ]", served, re.MULTILINE))
+    promql = " ".join(q.promql for q in vital_queries("cassandra")) + " " + PENDING_COMPACTIONS
+    used = set(re.findall(r"\b((?:node|cassandra)_[a-z0-9_]+)", promql))
+    assert used, promql
+    assert used <= exported, used - exported
+
+
+def test_rate_window_and_step() -> None:
+    assert rate_window(1.0, 1.0) == "4s"
+    assert rate_window(2.0, 2.0) == "8s"
+    assert rate_window(1.0, 30.0) == "60s"
+    assert rate_window(0.25, 0.25) == "2s"
+    assert range_step(0.0, 60.0, 1.0) == 1.0
+    assert (3 * 3600 * 24) / range_step(0.0, 3 * 3600 * 24, 1.0) <= MAX_POINTS
+    with pytest.raises(MonitoringError, match="empty query window"):
+        range_step(10.0, 10.0, 1.0)
+
+
+def test_matrix_from_a_real_range_query() -> None:
+    answer = json.loads((DATA / "query_range-write-latency-mean.json").read_text())
+    series = matrix_series(answer["data"]["result"])
+    assert list(series) == ["node1"]
+    points = series["node1"]
+    assert points[0] == (1795463420.66, 1.8231278195488723)
+    assert all(b[0] - a[0] == pytest.approx(1.0) for a, b in itertools.pairwise(points))
+    assert math.isnan(points[-1][1])  # no request in the window: 0/0
+
+
+def test_matrix_without_host_label_falls_back_to_instance() -> None:
+    result: list[dict[str, Any]] = [
+        {"metric": {"instance": "10.0.0.1:9100"}, "values": [[2, "1"], [1, "0.5"]]},
+        {"metric": {}, "values": [[1, "bad"]]},
+    ]
+    series = matrix_series(result)
+    assert series["10.0.0.1:9100"] == [(1.0, 0.5), (2.0, 1.0)]
+    assert math.isnan(series["all"][0][1])

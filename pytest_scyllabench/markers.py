@@ -7,10 +7,14 @@ from typing import Any
 
 import pytest
 
+from pytest_scyllabench.baseline.rules import RuleLayer, parse_marker_rules
 from pytest_scyllabench.errors import ConfigError
 from pytest_scyllabench.thresholds import Threshold, parse_thresholds
 
 MARKER = "scyllabench_thresholds"
+#: ``@pytest.mark.scyllabench_regression("p99:+5%", throughput="-2%")``: baseline rules of a
+#: test, overriding the command line's per metric.
+REGRESSION_MARKER = "scyllabench_regression"
 
 
 def parse_marker(args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Threshold]:
@@ -28,3 +32,19 @@ def marker_thresholds(item: pytest.Item) -> dict[str, Threshold]:
     for marker in reversed(list(item.iter_markers(MARKER))):
         limits.update(parse_marker(marker.args, marker.kwargs))
     return limits
+
+
+def marker_rule_layers(item: pytest.Item) -> list[RuleLayer]:
+    """The rules of every ``scyllabench_regression`` marker on ``item``, farthest first."""
+    return [parse_marker_rules(marker.args, marker.kwargs)
+            for marker in reversed(list(item.iter_markers(REGRESSION_MARKER)))]
+
+
+def validate_markers(item: pytest.Item) -> None:
+    """Parse every marker of ``item`` (``ConfigError`` naming the marker if one is bad)."""
+    for name, parse in ((MARKER, parse_marker), (REGRESSION_MARKER, parse_marker_rules)):
+        for marker in item.iter_markers(name):
+            try:
+                parse(marker.args, marker.kwargs)
+            except ConfigError as exc:
+                raise ConfigError(f"@pytest.mark.{name}: {exc}") from None

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from pytest_scyllabench import settings as settings_module
+from pytest_scyllabench.baseline.store import BaselineError
 from pytest_scyllabench.errors import ConfigError
 from pytest_scyllabench.fixtures import (  # noqa: F401  (fixtures are found by name)
     scyllabench_cluster,
@@ -19,13 +20,17 @@ from pytest_scyllabench.fixtures import (  # noqa: F401  (fixtures are found by 
     scyllabench_settings,
     scyllabench_step,
 )
-from pytest_scyllabench.markers import MARKER, parse_marker
+from pytest_scyllabench.markers import MARKER, REGRESSION_MARKER, validate_markers
 from pytest_scyllabench.profile_schema import find_profile, load_profile
+from pytest_scyllabench.report.terminal import progress_line
 from pytest_scyllabench.state import STATE_KEY, SessionState
 
 MARKERS = (
     f"{MARKER}(**limits): latency limits for every step of this test, e.g. "
     f"@pytest.mark.{MARKER}(p99='20ms', p999='50ms', read_p99='10ms'); a breach fails the test",
+    f"{REGRESSION_MARKER}(*rules, **rules): baseline rules of this test, overriding "
+    f"--scyllabench-rules per metric, e.g. @pytest.mark.{REGRESSION_MARKER}('p99:+5%', "
+    f"throughput=None)",
 )
 
 
@@ -45,6 +50,10 @@ def pytest_configure(config: pytest.Config) -> None:
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
     state = SessionState(settings, profile)
+    try:
+        state.baseline.open()  # a missing baseline is known before anything is provisioned
+    except BaselineError as exc:
+        raise pytest.UsageError(f"--{settings_module.PREFIX}-compare: {exc}") from None
     config.stash[STATE_KEY] = state
     if settings.html and not getattr(config.option, "htmlpath", None):
         config.option.htmlpath = str(state.trials.path / "report.html")
@@ -53,14 +62,29 @@ def pytest_configure(config: pytest.Config) -> None:
         state.html_report = Path(config.option.htmlpath).absolute()
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Validate marker arguments at collection, before anything is provisioned."""
     for item in items:
-        for marker in item.iter_markers(MARKER):
-            try:
-                parse_marker(marker.args, marker.kwargs)
-            except ConfigError as exc:
-                raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.{MARKER}: {exc}") from None
+        try:
+            validate_markers(item)
+        except ConfigError as exc:
+            raise pytest.UsageError(f"{item.nodeid}: {exc}") from None
+    state = config.stash.get(STATE_KEY, None)
+    if state is not None:
+        state.note_items(item.nodeid for item in items
+                         if "scyllabench_step" in getattr(item, "fixturenames", ()))
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    state = session.config.stash.get(STATE_KEY, None)
+    if state is not None:
+        state.live = progress_line(session.config)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    state = item.config.stash.get(STATE_KEY, None)
+    if state is not None:
+        state.begin_test(item.nodeid)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -75,7 +75,8 @@ class StepResult:
     ops: int
     errors: int
     #: Merged histograms of the measured window, keyed by tag (``write-rt``, ``read-st``...),
-    #: plus ``all-rt`` and ``all-st`` over every operation type. Values in microseconds.
+    #: plus ``all-rt`` and ``all-st`` over every operation type. Values as the tool recorded
+    #: them, in units of ``value_unit_ns`` nanoseconds.
     histograms: Mapping[str, Any]
     loaders: tuple[LoaderRun, ...]
     #: Seconds spent outside the measured window (start, warm-up, collection).
@@ -88,12 +89,15 @@ class StepResult:
     #: Problems tolerated while merging (a truncated last log line, a loader whose logged
     #: count disagrees with its summary), one line each, shown with the result.
     warnings: list[str] = field(default_factory=list)
+    #: Nanoseconds per recorded value of ``histograms`` (1000.0: microseconds, the built-in
+    #: loader; 1.0: nanoseconds, cassandra-stress). One unit per step: its loaders run one tool.
+    value_unit_ns: float = 1000.0
 
     def latency(self, operation: str = "all", kind: str = RESPONSE_TIME) -> Latency:
-        """Percentiles of one operation type (or ``all``) and latency kind."""
+        """Percentiles of one operation type (or ``all``) and latency kind, milliseconds."""
         from pytest_scyllabench.hdr.merge import percentiles
 
-        return percentiles(self.histograms[tag(operation, kind)])
+        return percentiles(self.histograms[tag(operation, kind)], self.value_unit_ns)
 
     @property
     def percentiles(self) -> Mapping[str, float]:

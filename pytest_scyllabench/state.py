@@ -6,16 +6,24 @@ Kept in ``config.stash[STATE_KEY]``; hooks and fixtures reach everything through
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import platform
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from pytest_scyllabench.baseline.compare import Comparison
+from pytest_scyllabench.baseline.gate import BaselineGate
+from pytest_scyllabench.baseline.rules import parse_rules
+from pytest_scyllabench.baseline.store import DirectoryStore
 from pytest_scyllabench.profile import Profile
 from pytest_scyllabench.report import html, junit, terminal
 from pytest_scyllabench.report.artifacts import TrialsDir
-from pytest_scyllabench.report.serialize import StepSummary, summarize
+from pytest_scyllabench.report.charts import LatencyPoint, Vitals
+from pytest_scyllabench.report.serialize import StepSummary, benchmark_of, summarize
+from pytest_scyllabench.report.terminal import ProgressLine, StepInfo
 from pytest_scyllabench.result import StepResult
 from pytest_scyllabench.runner import StepRunner
 from pytest_scyllabench.session import BenchSession, Cluster
@@ -49,6 +57,25 @@ class SessionState:
         #: Where the pytest-html report goes (links in it are relative to its directory).
         self.html_report: Path | None = None
         self._session_written = False
+        #: The live progress line of the terminal (``None``: quiet, or no terminal reporter).
+        self.live: ProgressLine | None = None
+        #: Vital signs by (node id, step id), from monitoring: charted under the step.
+        self.vitals: dict[tuple[str, str], Vitals] = {}
+        #: Baseline points by benchmark (node id without parameters): drawn dashed on its
+        #: latency/throughput chart.
+        self.baseline_points: dict[str, list[LatencyPoint]] = {}
+        #: Further environment facts for the report (``instance types``...), by label.
+        self.facts: dict[str, str] = {}
+        #: Baseline comparison and saving, as the options ask (no side effect here).
+        self.baseline = BaselineGate(
+            DirectoryStore(settings.baseline_dir), compare_with=settings.compare,
+            save_as=settings.save, rules=parse_rules(settings.rules),
+            fail_missing=settings.fail_missing_baseline)
+        #: (nodeid, step) -> lines of its baseline comparison, for the reports.
+        self.comparisons: dict[tuple[str, str], list[str]] = {}
+        self._group_sizes: Counter[str] = Counter()
+        self._test: str | None = None
+        self._planned: tuple[str, str, float] | None = None
 
     def note_cluster(self, cluster: Cluster) -> None:
         """Record the cluster's figures in session.json once it is ready."""
@@ -73,9 +100,51 @@ class SessionState:
             log.info("warm-up: %.0f ops/s, p99 %.1f ms", result.achieved_rate,
                      result.percentiles["p99"])
 
+    # --- live progress ---------------------------------------------------------------------
+
+    def note_items(self, nodeids: Iterable[str]) -> None:
+        """The collected tests that run steps: a benchmark's count is its steps' ``m``."""
+        self._group_sizes = Counter(benchmark_of(nodeid) for nodeid in nodeids)
+
+    def begin_test(self, nodeid: str) -> None:
+        """A test starts: the steps' progress that follows is this test's."""
+        self._end_live()
+        self._test = nodeid
+
+    def step_started(self, nodeid: str, step: str, seconds: float) -> None:
+        """Name the step about to run and its planned seconds (warm-up included), so that
+        the live line shows the remaining time; optional."""
+        self._end_live()
+        self._planned = (nodeid, step, seconds)
+
+    def _step_info(self) -> StepInfo:
+        test = self._test or (self._planned[0] if self._planned else "")
+        group = benchmark_of(test)
+        per_test = Counter(r.nodeid for r in self.records if benchmark_of(r.nodeid) == group)
+        index = sum(per_test.values()) + 1
+        size = self._group_sizes.get(group, 0)
+        # Parametrized tests of one step each: the benchmark has as many steps as tests.
+        total = size if size > 1 and index <= size and max(per_test.values(),
+                                                           default=0) <= 1 else None
+        step, seconds = "", None
+        if self._planned is not None and self._planned[0] == test:
+            _, step, seconds = self._planned
+        return StepInfo(test=test, index=index, total=total, step=step, seconds=seconds)
+
     def progress(self, progress: Progress) -> None:
+        """The sink of the loaders' progress: the debug log and the live line."""
         log.debug("%s: %.0fs %.0f ops/s p99 %.2f ms errors %d", progress.loader,
                   progress.elapsed, progress.rate, progress.p99_ms, progress.errors)
+        if self.live is None:
+            return
+        if not self.live.active:
+            self.live.begin_step(self._step_info())
+        self.live.update(progress)
+
+    def _end_live(self) -> None:
+        self._planned = None
+        if self.live is not None:
+            self.live.end_step()
 
     def record(self, item: pytest.Item, result: StepResult, breaches: Sequence[str]) -> None:
         """Save a finished step at once (before the test may fail) and remember it."""
@@ -84,34 +153,96 @@ class SessionState:
                                         rate_tolerance=tolerance)
         summary = summarize(result, test=item.nodeid, breaches=breaches,
                             rate_tolerance=tolerance)
+        self._end_live()
         self.records.append(Recorded(item.nodeid, result, tuple(breaches), summary, path))
         junit.record_properties(item, result, breaches, test=item.nodeid,
                                 rate_tolerance=tolerance)
 
+    def note_comparison(self, item: pytest.Item, comparison: Comparison) -> None:
+        """Remember a step's baseline comparison for the terminal and HTML reports."""
+        self.comparisons[(item.nodeid, comparison.identity.step)] = comparison.lines()
+
+    # --- reports ---------------------------------------------------------------------------
+
+    def add_vitals(self, nodeid: str, step: str, vitals: Vitals) -> None:
+        """Vital signs of one step (metric -> host -> [(t, value)]), charted under it."""
+        self.vitals[(nodeid, step)] = vitals
+
+    def set_baseline_points(self, benchmark: str, points: Sequence[LatencyPoint]) -> None:
+        """Points of a previous run of ``benchmark``, drawn dashed on its latency chart."""
+        self.baseline_points[benchmark] = list(points)
+
     def attach(self, item: pytest.Item, report: pytest.TestReport) -> None:
         """Add this test's steps to its pytest-html row."""
+        self._end_live()
         mine = [r for r in self.records if r.nodeid == item.nodeid]
-        if not mine:
+        if not mine or self.html_report is None:
             return
         extras = list(getattr(report, "extras", []))
-        report_dir = self.html_report.parent if self.html_report else self.trials.path
+        report_dir = self.html_report.parent
         for recorded in mine:
             links = html.artifact_links(recorded.result, report_dir, recorded.result_json)
-            extras.extend(html.step_extras(recorded.result, recorded.breaches, links,
-                                           test=recorded.nodeid,
-                                           rate_tolerance=self.profile.rate_tolerance))
+            extras.extend(html.step_extras(
+                recorded.result, recorded.breaches, links, test=recorded.nodeid,
+                rate_tolerance=self.profile.rate_tolerance,
+                vitals=self.vitals.get((recorded.nodeid, recorded.result.step)),
+                comparison=self.comparisons.get((recorded.nodeid, recorded.result.step), ())))
         setattr(report, "extras", extras)  # noqa: B010  (pytest-html's attribute)
 
+    def environment(self) -> list[tuple[str, str]]:
+        """What the results depend on: database, tools, deployment, this machine."""
+        profile, record = self.profile, self.trials.session
+        versions = dict(record.versions)
+        database = profile.database
+        facts = [("profile", f"{profile.name} ({profile.provisioner} provisioner)"),
+                 ("database", f"{database.kind} "
+                              f"{versions.get(database.kind, database.version)}")]
+        nodes = record.nodes if record.nodes is not None else database.nodes
+        facts.append(("nodes", f"{nodes}, replication factor {database.replication_factor}"))
+        loaders = len(profile.static.loaders) if profile.static else profile.loaders.count
+        facts.append(("loaders", f"{loaders} x {profile.loaders.tool} "
+                                 f"(concurrency {profile.loaders.concurrency})"))
+        tools = sorted((name.removeprefix("stress:"), version)
+                       for name, version in versions.items() if name.startswith("stress:"))
+        if tools:
+            facts.append(("stress tools", ", ".join(f"{n} {v}" for n, v in tools)))
+        types = _instance_types(profile)
+        if types and "instance types" not in self.facts:
+            facts.append(("instance types", types))
+        facts += sorted(self.facts.items())
+        uname = platform.uname()
+        facts.append(("kernel (this machine)", f"{uname.system} {uname.release} "
+                                               f"{uname.machine}"))
+        facts.append(("python", f"{platform.python_implementation()} "
+                                f"{platform.python_version()}"))
+        plugins = [f"{name} {versions[name]}" for name in
+                   ("pytest-scyllabench", "pytest", "pytest-html", "hdrhistogram")
+                   if name in versions]
+        if plugins:
+            facts.append(("packages", ", ".join(plugins)))
+        return facts
+
     def html_summary(self) -> list[str]:
-        return html.summary_html(r.summary for r in self.records)
+        return html.summary_html((r.summary for r in self.records),
+                                 environment=self.environment(),
+                                 baselines=self.baseline_points)
 
     def terminal_lines(self) -> list[str]:
-        return terminal.summary_lines(r.summary for r in self.records)
+        lines = terminal.summary_lines(r.summary for r in self.records)
+        baseline = [*self.baseline.notes,
+                    *(line for lines in self.comparisons.values() for line in lines)]
+        if baseline:
+            lines += ["", f"scyllabench baseline {self.settings.compare}:", *baseline]
+        saved = self.settings.save
+        if saved and self.baseline.saved:
+            lines.append(f"scyllabench: saved baseline {saved!r} in {self.settings.baseline_dir}")
+        return lines
 
     def finish(self, exit_status: int) -> None:
         """Record the exit status in session.json, if this session ran benchmarks."""
         if self._session_written:
             self.trials.finish_session(exit_status)
+        self.baseline.save()
 
     def close(self) -> None:
         """Tear down whatever is still up; idempotent, a safety net behind the fixtures."""
@@ -119,3 +250,9 @@ class SessionState:
             log.warning(failure)
 
 
+def _instance_types(profile: Profile) -> str:
+    """``servers i4i.xlarge, loaders c6i.2xlarge`` when the profile provisions cloud hosts."""
+    cloud = getattr(profile, "aws", None)
+    types = [(role, getattr(getattr(cloud, role, None), "instance_type", None))
+             for role in ("servers", "loaders")]
+    return ", ".join(f"{role} {kind}" for role, kind in types if isinstance(kind, str))

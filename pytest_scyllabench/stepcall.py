@@ -8,12 +8,16 @@ from collections.abc import Mapping
 import pytest
 
 from pytest_scyllabench.backends import STRESS_TOOLS
+from pytest_scyllabench.baseline.record import Identity, environment_of, record_from_results
+from pytest_scyllabench.baseline.store import BaselineMissing
 from pytest_scyllabench.errors import ConfigError, LoaderFailed
-from pytest_scyllabench.markers import marker_thresholds
+from pytest_scyllabench.markers import marker_rule_layers, marker_thresholds
+from pytest_scyllabench.profile import Profile
 from pytest_scyllabench.result import StepResult
 from pytest_scyllabench.runner import StepRunner
 from pytest_scyllabench.session import Cluster
 from pytest_scyllabench.state import SessionState
+from pytest_scyllabench.stress.base import StressTool
 from pytest_scyllabench.stress.step import Step
 from pytest_scyllabench.thresholds import check, check_rate, parse_thresholds
 from pytest_scyllabench.units import parse_duration
@@ -56,27 +60,71 @@ class StepCall:
         state, bench = self._state, self._state.bench
         limits = {**parse_thresholds(state.profile.thresholds), **marker_thresholds(self._item),
                   **parse_thresholds(thresholds or {})}
-        step_dir = state.trials.step_dir(self._item.nodeid, step.id)
         runner = StepRunner(self._cluster, state.profile)
         stress_tool = bench.run(runner.tool(tool))
         bench.run(runner.prepare(step.workload, state.trials.path / "populate", stress_tool))
+        repeat = state.settings.repeat
+        results: list[StepResult] = []
+        breaches: list[str] = []
+        reached = True
+        for run in range(1, repeat + 1):
+            label = step.id if repeat == 1 else f"{step.id} run {run} of {repeat}"
+            result = self._run_once(runner, step, stress_tool, label)
+            breaches = [str(b) for b in check(result, limits)]
+            missed = check_rate(result, state.profile.rate_tolerance)
+            if missed is not None:
+                breaches.insert(0, str(missed))
+                reached = False
+            results.append(result)
+            for warning in result.warnings:
+                warnings.warn(f"{label}: {warning}", StepWarning, stacklevel=2)
+            if run < repeat:
+                state.record(self._item, result, breaches)
+        breaches += self._compare(step, results, reached=reached)
+        state.record(self._item, results[-1], breaches)
+        if breaches:
+            pytest.fail("\n".join(breaches), pytrace=False)
+        return results[-1]
+
+    def _run_once(self, runner: StepRunner, step: Step, tool: StressTool,
+                  label: str) -> StepResult:
+        """One run of ``step``; a failed loader saves what the others measured, then fails."""
+        state = self._state
+        step_dir = state.trials.step_dir(self._item.nodeid, label)
+        state.step_started(self._item.nodeid, label, step.warmup + step.duration)
         try:
-            result = bench.run(runner.run(step, step_dir, on_progress=state.progress,
-                                          tool=stress_tool))
+            return state.bench.run(runner.run(step, step_dir, on_progress=state.progress,
+                                              tool=tool))
         except LoaderFailed as exc:
             if exc.partial is not None:
                 state.record(self._item, exc.partial, [str(exc)])
-            pytest.fail(f"{step.id}: {exc}", pytrace=False)
-        breaches = [str(b) for b in check(result, limits)]
-        missed = check_rate(result, state.profile.rate_tolerance)
-        if missed is not None:
-            breaches.insert(0, str(missed))
-        state.record(self._item, result, breaches)
-        for warning in result.warnings:
-            warnings.warn(f"{step.id}: {warning}", StepWarning, stacklevel=2)
-        if breaches:
-            pytest.fail("\n".join(breaches), pytrace=False)
-        return result
+            pytest.fail(f"{label}: {exc}", pytrace=False)
+
+    def _compare(self, step: Step, results: list[StepResult], *, reached: bool) -> list[str]:
+        """Keep the step for the saved baseline and compare it; regressions, one line each."""
+        state, cluster, item = self._state, self._cluster, self._item
+        gate = state.baseline
+        if gate.compare_with is None and gate.save_as is None:
+            return []
+        identity = Identity(state.profile.name, item.nodeid, step.id)
+        environment = environment_of(
+            results[0], database=state.profile.database.kind, database_version=cluster.version,
+            nodes=len(cluster.deployment.servers), instance_types=instance_types(state.profile))
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        record = record_from_results(identity, environment, results, params=params)
+        if reached:
+            gate.keep(record)
+        try:
+            comparison = gate.check(record, marker_rule_layers(item))
+        except BaselineMissing as exc:
+            return [str(exc)]
+        if comparison is None:
+            return []
+        state.note_comparison(item, comparison)
+        mismatch = comparison.mismatch_message()
+        if mismatch:
+            warnings.warn(f"{step.id}: {mismatch}", StepWarning, stacklevel=3)
+        return [str(change) for change in comparison.regressions]
 
     def build_step(self, workload: str, *, rate: int, duration: float | str,
                    warmup: float | str, concurrency: int | None, connections: int | None,
@@ -105,3 +153,10 @@ class StepCall:
         )
 
 
+
+
+def instance_types(profile: Profile) -> list[str]:
+    """The server instance types of the deployment, where the profile knows them."""
+    if profile.aws is not None:
+        return [profile.aws.servers.instance_type]
+    return []

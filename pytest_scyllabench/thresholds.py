@@ -15,6 +15,11 @@ are those of :data:`~pytest_scyllabench.stress.step.OPERATIONS`. Values take a u
 response time (measured from the intended start); for a tool that measures only service time
 they apply to service time and the breach message says so.
 
+Observed values come from the step's merged histograms through
+:meth:`~pytest_scyllabench.result.StepResult.latency`, in milliseconds whatever unit the tool
+recorded (microseconds for the built-in loader, nanoseconds for cassandra-stress: the
+result's ``value_unit_ns``).
+
 A limit is breached when the observed value is strictly greater. Each
 :class:`Breach` prints as one line naming the metric, the step, the observed value and the
 limit: ``p99 of write@2000: observed 31.2 ms > limit 20 ms``.

@@ -38,6 +38,8 @@ class BaselineGate:
         self._baseline: dict[Identity, BaselineRecord] | None = None
         self._baseline_name = ""
         self._kept: dict[Identity, BaselineRecord] = {}
+        #: Whether :meth:`save` wrote the run.
+        self.saved = False
 
     def open(self) -> None:
         """Load the baseline to compare with, if any.
@@ -93,6 +95,7 @@ class BaselineGate:
         if self.save_as is None or not self._kept:
             return None
         self.store.save(self.save_as, [self._kept[key] for key in sorted(self._kept)])
+        self.saved = True
         return self.save_as
 
     def summary_lines(self) -> list[str]:

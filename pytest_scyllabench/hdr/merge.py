@@ -5,17 +5,22 @@ loader: an interval belongs to the window when its absolute start lies in it (th
 allows half a millisecond, the resolution of log timestamps). Histograms are added, never their
 percentiles: one merged histogram per tag (``write-rt``, ``read-st``...), plus ``all-rt`` and
 ``all-st`` over every operation type. Untagged intervals are merged under the tag ``""`` and
-are not part of ``all-*``.
+are not part of ``all-*``. The work is done by :mod:`pytest_scyllabench.hdr.pipeline`
+(batched numpy decoding, in parallel when large); the merged histograms are
+:class:`~pytest_scyllabench.hdr.histogram.Histogram` objects that keep the logged values and
+their unit (``value_unit_ns``, nanoseconds per value).
 
 Percentiles follow Java HdrHistogram's ``getValueAtPercentile`` (the count at a percentile is
 rounded up, one ulp below the requested percentile, and the value reported is the highest value
 equivalent to the bucket reached) so that they agree exactly with ``HistogramLogProcessor``.
 ``hdrh``'s own ``get_value_at_percentile`` rounds the count to nearest and can differ by one
-bucket.
+bucket. They are reported in milliseconds whatever the unit of the logs.
 
 :func:`build_step_result` turns the loaders' summaries and logs into a
 :class:`~pytest_scyllabench.result.StepResult` in one pass: each interval in the window is
 decoded once and feeds the merged histograms, the per-loader counts and the per-second series.
+Each loader's tool says what its tags mean and in which unit it records
+(:class:`LoaderOutput`); loaders recording in different units cannot be merged.
 """
 
 from __future__ import annotations
@@ -28,53 +33,51 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
-from hdrh.histogram import HdrHistogram
-
 from pytest_scyllabench.errors import StressError
-from pytest_scyllabench.hdr.log import HdrLog, Interval, read_log
+from pytest_scyllabench.hdr.histogram import MICROSECONDS, NANOSECONDS_PER_MS, Histogram
+from pytest_scyllabench.hdr.log import HdrLog, Interval
+from pytest_scyllabench.hdr.pipeline import merge
+from pytest_scyllabench.hdr.tags import ALL, aggregate_tag, counted
+from pytest_scyllabench.hdr.window import SLACK, Window
+from pytest_scyllabench.hdr.workers import LogFile, Workers, read_logs
 from pytest_scyllabench.result import (
     PERCENTILES,
-    RESPONSE_TIME,
-    SERVICE_TIME,
     Latency,
     LoaderRun,
     StepResult,
-    split_tag,
-    tag,
 )
 from pytest_scyllabench.stress.base import LoaderSummary
 from pytest_scyllabench.stress.step import Step
 
-#: Log timestamps have millisecond resolution: window bounds are compared with this slack.
-SLACK = 0.0005
-#: Operation name of the merged-over-operations histograms (``all-rt``, ``all-st``).
-ALL = "all"
-
-
-@dataclass(frozen=True)
-class Window:
-    """The measured window, epoch seconds, half-open ``[start, end)``."""
-
-    start: float
-    end: float
-
-    def __post_init__(self) -> None:
-        if not self.end > self.start:
-            raise ValueError(f"empty measured window [{self.start}, {self.end})")
-
-    @property
-    def length(self) -> float:
-        return self.end - self.start
-
-    def contains(self, timestamp: float) -> bool:
-        return self.start - SLACK <= timestamp < self.end - SLACK
+__all__ = [
+    "ALL",
+    "SLACK",
+    "LoaderOutput",
+    "Window",
+    "aggregate_tag",
+    "build_step_result",
+    "common_window",
+    "count_mismatch",
+    "counting_tags",
+    "loader_count",
+    "merge_logs",
+    "merged_latencies",
+    "percentiles",
+    "values_at_percentiles",
+    "window_intervals",
+]
 
 
 # --- percentiles -------------------------------------------------------------------------
 
 
 def values_at_percentiles(histogram: Any, percentiles: Sequence[float]) -> list[int]:
-    """Recorded values at ``percentiles`` (0..100), as Java's ``getValueAtPercentile``."""
+    """Recorded values at ``percentiles`` (0..100), as Java's ``getValueAtPercentile``.
+
+    ``histogram`` is a :class:`~pytest_scyllabench.hdr.histogram.Histogram` or an hdrh one.
+    """
+    if isinstance(histogram, Histogram):
+        return histogram.values_at_percentiles(percentiles)
     total = histogram.get_total_count()
     if total == 0:
         return [0] * len(percentiles)
@@ -92,54 +95,39 @@ def values_at_percentiles(histogram: Any, percentiles: Sequence[float]) -> list[
     return values
 
 
-def percentiles(histogram: Any) -> Latency:
-    """p50..max of a histogram of microseconds, in milliseconds; ``max`` is the histogram max."""
+def histogram_unit(histogram: Any, value_unit_ns: float | None = None) -> float:
+    """Nanoseconds per value of ``histogram``: its own (a Histogram knows it), else given.
+
+    An hdrh histogram carries no unit: ``value_unit_ns`` or microseconds. A Histogram whose
+    unit differs from a given ``value_unit_ns`` is an error, not a silent conversion.
+    """
+    own = histogram.value_unit_ns if isinstance(histogram, Histogram) else None
+    if own is not None and value_unit_ns is not None and own != value_unit_ns:
+        raise ValueError(f"histogram values are {own:g} ns each, not {value_unit_ns:g} ns")
+    return own or value_unit_ns or MICROSECONDS
+
+
+def percentiles(histogram: Any, value_unit_ns: float | None = None) -> Latency:
+    """p50..max of a histogram in milliseconds; ``max`` is the histogram max.
+
+    The unit of the recorded values is the histogram's own (:func:`histogram_unit`).
+    """
+    unit = histogram_unit(histogram, value_unit_ns)
     names = [name for name, _ in PERCENTILES if name != "max"]
     quantiles = [q for name, q in PERCENTILES if name != "max"]
     values = dict(zip(names, values_at_percentiles(histogram, quantiles), strict=True))
     values["max"] = histogram.get_max_value()
     return Latency(count=histogram.get_total_count(),
-                   values_ms={name: values[name] / 1000.0 for name, _ in PERCENTILES})
+                   values_ms={name: values[name] * unit / NANOSECONDS_PER_MS
+                              for name, _ in PERCENTILES})
 
 
 # --- merging -----------------------------------------------------------------------------
 
 
-def empty_like(histogram: Any) -> Any:
-    """An empty histogram with the layout of ``histogram`` (so ``add`` takes the fast path)."""
-    return HdrHistogram(histogram.lowest_trackable_value, histogram.highest_trackable_value,
-                        histogram.significant_figures)
-
-
-def add_into(accumulators: dict[Any, Any], key: Any, histogram: Any, interval: Interval) -> None:
-    """Add ``histogram`` into ``accumulators[key]``, creating it with the same layout."""
-    target = accumulators.get(key)
-    if target is None:
-        target = accumulators[key] = empty_like(histogram)
-    try:
-        target.add(histogram)
-    except IndexError as exc:
-        raise interval.source.error(
-            interval.line, f"histogram does not fit the merged layout of the other intervals "
-                           f"({exc})") from exc
-
-
-def aggregate_tag(interval_tag: str) -> str | None:
-    """The ``all-<kind>`` tag an interval's tag adds to, ``None`` if it is not ``<op>-<kind>``."""
-    operation, kind = split_tag(interval_tag)
-    if not operation or operation == ALL or kind not in (RESPONSE_TIME, SERVICE_TIME):
-        return None
-    return tag(ALL, kind)
-
-
 def counting_tags(logs: Iterable[HdrLog]) -> frozenset[str]:
     """The tags whose counts are operations: response-time tags, else service-time, else all."""
-    tags = frozenset().union(*(log.tags for log in logs))
-    for kind in (RESPONSE_TIME, SERVICE_TIME):
-        chosen = frozenset(t for t in tags if aggregate_tag(t) == tag(ALL, kind))
-        if chosen:
-            return chosen
-    return tags
+    return counted(frozenset().union(*(log.tags for log in logs)))
 
 
 def window_intervals(logs: Iterable[HdrLog], window: Window) -> list[Interval]:
@@ -150,23 +138,15 @@ def window_intervals(logs: Iterable[HdrLog], window: Window) -> list[Interval]:
     return selected
 
 
-def merge_logs(logs: Sequence[HdrLog], window: Window) -> dict[str, Any]:
+def merge_logs(logs: Sequence[HdrLog], window: Window, *,
+               workers: int | None = None) -> dict[str, Histogram]:
     """One merged histogram per tag of the intervals starting in ``window``, plus ``all-*``."""
-    merged: dict[str, Any] = {}
-    for interval in window_intervals(logs, window):
-        histogram = interval.decode()
-        add_into(merged, interval.tag, histogram, interval)
-        aggregate = aggregate_tag(interval.tag)
-        if aggregate is not None:
-            add_into(merged, aggregate, histogram, interval)
-    return merged
+    return merge(logs, window, workers=workers).histograms
 
 
 def loader_count(log: HdrLog, window: Window, tags: frozenset[str] | None = None) -> int:
     """Operations ``log`` recorded in ``window`` (``tags`` default: :func:`counting_tags`)."""
-    chosen = counting_tags([log]) if tags is None else tags
-    return sum(interval.decode().get_total_count() for interval in log.intervals
-               if interval.tag in chosen and window.contains(interval.start))
+    return merge([log], window, series_tags=tags).loader_ops[0]
 
 
 def count_mismatch(loader: str, counted: int, summary_ops: int, per_interval: int) -> str | None:
@@ -196,8 +176,8 @@ class LoaderOutput:
     exit_code: int = 0
     #: The tool's raw tag -> ours (``write-rt``...), ``None`` to ignore; ``None``: tags are ours.
     canonical_tag: Callable[[str], str | None] | None = None
-    #: Nanoseconds per recorded value (1000.0: microseconds).
-    value_unit_ns: float = 1000.0
+    #: Nanoseconds per recorded value (1000.0: microseconds, 1.0: nanoseconds).
+    value_unit_ns: float = MICROSECONDS
 
 
 def common_window(summaries: Sequence[LoaderSummary]) -> Window:
@@ -214,51 +194,43 @@ def common_window(summaries: Sequence[LoaderSummary]) -> Window:
 
 
 def build_step_result(step: Step, loaders: Sequence[LoaderOutput], window: Window | None = None,
-                      *, service_time_only: bool = False, grid: float = 1.0) -> StepResult:
+                      *, service_time_only: bool = False, grid: float = 1.0,
+                      workers: int | None = None) -> StepResult:
     """Merge the loaders' logs over ``window`` (default: :func:`common_window`) into a result.
 
     ``ops`` and ``achieved_rate`` count the operations logged in the window (response-time
     tags, or service-time tags for a tool without them); each loader's count is checked
-    against its summary and a difference beyond one interval becomes a warning.
+    against its summary and a difference beyond one interval becomes a warning. Loaders
+    whose logs record values in different units raise ``StressError``.
     """
-    from pytest_scyllabench.hdr.series import SeriesBuilder  # series uses this module
-
-    logs = [read_log(output.hdr_log, output.name) for output in loaders]
-    window = window or common_window([output.summary for output in loaders])
-    counted_tags = counting_tags(logs)
-    merged: dict[str, Any] = {}
-    counts = {output.name: 0 for output in loaders}
-    per_interval: dict[tuple[str, int], int] = {}
-    series = SeriesBuilder(window, grid)
-    for interval in window_intervals(logs, window):
-        histogram = interval.decode()
-        add_into(merged, interval.tag, histogram, interval)
-        aggregate = aggregate_tag(interval.tag)
-        if aggregate is not None:
-            add_into(merged, aggregate, histogram, interval)
-        if interval.tag in counted_tags:
-            count = histogram.get_total_count()
-            counts[interval.source.loader] += count
-            key = (interval.source.loader, series.bucket(interval.start))
-            per_interval[key] = per_interval.get(key, 0) + count
-            series.add(interval.start, histogram)
+    units = {output.value_unit_ns for output in loaders}
+    if len(units) > 1:
+        listed = ", ".join(f"{output.name} ({output.tool}) {output.value_unit_ns:g} ns"
+                           for output in loaders)
+        raise StressError(f"the loaders record HDR values in different units: {listed}; "
+                          f"the loaders of a step must run one tool")
+    files = [LogFile(output.hdr_log, output.name, output.canonical_tag, output.value_unit_ns)
+             for output in loaders]
+    with Workers(workers) as pool:
+        logs = read_logs(files, pool)
+        window = window or common_window([output.summary for output in loaders])
+        merged = merge(logs, window, grid=grid, workers=pool)
     warnings = [line for log in logs for line in log.warnings()]
+    warnings.extend(merged.warnings)
     runs = []
-    for output in loaders:
-        counted = counts[output.name]
-        largest = max((c for (name, _), c in per_interval.items() if name == output.name),
-                      default=0)
-        mismatch = count_mismatch(output.name, counted, output.summary.ops, largest)
+    for output, counted_ops, largest in zip(loaders, merged.loader_ops, merged.loader_largest,
+                                            strict=True):
+        mismatch = count_mismatch(output.name, counted_ops, output.summary.ops, largest)
         if mismatch is not None:
             warnings.append(mismatch)
-        runs.append(_loader_run(output, counted, window))
-    ops = sum(counts.values())
+        runs.append(_loader_run(output, counted_ops, window))
+    ops = sum(merged.loader_ops)
     return StepResult(
         step=step.id, workload=step.workload.name, target_rate=float(step.rate),
         duration=window.length, achieved_rate=ops / window.length, ops=ops,
-        errors=sum(output.summary.errors for output in loaders), histograms=merged,
+        errors=sum(output.summary.errors for output in loaders), histograms=merged.histograms,
         loaders=tuple(runs), service_time_only=service_time_only,
-        series=list(series.points()), warnings=warnings,
+        series=list(merged.series), warnings=warnings, value_unit_ns=merged.value_unit_ns,
     )
 
 
@@ -273,6 +245,8 @@ def _loader_run(output: LoaderOutput, counted: int, window: Window) -> LoaderRun
     )
 
 
-def merged_latencies(histograms: Mapping[str, Any]) -> dict[str, Latency]:
+def merged_latencies(histograms: Mapping[str, Any],
+                     value_unit_ns: float | None = None) -> dict[str, Latency]:
     """Percentiles of every merged histogram, by tag."""
-    return {name: percentiles(histogram) for name, histogram in histograms.items()}
+    return {name: percentiles(histogram, value_unit_ns)
+            for name, histogram in histograms.items()}

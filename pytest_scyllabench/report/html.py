@@ -1,5 +1,5 @@
-"""pytest-html 4 integration: a table per step in the test's extras, a table per benchmark in
-the report's summary.
+"""pytest-html 4 integration: a block per step in the test's extras, a section per benchmark
+in the report's summary.
 
 Everything here returns strings or pytest-html extras; the plugin's hooks attach them:
 
@@ -7,21 +7,32 @@ Everything here returns strings or pytest-html extras; the plugin's hooks attach
 
       report.extras = [*getattr(report, "extras", []), *step_extras(result, breaches, links)]
 
+  The block holds the rates, the percentiles per operation, the verdict per threshold, the
+  loaders, the percentile distribution and throughput/p99-over-time charts, the vital signs
+  when monitoring gave some, and relative links to the raw artifacts.
+
 - per session, in ``pytest_html_results_summary(prefix, summary, postfix, session)``::
 
-      prefix.extend(summary_html(steps))
+      prefix.extend(summary_html(steps, environment=facts, baselines=points))
 
-All text is escaped; the styles are inline and nothing is fetched, so the report opens offline.
+  The environment, then per benchmark (test function, parameters stripped) its steps table
+  and, when it has two steps or more, the latency/throughput chart across them, with the
+  baseline's points dashed when given.
+
+All text is escaped; the styles are inline, the charts are inline SVG and nothing is fetched,
+so the self-contained report opens offline.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 from pathlib import Path
 from urllib.parse import quote
 
+from pytest_scyllabench.report import charts
+from pytest_scyllabench.report.charts import LatencyPoint, Vitals
 from pytest_scyllabench.report.serialize import StepSummary, summarize
 from pytest_scyllabench.report.terminal import fmt_ms, fmt_rate, fmt_ratio, verdict
 from pytest_scyllabench.result import (
@@ -40,7 +51,7 @@ CLOSED_LOOP_NOTE = ("closed-loop tool: only service time was measured, coordinat
                     "is not corrected")
 
 STYLE = """<style>
-.sb-block{margin:.6em 0;font-size:13px}
+.sb-block{margin:.6em 0;font-size:13px;color:#222}
 .sb-block h3,.sb-block h4{margin:.5em 0 .3em}
 .sb-table{border-collapse:collapse;margin:.3em 0 .8em}
 .sb-table th,.sb-table td{border:1px solid #ccc;padding:2px 7px;text-align:right}
@@ -51,6 +62,12 @@ STYLE = """<style>
 .sb-fail{color:#b21818;font-weight:bold}
 .sb-note{color:#8a5a00}
 .sb-breach{color:#b21818;text-align:left;font-size:12px}
+.sb-charts{display:flex;flex-wrap:wrap;gap:6px 14px;align-items:flex-start}
+.sb-figure{margin:.2em 0 .6em}
+.sb-figure figcaption{font-size:12px;color:#444}
+.sb-chart{display:block;max-width:100%;height:auto}
+.sb-summary .sb-chart{max-width:none}
+.sb-env th{text-align:left}
 </style>"""
 
 
@@ -125,9 +142,30 @@ def relative_href(path: Path, report_dir: Path) -> str:
     return quote(Path(relative).as_posix())
 
 
+def figure(svg: str, caption: str) -> str:
+    """A chart with its caption; ``""`` when there is no chart."""
+    if not svg:
+        return ""
+    return f'<figure class="sb-figure">{svg}<figcaption>{_e(caption)}</figcaption></figure>'
+
+
+def step_charts(result: StepResult, vitals: Vitals | None = None) -> list[str]:
+    """The figures of one step: percentile distribution, throughput and p99 over time, and
+    the vital signs when monitoring gave some. Charts without data are left out."""
+    return [chart for chart in (
+        figure(charts.step_percentile_chart(result),
+               f"{result.step}: latency by percentile (merged histograms of every loader)"),
+        figure(charts.throughput_chart(result.series, target_rate=result.target_rate),
+               f"{result.step}: throughput and p99 per second of the measured window"),
+        figure(charts.vitals_chart(vitals), f"{result.step}: vital signs"),
+    ) if chart]
+
+
 def step_html(step: StepSummary, artifact_links: Sequence[tuple[str, str]] = (),
-              loaders: Sequence[LoaderRun] = ()) -> str:
-    """The block shown under one test's row for one step."""
+              loaders: Sequence[LoaderRun] = (), figures: Sequence[str] = (),
+              warnings: Sequence[str] = ()) -> str:
+    """The block shown under one test's row for one step; ``figures`` from
+    :func:`step_charts`, ``warnings`` tolerated while merging the loaders' data."""
     css = "sb-pass" if step.passed else "sb-fail"
     parts = [STYLE, '<div class="sb-block">',
              f'<h4>Step {_e(step.step)} (workload {_e(step.workload)}): '
@@ -152,7 +190,12 @@ def step_html(step: StepSummary, artifact_links: Sequence[tuple[str, str]] = (),
                      + _percentile_header(kinds, [step], ("operation", "count"))
                      + f"<tbody>{rows}</tbody></table>")
     parts.append(_closed_loop_note([step]))
+    if warnings:
+        items = "".join(f"<li>{_e(warning)}</li>" for warning in warnings)
+        parts.append(f'<ul class="sb-note">{items}</ul>')
     parts.append(_thresholds_html(step))
+    if figures:
+        parts.append(f'<div class="sb-charts">{"".join(figures)}</div>')
     if loaders:
         parts.append(_loaders_html(loaders))
     if artifact_links:
@@ -205,27 +248,65 @@ def _loaders_html(loaders: Sequence[LoaderRun]) -> str:
 
 def step_extras(result: StepResult, breaches: Sequence[str],
                 artifact_links: Sequence[tuple[str, str]] = (), *, test: str = "",
-                rate_tolerance: float | None = None) -> list[dict[str, str | None]]:
-    """pytest-html extras for one step of a test: append them to ``report.extras``."""
+                rate_tolerance: float | None = None, vitals: Vitals | None = None,
+                with_charts: bool = True,
+                comparison: Sequence[str] = ()) -> list[dict[str, str | None]]:
+    """pytest-html extras for one step of a test: append them to ``report.extras``.
+
+    ``vitals`` (metric -> host -> [(t, value)]) adds the vital-sign charts; ``comparison``
+    the lines of its baseline comparison (baseline and current value, change, verdict).
+    """
     from pytest_html import extras  # type: ignore[import-untyped]
 
     step = summarize(result, test=test, breaches=breaches, rate_tolerance=rate_tolerance)
-    content = step_html(step, artifact_links, result.loaders)
+    figures = step_charts(result, vitals) if with_charts else []
+    content = step_html(step, artifact_links, result.loaders, figures, result.warnings)
+    if comparison:
+        items = "".join(f"<li>{_e(line)}</li>" for line in comparison)
+        content += f'<h4>Baseline comparison</h4><ul class="sb-baseline">{items}</ul>'
     return [extras.html(content)]
 
 
-def summary_html(steps: Iterable[StepSummary]) -> list[str]:
-    """HTML for ``pytest_html_results_summary``'s ``prefix``: a table per benchmark.
+def environment_html(facts: Sequence[tuple[str, str]]) -> str:
+    """A two-column table of what the results depend on; ``""`` without facts."""
+    if not facts:
+        return ""
+    rows = "".join(f'<tr><th>{_e(name)}</th><td class="sb-l">{_e(value)}</td></tr>'
+                   for name, value in facts)
+    return (f'<h4>Environment</h4><table class="sb-table sb-env">'
+            f"<tbody>{rows}</tbody></table>")
+
+
+def latency_throughput_figure(benchmark: str, steps: Sequence[StepSummary],
+                              baseline: Sequence[LatencyPoint] = ()) -> str:
+    """The latency/throughput chart of one benchmark's steps; ``""`` below two steps."""
+    points = [point for point in map(LatencyPoint.from_summary, steps) if point is not None]
+    if len(points) < 2:
+        return ""
+    caption = f"{benchmark}: latency against achieved throughput, one point per step"
+    if baseline:
+        caption += " (baseline dashed)"
+    return figure(charts.latency_throughput_chart(points, baseline), caption)
+
+
+def summary_html(steps: Iterable[StepSummary], *, environment: Sequence[tuple[str, str]] = (),
+                 baselines: Mapping[str, Sequence[LatencyPoint]] | None = None,
+                 with_charts: bool = True) -> list[str]:
+    """HTML for ``pytest_html_results_summary``'s ``prefix``: the environment, then a section
+    per benchmark.
 
     Steps are grouped by test function (node id without parameters) in order of first
-    appearance; rows are sorted by target rate. Empty when no step ran.
+    appearance; rows are sorted by target rate. A benchmark of two steps or more gets its
+    latency/throughput chart, with ``baselines[benchmark]`` dashed when given. Empty when no
+    step ran.
     """
     groups: dict[str, list[StepSummary]] = {}
     for step in steps:
         groups.setdefault(step.benchmark, []).append(step)
     if not groups:
         return []
-    parts = [STYLE, '<div class="sb-block"><h3>Benchmarks</h3>']
+    parts = [STYLE, '<div class="sb-block sb-summary"><h3>Benchmarks</h3>',
+             environment_html(environment)]
     for benchmark, members in groups.items():
         members.sort(key=lambda s: (s.target_rate, s.step))
         kinds = _kinds(members)
@@ -240,7 +321,10 @@ def summary_html(steps: Iterable[StepSummary]) -> list[str]:
         head = _percentile_header(kinds, members, ("step", "target ops/s", "achieved ops/s",
                                                    "ops", "errors"))
         head = head.replace("</tr><tr>", '<th rowspan="2" class="sb-l">verdict</th></tr><tr>', 1)
-        parts.append(f"<h4>{_e(benchmark)}</h4><table class=\"sb-table\">{head}"
-                     f"<tbody>{rows}</tbody></table>{_closed_loop_note(members)}")
+        chart = (latency_throughput_figure(benchmark, members, (baselines or {}).get(
+            benchmark, ())) if with_charts else "")
+        parts.append(f'<div class="sb-benchmark"><h4>{_e(benchmark)}</h4>'
+                     f'<table class="sb-table">{head}<tbody>{rows}</tbody></table>'
+                     f"{_closed_loop_note(members)}{chart}</div>")
     parts.append("</div>")
     return ["".join(parts)]

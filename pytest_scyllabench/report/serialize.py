@@ -14,9 +14,16 @@ Schema (``schema_version`` 1)::
       "loaders": [{"name", "host", "tool", "tool_version", "exit_code", "target_rate", "ops",
                    "errors", "achieved_rate", "hdr_log", "output", "error_samples"}],
       "series": [{"t_s": 0.0, "ops_per_s": 2001.0, "p99_ms": 1.2}, ...],
-      "histograms": {"unit": "us", "encoding": "hdrh", "tags": {"all-rt": "HISTFAAA..."}},
+      "histograms": {"unit": "us", "value_unit_ns": 1000.0, "encoding": "hdrh",
+                     "tags": {"all-rt": "HISTFAAA..."}},
       "artifacts": "<step directory>"
     }
+
+The histograms keep the values the stress tool recorded: ``value_unit_ns`` says how many
+nanoseconds one value is (1000.0 for microseconds, the built-in loader; 1.0 for nanoseconds,
+cassandra-stress) and ``unit`` names it (``us``, ``ns``...). ``latency_ms`` is in milliseconds
+whatever the unit. A file without ``value_unit_ns`` (written before it existed) is in
+microseconds.
 
 Paths (``hdr_log``, ``output``, ``artifacts``) are relative to the trial directory when they
 are inside it. Numbers that are not finite are written as ``null``.
@@ -33,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_scyllabench.errors import ScyllaBenchError
+from pytest_scyllabench.hdr.histogram import MICROSECONDS, unit_name
 from pytest_scyllabench.result import (
     PERCENTILES,
     RESPONSE_TIME,
@@ -89,6 +97,8 @@ class StepSummary:
     artifacts: str | None = None
     #: Compressed base64 HDR histograms by tag, when read back from JSON.
     encoded_histograms: Mapping[str, str] = field(default_factory=dict)
+    #: Nanoseconds per value of those histograms (1000.0: microseconds).
+    value_unit_ns: float = MICROSECONDS
 
     @property
     def passed(self) -> bool:
@@ -114,7 +124,10 @@ class StepSummary:
         return self.get("all", SERVICE_TIME) or response, SERVICE_TIME
 
     def histogram(self, name: str) -> Any:
-        """The merged ``HdrHistogram`` of tag ``name``, decoded from JSON (KeyError if absent)."""
+        """The merged ``HdrHistogram`` of tag ``name``, decoded from JSON (KeyError if absent).
+
+        Its values are in units of :attr:`value_unit_ns` nanoseconds.
+        """
         return decode_histogram(self.encoded_histograms[name])
 
 
@@ -201,7 +214,8 @@ def result_to_dict(result: StepResult, *, test: str = "", breaches: Sequence[str
             for t, rate, p99 in result.series
         ],
         "histograms": {
-            "unit": "us",
+            "unit": unit_name(result.value_unit_ns),
+            "value_unit_ns": result.value_unit_ns,
             "encoding": "hdrh",
             "tags": {name: encode_histogram(result.histograms[name])
                      for name in sorted(result.histograms)},
@@ -223,6 +237,20 @@ class ResultFileError(ScyllaBenchError):
 
 def _float(value: Any) -> float:
     return math.nan if value is None else float(value)
+
+
+def _unit_ns(histograms: Mapping[str, Any]) -> float:
+    """Nanoseconds per histogram value: ``value_unit_ns``, else from ``unit``, else 1000."""
+    if "value_unit_ns" in histograms:
+        value = float(histograms["value_unit_ns"])
+        if not value > 0:
+            raise ValueError(f"histograms.value_unit_ns must be positive, got {value}")
+        return value
+    names = {"ns": 1.0, "us": MICROSECONDS, "ms": 1_000_000.0, "s": 1_000_000_000.0}
+    unit = histograms.get("unit", "us")
+    if unit not in names:
+        raise ValueError(f"histograms.unit {unit!r} is not one of {', '.join(names)}")
+    return names[unit]
 
 
 def summary_from_dict(data: Mapping[str, Any], source: str = "<result>") -> StepSummary:
@@ -248,6 +276,7 @@ def summary_from_dict(data: Mapping[str, Any], source: str = "<result>") -> Step
             latency=latency, breaches=tuple(str(b) for b in verdict["breaches"]),
             rate_reached=verdict.get("rate_reached"), artifacts=data.get("artifacts"),
             encoded_histograms=dict(data.get("histograms", {}).get("tags", {})),
+            value_unit_ns=_unit_ns(data.get("histograms", {})),
         )
     except KeyError as exc:
         raise ResultFileError(source, f"missing field {exc.args[0]!r}") from exc

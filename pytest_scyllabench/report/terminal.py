@@ -1,12 +1,26 @@
-"""The end-of-session summary for the terminal, and the number formats every report shares."""
+"""The terminal: live progress during a step, the end-of-session summary, and the number
+formats every report shares.
+
+:class:`ProgressLine` turns the loaders' :class:`~pytest_scyllabench.stress.base.Progress`
+events into one line -- step n of m, elapsed and remaining time, current throughput and p99 --
+and hands it to a :class:`LiveSink`. On a terminal the line is rewritten in place; otherwise
+(CI logs) a line is written at most every ``interval`` seconds. :class:`TerminalSink` is the
+sink that writes through pytest's terminal reporter with capture suspended, so the line
+neither lands in a test's captured output nor breaks pytest's own.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from pytest_scyllabench.report.serialize import StepSummary
 from pytest_scyllabench.result import SERVICE_TIME
+from pytest_scyllabench.stress.base import Progress
 
 MISSING = "-"
 #: (column title, percentile name) of the terminal table.
@@ -85,3 +99,198 @@ def summary_lines(steps: Iterable[StepSummary]) -> list[str]:
     lines = [title, line(header), line(["-" * w for w in widths])]
     lines += [line(row) for row in rows]
     return lines
+
+
+# --- live progress -------------------------------------------------------------------------
+
+#: Seconds between two progress lines when the output is not a terminal.
+LOG_INTERVAL = 10.0
+
+
+def fmt_seconds(value: float | None) -> str:
+    """``42 s``, ``3m05s``, ``1h02m``; ``?`` when unknown."""
+    if value is None or not math.isfinite(value):
+        return "?"
+    seconds = max(0, round(value))
+    if seconds < 100:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+class LiveSink(Protocol):
+    """Where :class:`ProgressLine` writes."""
+
+    #: True on a terminal: the line is rewritten in place.
+    tty: bool
+    #: Columns available; longer lines are cut.
+    width: int
+
+    def rewrite(self, text: str) -> None:
+        """Replace the live line with ``text`` (terminal only)."""
+
+    def finish(self) -> None:
+        """End the live line: what follows starts on a line of its own (terminal only)."""
+
+    def line(self, text: str) -> None:
+        """Write ``text`` as a line of its own."""
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """What is known of the running step when its first progress arrives."""
+
+    test: str
+    index: int
+    #: Steps expected in the benchmark, when known.
+    total: int | None = None
+    step: str = ""
+    #: Planned seconds from the loaders' start (warm-up included), when known.
+    seconds: float | None = None
+
+
+class ProgressLine:
+    """The live line of the running step, fed with every loader's :class:`Progress`.
+
+    Throughput is the sum of the loaders' latest rates; p99 is the worst loader's (the
+    percentiles of separate loaders cannot be merged without their histograms, and the worst
+    is a bound, not an average). Elapsed time is the furthest loader's.
+    """
+
+    def __init__(self, sink: LiveSink, *, interval: float = LOG_INTERVAL,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._sink = sink
+        self._interval = interval
+        self._clock = clock
+        self._step: StepInfo | None = None
+        self._latest: dict[str, Progress] = {}
+        self._last_line: float | None = None
+        self._shown = False
+
+    @property
+    def active(self) -> bool:
+        """Whether a step is running (begun and not ended)."""
+        return self._step is not None
+
+    def begin_step(self, step: StepInfo) -> None:
+        """Start the line of a new step (ending the previous one, if any)."""
+        self.end_step()
+        self._step = step
+
+    def update(self, progress: Progress) -> None:
+        """Take one loader's progress and show the line (throttled off a terminal)."""
+        if self._step is None:
+            return
+        self._latest[progress.loader] = progress
+        text = self.text()
+        if self._sink.tty:
+            self._sink.rewrite(text[: max(10, self._sink.width - 1)])
+            self._shown = True
+            return
+        now = self._clock()
+        if self._last_line is None or now - self._last_line >= self._interval:
+            self._sink.line(text)
+            self._last_line = now
+
+    def end_step(self) -> None:
+        """End the running step's line; the last state stays on screen."""
+        if self._shown:
+            self._sink.finish()
+        self._step = None
+        self._latest = {}
+        self._last_line = None
+        self._shown = False
+
+    def text(self) -> str:
+        """The line as it stands: ``scyllabench test_w[500] step 1 of 3 write@500: ...``."""
+        step = self._step
+        if step is None:
+            return ""
+        name = step.test.rpartition("::")[2] or step.test
+        counter = f"step {step.index}" + (f" of {step.total}" if step.total else "")
+        head = f"scyllabench {name} {counter}" + (f" {step.step}" if step.step else "")
+        if not self._latest:
+            return head
+        latest = list(self._latest.values())
+        elapsed = max(p.elapsed for p in latest)
+        remaining = None if step.seconds is None else max(0.0, step.seconds - elapsed)
+        rate = sum(p.rate for p in latest)
+        p99 = max((p.p99_ms for p in latest if math.isfinite(p.p99_ms)), default=math.nan)
+        p99_label = "p99" if len(latest) == 1 else f"p99 (worst of {len(latest)} loaders)"
+        errors = sum(p.errors for p in latest)
+        return (f"{head}: {fmt_seconds(elapsed)} elapsed, {fmt_seconds(remaining)} left, "
+                f"{fmt_rate(round(rate))} ops/s, {p99_label} {fmt_ms(p99)} ms, "
+                f"{errors:,} errors")
+
+
+class TerminalSink:
+    """A :class:`LiveSink` on pytest's terminal reporter, with output capture suspended.
+
+    ``reporter`` is pytest's ``TerminalReporter``; ``capture`` its ``CaptureManager`` (or
+    ``None``). Progress gets whole lines of its own, as pytest's live logging does: the first
+    starts below pytest's current line (and pytest writes the test's location again before
+    the outcome), and each ends with a newline. With ``verbose`` the live line's newline is
+    left to whoever writes next: pytest starts the outcome's line with one anyway.
+    """
+
+    def __init__(self, reporter: Any, capture: Any = None, width: int = 80, *,
+                 verbose: bool = False) -> None:
+        self._reporter = reporter
+        self._capture = capture
+        self._verbose = verbose
+        self.tty = bool(getattr(reporter, "isatty", False))
+        self.width = width
+        #: The live line is on screen, being rewritten.
+        self._open = False
+        #: A finished live line is on screen without its newline.
+        self._dangling = False
+
+    def _suspended(self) -> AbstractContextManager[Any]:
+        if self._capture is None:
+            return nullcontext()
+        context: AbstractContextManager[Any] = self._capture.global_and_fixture_disabled()
+        return context
+
+    def _new_line(self) -> None:
+        if getattr(self._reporter, "currentfspath", None):
+            self._reporter.ensure_newline()  # pytest wrote after us: it ended our line
+        elif self._dangling:
+            self._reporter.write("\n")
+        self._dangling = False
+
+    def rewrite(self, text: str) -> None:
+        with self._suspended():
+            if not self._open:
+                self._new_line()
+                self._open = True
+            self._reporter.rewrite(text, erase=True)
+            self._reporter.flush()
+
+    def finish(self) -> None:
+        if not self._open:
+            return
+        self._open = False
+        if self._verbose:
+            self._dangling = True
+            return
+        with self._suspended():
+            self._reporter.write("\n", flush=True)
+
+    def line(self, text: str) -> None:
+        with self._suspended():
+            self._new_line()
+            self._reporter.write_line(text)
+            self._reporter.flush()
+
+
+def progress_line(config: Any) -> ProgressLine | None:
+    """The live line of a pytest session, or ``None`` with ``-q`` or without a terminal
+    reporter (an xdist worker, ``-p no:terminal``)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None or config.get_verbosity() < 0:
+        return None
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    width = config.get_terminal_writer().fullwidth
+    return ProgressLine(TerminalSink(reporter, capture, width,
+                                     verbose=config.get_verbosity() > 0))

@@ -135,7 +135,7 @@ def test_extras_and_summary_in_the_html_report(session: tuple[pytest.RunResult, 
     (extra,) = [e for e in passed["extras"] if e["format_type"] == "html"]
     assert "write@1000" in extra["content"] and "1,000" in extra["content"]
     assert "service time (ms)" in extra["content"] and "PASS" in extra["content"]
-    hrefs = re.findall(r'href="([^"]+)"', extra["content"])
+    hrefs = re.findall(r'<a href="([^"]+)"', extra["content"])
     assert len(hrefs) == 5 and all((root / html.unescape(h)).is_file() for h in hrefs)
     assert any(h.endswith("result.json") for h in hrefs)
 

@@ -20,12 +20,16 @@ LEGEND = '"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed
 T0 = 1_700_000_000.0
 
 
-def new_histogram() -> Any:
-    return HdrHistogram(1, 60_000_000, 3)
+#: The built-in loader's layout: 1 µs .. 60 s at 3 significant digits.
+LAYOUT = (1, 60_000_000, 3)
 
 
-def record(values: Iterable[int]) -> Any:
-    histogram = new_histogram()
+def new_histogram(layout: tuple[int, int, int] = LAYOUT) -> Any:
+    return HdrHistogram(*layout)
+
+
+def record(values: Iterable[int], layout: tuple[int, int, int] = LAYOUT) -> Any:
+    histogram = new_histogram(layout)
     for value in values:
         histogram.record_value(value)
     return histogram
@@ -44,9 +48,11 @@ class Line:
     start: float
     values: list[int]
     length: float = 1.0
+    #: (lowest, highest, significant digits) of the histogram written.
+    layout: tuple[int, int, int] = LAYOUT
 
     def text(self) -> str:
-        histogram = record(self.values)
+        histogram = record(self.values, self.layout)
         prefix = f"Tag={self.tag}," if self.tag else ""
         return (f"{prefix}{self.start:.3f},{self.length:.3f},"
                 f"{histogram.get_max_value() / 1000:.3f},{histogram.encode().decode()}")

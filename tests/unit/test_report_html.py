@@ -8,6 +8,7 @@ from pathlib import Path
 
 from test_report_support import make_result
 
+from pytest_scyllabench.report.charts import LatencyPoint
 from pytest_scyllabench.report.html import (
     artifact_links,
     relative_href,
@@ -134,3 +135,87 @@ def test_summary_escapes_node_ids_and_is_empty_without_steps(tmp_path: Path) -> 
     assert summary_html([]) == []
     html = summary_html([_summary(tmp_path, f"t.py::test_{EVIL}[1]", 100, [])])[0]
     assert "<script>" not in html and "script" not in parse(html).tags
+
+
+def _charts(content: str) -> list[str]:
+    """The kinds of the charts in ``content``, in order."""
+    return re.findall(r'<svg class="sb-chart sb-chart-([a-z-]+)"', content)
+
+
+def test_step_block_has_its_charts_in_captioned_figures(tmp_path: Path) -> None:
+    result = make_result(tmp_path, operations=("read", "write"))
+    content = str(step_extras(result, [], test="t.py::test_mix[2000]")[0]["content"])
+    assert _charts(content) == ["percentiles", "throughput"]
+    parsed = parse(content)
+    assert parsed.tags.count("figure") == 2 and parsed.tags.count("figcaption") == 2
+    assert "write@2000: latency by percentile" in content
+    assert "write@2000: throughput and p99 per second" in content
+    # Charts come after the tables they illustrate, before the raw links.
+    assert content.index("threshold") < content.index("<svg")
+    plain = str(step_extras(result, [], with_charts=False)[0]["content"])
+    assert _charts(plain) == [] and "<figure" not in plain
+
+
+def test_vital_signs_are_charted_when_given(tmp_path: Path) -> None:
+    result = make_result(tmp_path)
+    vitals = {"cpu busy %": {"node1": [(0.0, 50.0), (5.0, 60.0)],
+                             "node2": [(0.0, 40.0), (5.0, 45.0)]},
+              "disk <write> MB/s": {"node1": [(0.0, 1.0), (5.0, 2.0)]}}
+    content = str(step_extras(result, [], vitals=vitals)[0]["content"])
+    assert _charts(content) == ["percentiles", "throughput", "vitals"]
+    assert "cpu busy %" in content and "disk &lt;write&gt; MB/s" in content
+    assert "<write>" not in content
+    assert "write@2000: vital signs" in content
+
+
+def test_step_without_series_or_histograms_omits_those_charts(tmp_path: Path) -> None:
+    result = make_result(tmp_path)
+    result.series = []
+    content = str(step_extras(result, [])[0]["content"])
+    assert _charts(content) == ["percentiles"]
+
+
+def test_summary_charts_each_benchmark_of_several_steps(tmp_path: Path) -> None:
+    steps = [
+        _summary(tmp_path, "t.py::test_write[1000]", 1000, []),
+        _summary(tmp_path, "t.py::test_write[4000]", 4000, []),
+        _summary(tmp_path, "t.py::test_read[500]", 500, []),
+    ]
+    html = summary_html(steps)[0]
+    write_section = html[html.index("t.py::test_write"):html.index("t.py::test_read")]
+    read_section = html[html.index("t.py::test_read"):]
+    assert _charts(write_section) == ["latency-throughput"]
+    assert "t.py::test_write: latency against achieved throughput" in write_section
+    assert _charts(read_section) == []  # one step: no chart
+    assert "baseline" not in html
+    assert _charts(summary_html(steps, with_charts=False)[0]) == []
+
+
+def test_summary_draws_a_given_baseline_dashed(tmp_path: Path) -> None:
+    steps = [_summary(tmp_path, f"t.py::test_write[{rate}]", rate, []) for rate in (1000, 2000)]
+    baseline = [LatencyPoint(rate, 0.3, 1.0, 3.0) for rate in (1000.0, 2000.0)]
+    html = summary_html(steps, baselines={"t.py::test_write": baseline,
+                                          "t.py::other": baseline})[0]
+    assert html.count('class="sb-baseline-p99"') == 1
+    assert "(baseline dashed)" in html
+
+
+def test_summary_shows_the_environment_escaped(tmp_path: Path) -> None:
+    facts = [("database", "cassandra 5.0.9"), ("nodes", "3, replication factor 3"),
+             ("instance types", EVIL)]
+    html = summary_html([_summary(tmp_path, "t.py::test_w[1]", 100, [])], environment=facts)[0]
+    parsed = parse(html)
+    assert "script" not in parsed.tags
+    text = " ".join(parsed.text)
+    assert "Environment" in text and "cassandra 5.0.9" in text and EVIL in text
+    assert html.index("Environment") < html.index("t.py::test_w")
+    assert "Environment" not in summary_html([_summary(tmp_path, "t.py::w", 1, [])])[0]
+
+
+def test_merge_warnings_are_shown_escaped(tmp_path: Path) -> None:
+    result = make_result(tmp_path)
+    result.warnings = [f"loader-1: truncated last line {EVIL}"]
+    content = str(step_extras(result, [], with_charts=False)[0]["content"])
+    assert "truncated last line &lt;script&gt;" in content
+    assert "<ul class=\"sb-note\">" not in str(step_extras(make_result(tmp_path), [],
+                                            with_charts=False)[0]["content"])

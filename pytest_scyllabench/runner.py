@@ -182,7 +182,8 @@ class StepRunner:
                 target_rate=rates[index], exit_code=0,
                 canonical_tag=functools.partial(tool.canonical_tag, step=step),
                 value_unit_ns=tool.hdr_value_ns))
-        result = self._merge(step, outputs, tool, problems)
+        # Merging a long step takes seconds: off the event loop, which serves progress lines.
+        result = await asyncio.to_thread(self._merge, step, outputs, tool, problems)
         if result is not None:
             result.overhead = max(0.0, time.monotonic() - began - step.duration)
             result.artifacts = step_dir

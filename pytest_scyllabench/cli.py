@@ -5,9 +5,11 @@
     scyllabench aws list --run-id RUN [--region R] [--endpoint-url URL]
     scyllabench aws sweep [--dry-run] [--region R] [--endpoint-url URL]
     scyllabench ssh [--print] INVENTORY HOST [COMMAND...]
+    scyllabench serve-snapshot ARCHIVE [--port N] [--address A] [--prometheus BINARY]
 
-Thin: parsing and printing only; the work is done in ``provision/aws_*``. An error prints one
-line and exits 1 (2 for bad arguments, 130 for Ctrl-C).
+Thin: parsing and printing only; the work is done in ``provision/aws_*`` and
+``monitor/snapshot.py``. An error prints one line and exits 1 (2 for bad arguments, 130 for
+Ctrl-C).
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pytest_scyllabench.errors import ScyllaBenchError
+
+#: Default port of ``serve-snapshot``: beside a session's Prometheus on 9090.
+SERVE_PORT = 9095
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -52,7 +57,29 @@ def _parser() -> argparse.ArgumentParser:
                      help="command to run instead of a login shell")
     ssh.add_argument("--print", action="store_true", dest="print_only",
                      help="print the ssh command instead of running it")
+
+    serve = commands.add_parser(
+        "serve-snapshot",
+        help="serve a Prometheus snapshot of a session (prometheus.tar.gz) until Ctrl-C")
+    serve.add_argument("archive", metavar="ARCHIVE", type=Path,
+                       help="a snapshot archive from the trials directory")
+    serve.add_argument("--port", metavar="N", type=_port, default=SERVE_PORT,
+                       help=f"port of the Prometheus serving it (default: {SERVE_PORT})")
+    serve.add_argument("--address", metavar="A", default="127.0.0.1",
+                       help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--prometheus", metavar="BINARY", default=None,
+                       help="the Prometheus program (default: Debian's /usr/bin/prometheus)")
     return parser
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(f"port must be between 1 and 65535, got {port}")
+    return port
 
 
 def _aws_list(args: argparse.Namespace) -> int:
@@ -94,14 +121,40 @@ def _ssh(args: argparse.Namespace) -> int:
     os.execvp(argv[0], argv)
 
 
+def _serve_snapshot(args: argparse.Namespace) -> int:
+    from pytest_scyllabench.monitor.prometheus import PROMETHEUS_BINARY
+    from pytest_scyllabench.monitor.snapshot import serve_snapshot
+
+    async def serve() -> int:
+        served = await serve_snapshot(args.archive, args.port, address=args.address,
+                                      binary=args.prometheus or PROMETHEUS_BINARY)
+        try:
+            print(f"serving {args.archive} at {served.url} (Ctrl-C stops it and removes the "
+                  f"unpacked copy)", flush=True)
+            code = await served.wait()
+        finally:
+            await served.stop()
+        print(f"scyllabench: error: Prometheus exited with code {code}", file=sys.stderr)
+        return 1
+
+    try:
+        return asyncio.run(serve())
+    except KeyboardInterrupt:  # the way to stop it: served.stop() ran in serve()'s finally
+        print("stopped; the unpacked copy was removed")
+        return 0
+
+
 def _one_line(message: str) -> str:
     return "; ".join(part.strip() for part in message.splitlines() if part.strip())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    action = {"list": _aws_list, "sweep": _aws_sweep}.get(
-        getattr(args, "aws_command", ""), _ssh)
+    if args.command == "serve-snapshot":
+        action = _serve_snapshot
+    else:
+        action = {"list": _aws_list, "sweep": _aws_sweep}.get(
+            getattr(args, "aws_command", ""), _ssh)
     try:
         return action(args)
     except (ScyllaBenchError, OSError) as exc:

@@ -11,6 +11,8 @@
     │   └── CommandTimeout       a command did not finish within its timeout
     ├── DatabaseError            the database could not be installed, configured or started
     │   └── ClusterNotReady      the cluster did not become ready before its deadline
+    ├── MonitoringError          Prometheus or an exporter could not be started, reached,
+    │                            queried or snapshotted (a warning unless monitoring is required)
     └── StressError              a stress tool failed or produced output we cannot use
         ├── HdrLogError          an HDR interval log is truncated or corrupt (names loader, file)
         └── LoaderFailed         some loaders of a step failed; carries the others' result
@@ -94,6 +96,18 @@ class DatabaseError(ScyllaBenchError):
 
 class ClusterNotReady(DatabaseError):
     """The cluster did not become ready before its deadline."""
+
+
+class MonitoringError(ScyllaBenchError):
+    """Prometheus or an exporter could not be started, reached, queried or snapshotted.
+
+    With ``monitoring.required: false`` (the default) the session turns it into a
+    :class:`MonitoringWarning` and the benchmarks go on.
+    """
+
+
+class MonitoringWarning(UserWarning):
+    """Monitoring failed in optional mode: benchmarks went on without (some of) it."""
 
 
 class StressError(ScyllaBenchError):

@@ -1,4 +1,5 @@
-"""Fixtures: the session's cluster (provision, configure, teardown) and the step runner."""
+"""Fixtures: the session's cluster (provision, configure, monitoring, teardown) and the step
+runner, whose teardown takes the test's Prometheus snapshot."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Generator
 
 import pytest
 
+from pytest_scyllabench.errors import MonitoringWarning
 from pytest_scyllabench.profile import Profile
 from pytest_scyllabench.provision.base import Host
 from pytest_scyllabench.session import BenchSession, Cluster
@@ -18,6 +20,12 @@ from pytest_scyllabench.teardown import sigterm_as_interrupt
 
 def _state(config: pytest.Config) -> SessionState:
     return config.stash[STATE_KEY]
+
+
+def _warn_monitoring(bench: BenchSession) -> None:
+    """Show monitoring failures tolerated since the last call (pytest's warnings summary)."""
+    for warning in bench.new_monitoring_warnings():
+        warnings.warn(warning, MonitoringWarning, stacklevel=2)
 
 
 @pytest.fixture(scope="session")
@@ -45,6 +53,7 @@ def scyllabench_session(pytestconfig: pytest.Config) -> Generator[BenchSession, 
     finally:
         failures = state.bench.close()
         restore()
+        _warn_monitoring(state.bench)
         for failure in failures:
             warnings.warn(failure, stacklevel=1)
 
@@ -56,6 +65,7 @@ def scyllabench_cluster(pytestconfig: pytest.Config,
     state = _state(pytestconfig)
     cluster = scyllabench_session.cluster(state.trials.path)
     state.note_cluster(cluster)
+    _warn_monitoring(scyllabench_session)
     state.warm_up(cluster)
     return cluster
 
@@ -68,13 +78,22 @@ def scyllabench_loaders(scyllabench_cluster: Cluster) -> tuple[Host, ...]:
 
 @pytest.fixture
 def scyllabench_step(request: pytest.FixtureRequest, pytestconfig: pytest.Config,
-                     scyllabench_cluster: Cluster) -> StepCall:
+                     scyllabench_cluster: Cluster) -> Generator[StepCall, None, None]:
     """Run one throughput step: ``scyllabench_step("write", rate=2000, duration="30s")``.
 
     Returns a :class:`~pytest_scyllabench.result.StepResult`. Latency limits come from the
     ``scyllabench_thresholds`` marker and the call's ``thresholds=``; a breach, or a step that
     misses its target rate, fails the test after the result is saved.
+
+    After the test (passed or failed), with ``monitoring.snapshots: per-test``, Prometheus's
+    TSDB is snapshotted into ``<trial>/<test>/prometheus.tar.gz``, recorded in
+    ``BenchSession.snapshots[nodeid]`` for the report.
     """
     state = _state(pytestconfig)
-    return StepCall(state, scyllabench_cluster, request.node)
+    yield StepCall(state, scyllabench_cluster, request.node)
+    nodeid = request.node.nodeid
+    if (state.profile.monitoring.snapshots == "per-test"
+            and scyllabench_cluster.monitoring is not None):
+        state.bench.snapshot_test(nodeid, state.trials.test_dir(nodeid))
+    _warn_monitoring(state.bench)
 

@@ -111,6 +111,37 @@ class WarmupSpec:
     seconds: float = 30.0
 
 
+SnapshotMode = Literal["per-test", "per-session", "off"]
+
+
+@dataclass(frozen=True)
+class MonitoringSpec:
+    """Prometheus, node exporters and the database's metrics during the session.
+
+    The defaults of ports and binaries are those of ``pytest_scyllabench.monitor`` (Debian's
+    ``prometheus`` and ``prometheus-node-exporter`` packages).
+    """
+
+    enabled: bool = False
+    #: Fail the session when monitoring fails; otherwise warn, and benchmarks go on.
+    required: bool = False
+    #: Seconds between two scrapes of every target.
+    scrape_interval: float = 2.0
+    #: A TSDB snapshot (``prometheus.tar.gz``) in each test's directory, one for the whole
+    #: session in the trial directory, or none.
+    snapshots: SnapshotMode = "per-test"
+    #: Delete every series after each test's snapshot, so that each holds one test only.
+    reset_between_tests: bool = False
+    #: Seconds a step may wait for pending compactions to finish before it starts; 0: no wait.
+    quiet_timeout: float = 0.0
+    prometheus_port: int = 9090
+    node_exporter_port: int = 9100
+    #: Port of the JMX exporter agent in every Cassandra node (on the node's own address).
+    jmx_exporter_port: int = 7070
+    prometheus_binary: str = "/usr/bin/prometheus"
+    node_exporter_binary: str = "/usr/bin/prometheus-node-exporter"
+
+
 @dataclass(frozen=True)
 class Profile:
     """A whole deployment profile."""
@@ -133,3 +164,4 @@ class Profile:
     static: StaticSpec | None = None
     #: The EC2 instances of ``provisioner: aws``; ``None`` for the other provisioners.
     aws: AwsSpec | None = None
+    monitoring: MonitoringSpec = MonitoringSpec()

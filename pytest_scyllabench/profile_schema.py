@@ -25,6 +25,7 @@ from pytest_scyllabench.profile import (
     HostSpec,
     LoaderSpec,
     LocalSpec,
+    MonitoringSpec,
     Profile,
     StaticSpec,
     WarmupSpec,
@@ -39,6 +40,8 @@ T = TypeVar("T")
 
 EMBEDDED = Path(__file__).parent / "profiles"
 LOCAL_MAX_NODES = 5
+MIN_SCRAPE_INTERVAL = 0.1
+MAX_SCRAPE_INTERVAL = 300.0
 
 
 def find_profile(name: str, rootdir: Path) -> Path:
@@ -113,9 +116,40 @@ def load_profile(path: Path) -> Profile:
         warmup=build(WarmupSpec, data.get("warmup", {}), source, "warmup"),
         thresholds=_convert(data.get("thresholds", {}), Mapping[str, str], source,
                             "thresholds"),
+        monitoring=parse_monitoring(data.get("monitoring", {}), source, "monitoring"),
     )
     check_profile(profile, source)
     return profile
+
+
+def parse_monitoring(data: Any, source: str, where: str) -> MonitoringSpec:
+    """The ``monitoring`` section: types, ranges, and ports that cannot collide."""
+    if isinstance(data, Mapping) and data.get("snapshots") is False:
+        data = {**data, "snapshots": "off"}  # YAML reads a bare ``off`` as false
+    spec = build(MonitoringSpec, data, source, where)
+    if not MIN_SCRAPE_INTERVAL <= spec.scrape_interval <= MAX_SCRAPE_INTERVAL:
+        raise ProfileError(source, f"{where}.scrape_interval",
+                           f"must be between {MIN_SCRAPE_INTERVAL:g} and "
+                           f"{MAX_SCRAPE_INTERVAL:g} seconds, got {spec.scrape_interval:g}")
+    _at_least(spec.quiet_timeout, 0, source, f"{where}.quiet_timeout")
+    ports: dict[int, str] = {}
+    for key in ("prometheus_port", "node_exporter_port", "jmx_exporter_port"):
+        port = getattr(spec, key)
+        if not 1 <= port <= 65535:
+            raise ProfileError(source, f"{where}.{key}", f"must be a TCP port (1-65535), "
+                               f"got {port}")
+        if port in ports:
+            raise ProfileError(source, f"{where}.{key}", f"must differ from {where}."
+                               f"{ports[port]} ({port}): both may listen on one address")
+        ports[port] = key
+    for key in ("prometheus_binary", "node_exporter_binary"):
+        if not getattr(spec, key).strip():
+            raise ProfileError(source, f"{where}.{key}", "must not be empty")
+    if spec.reset_between_tests and spec.snapshots != "per-test":
+        raise ProfileError(source, f"{where}.reset_between_tests",
+                           f"needs snapshots: per-test (series are deleted after each test's "
+                           f"snapshot), got snapshots: {spec.snapshots}")
+    return spec
 
 
 def parse_aws(data: Any, source: str, where: str) -> AwsSpec:

@@ -1,12 +1,20 @@
-"""One benchmark session: the event loop, the cluster, the loaders and their teardown.
+"""One benchmark session: the event loop, the cluster, the loaders, monitoring and teardown.
 
 Nothing here imports pytest: fixtures call these objects and translate outcomes.
+
+With ``monitoring.enabled`` in the profile, the session resolves the JMX exporter agent for a
+database that needs one (before ``install``), has the database export its metrics, and starts
+:class:`~pytest_scyllabench.monitor.stack.Monitoring` once the cluster is ready (its stop on
+the teardown stack first). In optional mode (``required: false``) every monitoring failure
+becomes a line of :attr:`Cluster.monitoring_warnings` and the benchmarks go on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
 import shutil
 import time
 from collections.abc import Coroutine
@@ -16,7 +24,11 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from pytest_scyllabench import backends
 from pytest_scyllabench.db.base import Database
-from pytest_scyllabench.errors import ConfigError
+from pytest_scyllabench.errors import ConfigError, MonitoringError
+from pytest_scyllabench.execute.local import LocalExecutor
+from pytest_scyllabench.monitor.exporters import JmxAgent, resolve_jmx_agent
+from pytest_scyllabench.monitor.plan import monitor_options, watched_hosts
+from pytest_scyllabench.monitor.stack import Monitoring
 from pytest_scyllabench.paths import cache_dir, cluster_dir
 from pytest_scyllabench.profile import Profile
 from pytest_scyllabench.provision.base import Deployment
@@ -51,6 +63,15 @@ class Cluster:
     #: Stress tools by name, created on first use, and the (tool, loader host) installed.
     tools: dict[str, StressTool] = field(default_factory=dict)
     installed: set[tuple[str, str]] = field(default_factory=set)
+    #: Prometheus and the exporters (``None`` when the profile's monitoring is off). Step code
+    #: calls ``await cluster.monitoring.vitals(start, end)`` and ``wait_quiet()``; both
+    #: return ``None`` when monitoring is not up.
+    monitoring: Monitoring | None = None
+
+    @property
+    def monitoring_warnings(self) -> list[str]:
+        """Monitoring failures tolerated so far (optional mode), one line each."""
+        return list(self.monitoring.warnings) if self.monitoring is not None else []
 
 
 class BenchSession:
@@ -63,6 +84,11 @@ class BenchSession:
         self._runner: asyncio.Runner | None = None
         self._cluster: Cluster | None = None
         self._closed = False
+        #: Prometheus snapshot archives by test node id (``monitoring.snapshots: per-test``).
+        self.snapshots: dict[str, Path] = {}
+        #: The archive of ``monitoring.snapshots: per-session``, taken during teardown.
+        self.session_snapshot: Path | None = None
+        self._warned = 0
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Run ``coroutine`` on the session's event loop."""
@@ -82,6 +108,32 @@ class BenchSession:
             self._cluster = self.run(self._start_cluster(trial_dir))
         return self._cluster
 
+    @property
+    def current_cluster(self) -> Cluster | None:
+        """The cluster once started, else ``None`` (never starts one)."""
+        return self._cluster
+
+    def new_monitoring_warnings(self) -> list[str]:
+        """Monitoring warnings not returned by an earlier call (to show each once)."""
+        if self._cluster is None:
+            return []
+        every = self._cluster.monitoring_warnings
+        fresh, self._warned = every[self._warned:], len(every)
+        return fresh
+
+    def snapshot_test(self, nodeid: str, test_dir: Path) -> Path | None:
+        """Snapshot Prometheus into ``<test_dir>/prometheus.tar.gz`` after a test (per-test
+        mode); the archive, also kept in :attr:`snapshots`. ``None`` when there is none."""
+        cluster = self._cluster
+        if (cluster is None or cluster.monitoring is None or self._closed
+                or self.profile.monitoring.snapshots != "per-test"):
+            return None
+        taken = self.run(cluster.monitoring.snapshot(test_dir, "prometheus"))
+        if taken is None:
+            return None
+        self.snapshots[nodeid] = taken.archive
+        return taken.archive
+
     async def _start_cluster(self, trial_dir: Path) -> Cluster:
         began = time.monotonic()
         settings, profile = self.settings, self.profile
@@ -92,6 +144,12 @@ class BenchSession:
         deployment = await provisioner.provision()
         database = backends.database(profile, deployment, cluster_dir(profile.name), cache_dir(),
                                      keep=settings.keep_cluster)
+        monitoring_warnings: list[str] = []
+        metrics_port: int | None = None
+        if profile.monitoring.enabled:
+            agent = (await self._jmx_agent(monitoring_warnings) if database.needs_jmx_agent
+                     else None)
+            metrics_port = database.export_metrics(agent)
         if settings.reuse_cluster:
             if not await database.adopt():
                 why = database.adopt_problem
@@ -110,9 +168,62 @@ class BenchSession:
             await database.start()
             await database.wait_ready(profile.database.start_timeout)
             reused = False
-        return Cluster(deployment=deployment, database=database, version=version,
-                       start_seconds=time.monotonic() - began, reused=reused,
-                       tools={profile.loaders.tool: tool})
+        cluster = Cluster(deployment=deployment, database=database, version=version,
+                          start_seconds=time.monotonic() - began, reused=reused,
+                          tools={profile.loaders.tool: tool})
+        if profile.monitoring.enabled:
+            cluster.monitoring = await self._start_monitoring(deployment, metrics_port,
+                                                              monitoring_warnings, trial_dir)
+        return cluster
+
+    async def _jmx_agent(self, warnings: list[str]) -> JmxAgent | None:
+        """The JMX exporter agent (downloaded once per cache); in optional mode a failure
+        leaves the database without metrics and adds a warning."""
+        spec = self.profile.monitoring
+        try:
+            jar, rules = await resolve_jmx_agent(cache_dir())
+        except MonitoringError as exc:
+            if spec.required:
+                raise
+            warnings.append(f"monitoring: the database exports no metrics (benchmarks go on "
+                            f"without them): {exc}")
+            log.warning("%s", warnings[-1])
+            return None
+        return JmxAgent(jar, rules, spec.jmx_exporter_port)
+
+    async def _start_monitoring(self, deployment: Deployment, database_port: int | None,
+                                warnings: list[str], trial_dir: Path) -> Monitoring:
+        """Node exporters and Prometheus (on this machine); its TSDB is removed at teardown,
+        after Prometheus stopped and, per session, after the snapshot."""
+        spec = self.profile.monitoring
+        workdir = cache_dir() / "prometheus" / f"{os.getpid()}-{secrets.token_hex(4)}"
+        self.teardown.push("prometheus data", self._remove_tree(workdir))
+        monitoring = Monitoring(
+            monitor_options(spec, database_port), hosts=watched_hosts(deployment),
+            database=self.profile.database.kind if database_port is not None else None,
+            prometheus_executor=LocalExecutor(), workdir=str(workdir))
+        monitoring.warnings.extend(warnings)
+        await monitoring.start(self.teardown)
+        if spec.snapshots == "per-session":
+            # Pushed after Monitoring's stop, so it runs first (the stack is LIFO).
+            self.teardown.push("session snapshot", self._snapshot_session(monitoring,
+                                                                          trial_dir))
+        return monitoring
+
+    def _snapshot_session(self, monitoring: Monitoring, trial_dir: Path) -> Any:
+        async def snapshot() -> None:
+            taken = await monitoring.snapshot(trial_dir, "prometheus")
+            if taken is not None:
+                self.session_snapshot = taken.archive
+
+        return snapshot
+
+    @staticmethod
+    def _remove_tree(path: Path) -> Any:
+        async def remove() -> None:
+            await asyncio.to_thread(shutil.rmtree, path, True)
+
+        return remove
 
     @staticmethod
     def _stop_and_wipe(database: Database) -> Any:

@@ -2,6 +2,7 @@
 
 The session drives a ``Database`` in this order for a fresh cluster::
 
+    port = db.export_metrics(agent)   # monitoring on: where Prometheus scrapes each node
     version = await db.install()      # find the runtime, download binaries (cached)
     await db.configure()              # write per-node configuration (clears stale data)
     await db.start()                  # launch every node; returns without waiting
@@ -10,14 +11,17 @@ The session drives a ``Database`` in this order for a fresh cluster::
     await db.stop()                   # idempotent; nothing of ours is left running
     await db.wipe()                   # data directories removed, logs kept
 
-or, to reuse a cluster kept running by an earlier session, ``await db.adopt()`` alone.
-Constructors have no side effects.
+or, to reuse a cluster kept running by an earlier session, ``export_metrics`` then
+``await db.adopt()``. Constructors have no side effects.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from pytest_scyllabench.monitor.exporters import JmxAgent
 
 
 class Database(Protocol):
@@ -34,6 +38,19 @@ class Database(Protocol):
     @property
     def version(self) -> str:
         """The database version (from ``install`` or the adopted cluster's state)."""
+
+    @property
+    def needs_jmx_agent(self) -> bool:
+        """Whether its metrics need the JMX exporter agent in each JVM (Cassandra), which
+        the session then resolves and passes to ``export_metrics``."""
+
+    def export_metrics(self, agent: JmxAgent | None) -> int | None:
+        """Serve metrics for Prometheus on every node's address; the port, ``None`` for none.
+
+        Called before ``configure`` (or ``adopt``), without side effects: the nodes are given
+        ``agent`` (copied to their hosts first, if those are other machines) when they are
+        configured and started. A database that serves its own metrics ignores ``agent``.
+        """
 
     async def install(self) -> str:
         """Make the binaries and runtime available; return the version. Idempotent, cached."""

@@ -35,6 +35,7 @@ from pytest_scyllabench.db.cassandra_probe import NodeProbe, port_open
 from pytest_scyllabench.db.maven import CassandraJars, JavaRuntime, find_java, resolve_jars
 from pytest_scyllabench.errors import ClusterNotReady, DatabaseError
 from pytest_scyllabench.execute.local import LocalExecutor, LocalProcess
+from pytest_scyllabench.monitor.exporters import JmxAgent
 from pytest_scyllabench.profile import DatabaseSpec
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,7 @@ class CassandraCluster:
         self._jars: CassandraJars | None = None
         self._processes: dict[int, LocalProcess] = {}
         self._configured = False
+        self._agent: JmxAgent | None = None
         #: Why the last ``adopt`` returned ``False`` (for the caller's error message).
         self.adopt_problem: str | None = None
 
@@ -138,6 +140,17 @@ class CassandraCluster:
     def logs(self) -> list[Path]:
         return [path for node in self._nodes for path in (node.system_log, node.stdout_log)]
 
+    # -- metrics -----------------------------------------------------------------------
+
+    @property
+    def needs_jmx_agent(self) -> bool:
+        return True
+
+    def export_metrics(self, agent: JmxAgent | None) -> int | None:
+        """Start every node with the JMX exporter on its own address; the port, if any."""
+        self._agent = agent
+        return agent.port if agent is not None else None
+
     # -- lifecycle ---------------------------------------------------------------------
 
     async def install(self) -> str:
@@ -149,16 +162,20 @@ class CassandraCluster:
                  len(self._jars.jars), self._jars.lib, self._java.release, self._java.home)
         return self._version
 
-    def _render(self, jamm: Path | None) -> list[tuple[cfg.NodeLayout, str, list[str]]]:
+    def _render(self, jamm: Path | None, agent: JmxAgent | None = None,
+                ) -> list[tuple[cfg.NodeLayout, str, list[str]]]:
         """Per node: the cassandra.yaml text and the JVM options."""
         seeds = self.contact_points
         return [(node,
                  cfg.render_yaml(cfg.cassandra_yaml(node, seeds, len(self._nodes),
                                                     self._spec.settings)),
-                 cfg.jvm_options(node, self._spec.heap, self._spec.jvm_options, jamm))
+                 cfg.jvm_options(node, self._spec.heap, self._spec.jvm_options, jamm,
+                                 metrics_agent=(agent.jvm_option(node.address)
+                                                if agent is not None else None)))
                 for node in self._nodes]
 
     def _fingerprint(self) -> str:
+        # Without the metrics agent: monitoring on or off, a kept cluster is the same one.
         rendered = self._render(jamm=None)
         return cfg.fingerprint(self._version, self.contact_points,
                                [text for _, text, _ in rendered],
@@ -201,7 +218,7 @@ class CassandraCluster:
         await asyncio.to_thread(self._check_ports_free)
         java, jars = self._java, self._jars
         env = {"JAVA_HOME": str(java.home), "MALLOC_ARENA_MAX": "4"}
-        for node, _, options in self._render(jars.jamm):
+        for node, _, options in self._render(jars.jamm, self._agent):
             command = cfg.java_command(java.java, options, jars.classpath, node)
             process = await LocalExecutor(node.address).start(
                 command, env=env, cwd=str(node.root), stdout_path=str(node.stdout_log),
@@ -212,13 +229,17 @@ class CassandraCluster:
 
     def _check_ports_free(self) -> None:
         for node in self._nodes:
-            for address, port in ((node.address, cfg.NATIVE_PORT),
-                                  (node.address, cfg.STORAGE_PORT),
-                                  ("127.0.0.1", node.jmx_port)):
+            ports = [(node.address, cfg.NATIVE_PORT, "CQL"),
+                     (node.address, cfg.STORAGE_PORT, "storage"),
+                     ("127.0.0.1", node.jmx_port, "JMX")]
+            if self._agent is not None:
+                ports.append((node.address, self._agent.port,
+                              "JMX exporter, monitoring.jmx_exporter_port"))
+            for address, port, what in ports:
                 if port_open(address, port, timeout=0.5):
                     raise DatabaseError(
-                        f"cannot start Cassandra {node}: {address}:{port} is already in use "
-                        "by another process (another cluster on the same addresses?)")
+                        f"cannot start Cassandra {node}: {address}:{port} ({what}) is already "
+                        "in use by another process (another cluster on the same addresses?)")
 
     def _write_state(self) -> None:
         state = {

@@ -264,16 +264,22 @@ def logback_xml(logs: Path) -> str:
 
 
 def jvm_options(node: NodeLayout, heap: str, extra: Sequence[str],
-                jamm: Path | None) -> list[str]:
+                jamm: Path | None, *, metrics_agent: str | None = None) -> list[str]:
     """Every JVM option of a node except the classpath and the main class.
 
-    ``extra`` (the profile's ``jvm_options``) comes last, so it wins where the JVM lets the
-    last occurrence of an option win (``-Xmx``, ``-XX:`` flags, ``-D`` properties).
+    ``metrics_agent`` is the node's whole ``-javaagent:`` option of the JMX exporter (see
+    ``monitor.exporters.JmxAgent.jvm_option``), after jamm's. ``extra`` (the profile's
+    ``jvm_options``) comes last, so it wins where the JVM lets the last occurrence of an
+    option win (``-Xmx``, ``-XX:`` flags, ``-D`` properties).
     """
     options = [*GENERAL_OPTIONS, f"-Xms{heap}", f"-Xmx{heap}",
                f"-XX:HeapDumpPath={node.root}", *GC_OPTIONS, *JPMS_OPTIONS]
     if jamm is not None:
         options.append(f"-javaagent:{jamm}")
+    if metrics_agent is not None:
+        if not metrics_agent.startswith("-javaagent:"):
+            raise ValueError(f"not a -javaagent: option: {metrics_agent!r}")
+        options.append(metrics_agent)
     options += [
         f"-Dcassandra.jmx.local.port={node.jmx_port}",
         f"-Dcassandra.config=file://{node.yaml_path}",

@@ -6,6 +6,7 @@ configuration is the local backend's (``cassandra_config``), rendered here and w
 host. Layout under the profile's ``static.workdir`` on every host::
 
     cassandra/<version>/{lib/,MANIFEST}          the jars, shared by every cluster of the host
+    jmx-exporter/<jar>, <rules>                   the JMX exporter agent, when monitoring
     clusters/<profile>/<address>/conf/           cassandra.yaml, logback.xml
     clusters/<profile>/<address>/{data,...}/     removed by ``wipe``
     clusters/<profile>/<address>/logs/           system.log, stdout.log
@@ -40,6 +41,7 @@ from pytest_scyllabench.errors import (
     ScyllaBenchError,
 )
 from pytest_scyllabench.execute.base import RunningProcess
+from pytest_scyllabench.monitor.exporters import JmxAgent, install_jmx_agent
 from pytest_scyllabench.profile import DatabaseSpec, Profile
 from pytest_scyllabench.provision.base import Deployment, Host
 
@@ -119,6 +121,9 @@ class RemoteCassandraCluster:
         self._java: dict[str, str] = {}
         self._processes: dict[str, RunningProcess] = {}
         self._configured = False
+        self._agent: JmxAgent | None = None
+        #: Paths of the agent's jar and rules on every host, once copied there.
+        self._agent_paths: tuple[str, str] | None = None
         self.adopt_problem: str | None = None
 
     @property
@@ -142,6 +147,21 @@ class RemoteCassandraCluster:
         """Local copies of the nodes' logs (made by ``fetch_logs``)."""
         return [self._local_dir / node.name / "logs" / name
                 for node in self._nodes for name in ("system.log", "stdout.log")]
+
+    @property
+    def needs_jmx_agent(self) -> bool:
+        return True
+
+    def export_metrics(self, agent: JmxAgent | None) -> int | None:
+        """Copy ``agent`` to every host at ``configure`` and start each node with it, on the
+        node's own address; the port, if any."""
+        self._agent = agent
+        return agent.port if agent is not None else None
+
+    @property
+    def agent_dir(self) -> PurePosixPath:
+        """Where the JMX exporter agent and its rules live on every host."""
+        return self._workdir / "jmx-exporter"
 
     def _pairs(self) -> list[tuple[Host, cfg.NodeLayout]]:
         return list(zip(self._servers, self._nodes, strict=True))
@@ -223,6 +243,16 @@ class RemoteCassandraCluster:
             raise DatabaseError("RemoteCassandraCluster.configure() needs install() first")
         await self.stop()
         await self._each(self._configure_on)
+        if self._agent is not None:
+            agent = self._agent
+            copied: list[tuple[str, str]] = []
+
+            async def copy_agent(host: Host, _node: cfg.NodeLayout) -> None:
+                copied.append(await install_jmx_agent(host.executor, agent.jar, agent.rules,
+                                                      str(self.agent_dir)))
+
+            await self._each(copy_agent)
+            self._agent_paths = copied[0]
         self._configured = True
 
     async def _configure_on(self, host: Host, node: cfg.NodeLayout) -> None:
@@ -243,7 +273,9 @@ class RemoteCassandraCluster:
         if not self._configured or self._jars is None:
             raise DatabaseError("RemoteCassandraCluster.start() needs install() and configure()")
         options_of = {node.index: cfg.jvm_options(node, self._spec.heap, self._spec.jvm_options,
-                                                  self._jamm()) for node in self._nodes}
+                                                  self._jamm(),
+                                                  metrics_agent=self._agent_option(node))
+                      for node in self._nodes}
         for host, node in self._pairs():
             java = self._java[host.name]
             command = [java, *options_of[node.index], "-cp",
@@ -253,6 +285,15 @@ class RemoteCassandraCluster:
                 command, env=env, cwd=str(node.root), stdout_path=str(node.stdout_log),
                 detach=True)
             log.info("started Cassandra %s on %s", node, host.name)
+
+    def _agent_option(self, node: cfg.NodeLayout) -> str | None:
+        if self._agent is None:
+            return None
+        if self._agent_paths is None:
+            raise DatabaseError("RemoteCassandraCluster.start(): the JMX exporter agent was "
+                                "not copied to the hosts (configure() copies it)")
+        jar, rules = self._agent_paths
+        return self._agent.jvm_option(node.address, jar=jar, rules=rules)
 
     # -- readiness -----------------------------------------------------------------------
 

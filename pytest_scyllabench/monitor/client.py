@@ -2,8 +2,8 @@
 
 Blocking ``urllib`` calls run in ``asyncio.to_thread``, each bounded by a socket timeout;
 no HTTP library is needed for a handful of JSON requests per test. Every failure becomes a
-:class:`MonitoringError` naming the URL and what went wrong (Prometheus's own ``error``
-field when it sent one).
+:class:`~pytest_scyllabench.errors.MonitoringError` naming the URL and what went wrong
+(Prometheus's own ``error`` field when it sent one).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import urllib.request
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from pytest_scyllabench.errors import CommandError, ScyllaBenchError
+from pytest_scyllabench.errors import CommandError, MonitoringError
 from pytest_scyllabench.execute.base import Executor, RunningProcess
 
 #: Seconds between two readiness checks.
@@ -30,13 +30,6 @@ HTTP_TIMEOUT = 10.0
 QUERY_TIMEOUT = "8s"
 
 Params = Sequence[tuple[str, str]]
-
-
-class MonitoringError(ScyllaBenchError):
-    """Prometheus or an exporter could not be started, reached, queried or snapshotted.
-
-    (To move into ``errors.py`` under ``ScyllaBenchError``.)
-    """
 
 
 def _prometheus_error(body: bytes) -> str:

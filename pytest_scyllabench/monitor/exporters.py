@@ -38,16 +38,16 @@ import shutil
 import time
 import zipfile
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from pytest_scyllabench.errors import CommandError
+from pytest_scyllabench.errors import CommandError, MonitoringError
 from pytest_scyllabench.execute.base import Executor, RunningProcess
 from pytest_scyllabench.execute.local import LocalExecutor
 from pytest_scyllabench.monitor.client import (
-    MonitoringError,
     PrometheusClient,
     binary_version,
     check_port_free,
@@ -154,6 +154,26 @@ def jmx_agent_jvm_option(jar: Path | str, port: int, config: Path | str,
         raise ValueError(f"invalid JMX exporter port {port}")
     where = f"{address}:{port}" if address else str(port)
     return f"-javaagent:{jar}={where}:{config}"
+
+
+@dataclass(frozen=True)
+class JmxAgent:
+    """The JMX exporter agent, resolved on this machine, and the port it is to serve on.
+
+    A database copies ``jar`` and ``rules`` to its hosts if they are other machines
+    (:func:`install_jmx_agent`) and gives each node :func:`jmx_agent_jvm_option` with the
+    node's own address, so that several local nodes share the port.
+    """
+
+    jar: Path
+    rules: Path
+    port: int = JMX_EXPORTER_PORT
+
+    def jvm_option(self, address: str, *, jar: str | None = None,
+                   rules: str | None = None) -> str:
+        """The ``-javaagent:`` option of the node at ``address`` (paths on its host)."""
+        return jmx_agent_jvm_option(jar or self.jar, self.port, rules or self.rules,
+                                    address=address)
 
 
 def jmx_agent_paths(cache: Path, version: str = JMX_EXPORTER_VERSION) -> tuple[Path, Path]:

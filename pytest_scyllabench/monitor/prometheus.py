@@ -24,10 +24,9 @@ from typing import Any, Literal
 
 import yaml
 
-from pytest_scyllabench.errors import CommandError
+from pytest_scyllabench.errors import CommandError, MonitoringError
 from pytest_scyllabench.execute.base import Executor, RunningProcess
 from pytest_scyllabench.monitor.client import (
-    MonitoringError,
     PrometheusClient,
     binary_version,
     check_port_free,

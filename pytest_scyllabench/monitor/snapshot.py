@@ -1,9 +1,10 @@
 """TSDB snapshots: take one per test (or per session), keep it as a ``.tar.gz``, serve it later.
 
-:func:`take_snapshot` asks the running Prometheus for a snapshot through its admin API (the
-head block included, as tests are shorter than a block), packs the snapshot directory with
-``tar`` on Prometheus's host, copies the archive into the trials directory and removes both
-from that host. :func:`delete_series` empties the TSDB between tests instead of a restart.
+:func:`take_snapshot` waits for every target's next scrape, then asks the running Prometheus
+for a snapshot through its admin API (the head block included, as tests are shorter than a
+block), packs the snapshot directory with ``tar`` on Prometheus's host, copies the archive
+into the trials directory and removes both from that host. :func:`delete_series` empties
+the TSDB between tests instead of a restart.
 
 :func:`serve_snapshot` unpacks an archive into a temporary directory and starts a local,
 read-only Prometheus on it (no scrape target, admin API off, a retention long enough that
@@ -24,11 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from pytest_scyllabench.errors import CommandError
+from pytest_scyllabench.errors import CommandError, MonitoringError
 from pytest_scyllabench.execute.base import RunningProcess
 from pytest_scyllabench.execute.local import LocalExecutor
 from pytest_scyllabench.monitor.client import (
-    MonitoringError,
+    POLL_INTERVAL,
     PrometheusClient,
     binary_version,
     check_port_free,
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 #: Long enough that Prometheus never deletes the blocks of an old snapshot it serves.
 SERVE_RETENTION = "100y"
 PACK_TIMEOUT = 600.0
+#: Seconds a snapshot waits for every target's next scrape (a slow JMX scrape takes ~1 s).
+CATCH_UP_TIMEOUT = 15.0
 _NAME = re.compile(r"^[0-9A-Za-z._-]+$")
 #: Every series: what ``delete_series`` removes by default.
 ALL_SERIES = '{__name__=~".+"}'
@@ -64,12 +67,36 @@ class Snapshot:
     seconds: float
 
 
+async def scraped_since(client: PrometheusClient, since: float, timeout: float) -> bool:
+    """Wait until every target was scraped after ``since`` (epoch seconds); ``False`` if
+    that did not happen within ``timeout`` seconds (a target may be slow: not an error)."""
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                with contextlib.suppress(MonitoringError):
+                    oldest = await client.query("min(timestamp(up))")
+                    if oldest and float(oldest[0]["value"][1]) > since:
+                        return True
+                await asyncio.sleep(POLL_INTERVAL)
+    except TimeoutError:
+        return False
+
+
 async def take_snapshot(prometheus: Prometheus, trials_dir: Path, name: str = "prometheus",
-                        *, timeout: float = PACK_TIMEOUT) -> Snapshot:
-    """Snapshot the TSDB into ``<trials_dir>/<name>.tar.gz`` (removed from Prometheus's host)."""
+                        *, timeout: float = PACK_TIMEOUT,
+                        catch_up: float = CATCH_UP_TIMEOUT) -> Snapshot:
+    """Snapshot the TSDB into ``<trials_dir>/<name>.tar.gz`` (removed from Prometheus's host).
+
+    It first waits (up to ``catch_up`` seconds) until every target was scraped after the
+    call: the snapshot then holds everything until the call (Prometheus leaves the newest
+    sample out of the head block it writes), the end of the test's last step included.
+    """
     if not _NAME.match(name):
         raise MonitoringError(f"invalid snapshot name {name!r}: letters, digits, . _ - only")
     began = time.monotonic()
+    if catch_up > 0 and not await scraped_since(prometheus.client, time.time(), catch_up):
+        log.info("%s: not every target was scraped within %g s; snapshotting anyway",
+                 prometheus.what, catch_up)
     data = await prometheus.client.post("/api/v1/admin/tsdb/snapshot")
     snapshot = data.get("name") if isinstance(data, dict) else None
     if not isinstance(snapshot, str) or not _NAME.match(snapshot):

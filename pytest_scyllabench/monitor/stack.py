@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from pytest_scyllabench.errors import MonitoringError
 from pytest_scyllabench.execute.base import Executor
-from pytest_scyllabench.monitor.client import MonitoringError
 from pytest_scyllabench.monitor.exporters import (
     NODE_EXPORTER_BINARY,
     NODE_EXPORTER_PORT,
@@ -59,6 +60,8 @@ class MonitorOptions:
     start_timeout: float = START_TIMEOUT
     #: Delete every series after each test's snapshot, so each snapshot holds one test.
     reset_after_snapshot: bool = False
+    #: Seconds ``wait_quiet()`` waits for pending compactions by default; 0: no wait.
+    quiet_timeout: float = 0.0
     prometheus_binary: str = PROMETHEUS_BINARY
     node_exporter_binary: str = NODE_EXPORTER_BINARY
 
@@ -90,6 +93,8 @@ class Monitoring:
                                for watched in self.hosts if watched.host.node_exporter)
         #: One line per failure tolerated in optional mode, for the report.
         self.warnings: list[str] = []
+        #: Seconds from Prometheus's readiness until every target had been scraped.
+        self.first_scrape_seconds: float | None = None
         self._up = False
 
     @property
@@ -102,9 +107,20 @@ class Monitoring:
         return self.prometheus.url
 
     async def start(self, teardown: TeardownStack) -> bool:
-        """Start exporters and Prometheus (their stop registered first); ``True`` when up."""
+        """Start exporters and Prometheus (their stop registered first), then wait until every
+        target was scraped once, so that the first step has data; ``True`` when up.
+
+        A target still down after ``start_timeout`` is a warning in optional mode (the others
+        are scraped on), a ``MonitoringError`` in required mode.
+        """
         teardown.push("monitoring", self.stop)
-        return await self._guard("start", self._start()) is not None
+        if await self._guard("start", self._start()) is None:
+            return False
+        began = time.monotonic()
+        await self._guard("first scrape", self.prometheus.wait_targets_up(
+            self.options.start_timeout))
+        self.first_scrape_seconds = time.monotonic() - began
+        return True
 
     async def _start(self) -> bool:
         targets = scrape_targets([watched.host for watched in self.hosts], self.database,
@@ -152,9 +168,14 @@ class Monitoring:
             self.prometheus.client, start, end, database=self.database,
             scrape_interval=self.options.scrape_interval))
 
-    async def wait_quiet(self, timeout: float) -> float | None:
-        """Wait until no compaction is pending; the seconds waited, ``None`` when not up."""
-        if not self.up:
+    async def wait_quiet(self, timeout: float | None = None) -> float | None:
+        """Wait until no compaction is pending; the seconds waited.
+
+        ``timeout`` defaults to the profile's ``monitoring.quiet_timeout``; ``None`` when it
+        is 0, when monitoring is not up, or (optional mode) when the wait failed.
+        """
+        timeout = self.options.quiet_timeout if timeout is None else timeout
+        if not self.up or timeout <= 0:
             return None
         return await self._guard("wait for quiet", wait_quiet(
             self.prometheus.client, timeout, poll=self.options.scrape_interval))

@@ -27,7 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_scyllabench.monitor.client import MonitoringError, PrometheusClient
+from pytest_scyllabench.errors import MonitoringError
+from pytest_scyllabench.monitor.client import PrometheusClient
 from pytest_scyllabench.profile import DatabaseKind
 
 #: metric name -> host -> [(t seconds since the epoch, value)]

@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 from procs import processes_matching
 
+from pytest_scyllabench.errors import MonitoringError
 from pytest_scyllabench.execute.local import LocalExecutor
-from pytest_scyllabench.monitor.client import MonitoringError, PrometheusClient
+from pytest_scyllabench.monitor.client import PrometheusClient
 from pytest_scyllabench.monitor.exporters import (
     NODE_EXPORTER_BINARY,
     NodeExporter,
@@ -311,6 +312,11 @@ def test_cassandra_metrics_through_the_jmx_exporter(tmp_path: Path,
             writes = 'sum(cassandra_client_requests_total{operation="Write",host="node1"})'
             await eventually(lambda: value_of(prometheus.client, writes), 60,
                              "Cassandra writes scraped")
+            # Two scrapes after the writes, so that their rate is in the window (busy machine).
+            rate = ('sum(rate(cassandra_client_requests_total{operation="Write",host="node1"}'
+                    '[8s]))')
+            await eventually(lambda: value_of(prometheus.client, rate), 60,
+                             "a rate of Cassandra writes")
             assert await wait_quiet(prometheus.client, 120, poll=1.0) >= 0
             end = time.time()
             snapshot = await take_snapshot(prometheus, tmp_path / "trials", "cassandra")

@@ -38,6 +38,12 @@ class FakeDatabase:
             with open(path, "a", encoding="utf-8") as out:
                 out.write(event + "\n")
 
+    needs_jmx_agent = False
+
+    def export_metrics(self, agent: Any) -> int | None:
+        self._journal("export_metrics")
+        return None
+
     async def install(self) -> str:
         self._journal("install")
         return self.version

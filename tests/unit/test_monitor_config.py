@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pytest_scyllabench.monitor.client import MonitoringError
+from pytest_scyllabench.errors import MonitoringError
 from pytest_scyllabench.monitor.exporters import (
     CASSANDRA_JMX_CONFIG,
     CASSANDRA_JMX_RULES,

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pytest_scyllabench.monitor.client import MonitoringError
+from pytest_scyllabench.errors import MonitoringError
 from pytest_scyllabench.monitor.vitals import (
     MAX_POINTS,
     PENDING_COMPACTIONS,

@@ -1,0 +1,67 @@
+"""What a session monitors: the options from its profile and the hosts of its deployment.
+
+Pure functions, no I/O. The hosts, by provisioner:
+
+- ``local`` (every host is this machine): one entry per database node (its own loopback
+  address, role ``db``, no node exporter of its own) and one ``local`` host with the node
+  exporter, roles ``loader`` and ``monitor``;
+- remote hosts (``static``, ``aws``): one entry per machine, a node exporter on each, its
+  roles the union of what runs there (a server is ``db``, a loader host ``loader``).
+
+Prometheus runs on this machine in both cases and scrapes every target at its address.
+"""
+
+from __future__ import annotations
+
+from pytest_scyllabench.execute.local import LocalExecutor
+from pytest_scyllabench.monitor.prometheus import MonitoredHost, Role
+from pytest_scyllabench.monitor.stack import MonitorOptions, WatchedHost
+from pytest_scyllabench.profile import MonitoringSpec
+from pytest_scyllabench.provision.base import Deployment, Host
+
+#: The ``host`` label of this machine in a local session.
+LOCAL_HOST = "local"
+LOCAL_ADDRESS = "127.0.0.1"
+ROLE_ORDER: tuple[Role, ...] = ("db", "loader", "monitor")
+
+
+def monitor_options(spec: MonitoringSpec, database_port: int | None) -> MonitorOptions:
+    """The options of :class:`~pytest_scyllabench.monitor.stack.Monitoring` for a profile."""
+    return MonitorOptions(required=spec.required, scrape_interval=spec.scrape_interval,
+                          prometheus_port=spec.prometheus_port,
+                          node_exporter_port=spec.node_exporter_port,
+                          database_port=database_port,
+                          reset_after_snapshot=spec.reset_between_tests,
+                          quiet_timeout=spec.quiet_timeout,
+                          prometheus_binary=spec.prometheus_binary,
+                          node_exporter_binary=spec.node_exporter_binary)
+
+
+def watched_hosts(deployment: Deployment) -> list[WatchedHost]:
+    """Every host of ``deployment`` to watch (see the module's docstring)."""
+    if deployment.workdir is None:
+        return _local_hosts(deployment)
+    return _remote_hosts(deployment)
+
+
+def _local_hosts(deployment: Deployment) -> list[WatchedHost]:
+    watched = [WatchedHost(MonitoredHost(server.name, server.address, ("db",),
+                                         node_exporter=False), server.executor)
+               for server in deployment.servers]
+    watched.append(WatchedHost(MonitoredHost(LOCAL_HOST, LOCAL_ADDRESS, ("loader", "monitor")),
+                               LocalExecutor(host=LOCAL_HOST)))
+    return watched
+
+
+def _remote_hosts(deployment: Deployment) -> list[WatchedHost]:
+    """One entry per address: a machine that is both server and loader is watched once."""
+    by_address: dict[str, tuple[Host, set[Role]]] = {}
+    roles_of: tuple[tuple[tuple[Host, ...], Role], ...] = (
+        (deployment.servers, "db"), (deployment.loaders, "loader"))
+    for hosts, role in roles_of:
+        for host in hosts:
+            by_address.setdefault(host.address, (host, set()))[1].add(role)
+    return [WatchedHost(MonitoredHost(host.name, host.address,
+                                      tuple(role for role in ROLE_ORDER if role in roles)),
+                        host.executor)
+            for host, roles in by_address.values()]

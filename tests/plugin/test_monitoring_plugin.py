@@ -1,0 +1,117 @@
+"""Monitoring in whole sessions with fake backends: optional monitoring that fails warns and
+the benchmarks go on; required monitoring that fails stops the session, and teardown runs."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+HERE = Path(__file__).parent
+
+CONFTEST = f"""
+import json, os, sys
+sys.path.insert(0, {str(HERE)!r})
+from pytest_scyllabench import backends
+from pytest_scyllabench.state import STATE_KEY
+backends.DATABASES["cassandra"] = "fakes:FakeDatabase"
+backends.STRESS_TOOLS["builtin"] = "fakes:create_tool"
+
+def pytest_sessionfinish(session):
+    state = session.config.stash.get(STATE_KEY, None)
+    cluster = state.bench.current_cluster if state is not None else None
+    with open(os.environ["MONITORING_DUMP"], "w") as out:
+        json.dump({{"started": cluster is not None,
+                   "monitoring": cluster is not None and cluster.monitoring is not None,
+                   "warnings": cluster.monitoring_warnings if cluster is not None else [],
+                   "snapshots": {{k: str(v) for k, v in state.bench.snapshots.items()}}}}, out)
+"""
+
+PROFILE = """
+name: fake
+database: {{nodes: 2, replication_factor: 2}}
+workloads:
+  write: {{mix: {{write: 1}}}}
+monitoring:
+  enabled: true
+  required: {required}
+  prometheus_binary: {missing}/prometheus
+  node_exporter_binary: {missing}/prometheus-node-exporter
+  prometheus_port: {prometheus_port}
+  node_exporter_port: {node_exporter_port}
+"""
+
+BENCH = """
+def test_write(scyllabench_step):
+    result = scyllabench_step("write", rate=100, duration=1, warmup=0)
+    assert result.ops == 100
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Path:
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_bench=BENCH)
+    monkeypatch.setenv("FAKE_DB_JOURNAL", str(pytester.path / "journal"))
+    monkeypatch.setenv("SCYLLABENCH_CACHE", str(pytester.path / "cache"))
+    monkeypatch.setenv("MONITORING_DUMP", str(pytester.path / "monitoring.json"))
+    return pytester.path
+
+
+def run(pytester: pytest.Pytester, *, required: bool) -> pytest.RunResult:
+    pytester.makefile(".yaml", fake=PROFILE.format(
+        required=str(required).lower(), missing=pytester.path / "missing",
+        prometheus_port=free_port(), node_exporter_port=free_port()))
+    return pytester.runpytest("--scyllabench-profile=fake.yaml", "-p", "no:cacheprovider")
+
+
+def dump(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((path / "monitoring.json").read_text())
+    return data
+
+
+def journal(path: Path) -> list[str]:
+    return (path / "journal").read_text().split()
+
+
+def test_optional_monitoring_that_fails_warns_and_benchmarks_go_on(
+        pytester: pytest.Pytester, project: Path) -> None:
+    result = run(pytester, required=False)
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines([
+        "*MonitoringWarning: monitoring start failed (benchmarks go on without it): *"
+        "the node exporter is not installed: */missing/prometheus-node-exporter*"])
+    state = dump(project)
+    assert state["monitoring"] and len(state["warnings"]) == 1
+    assert "the node exporter is not installed" in state["warnings"][0]
+    assert state["snapshots"] == {}
+    # The database was asked for its metrics before anything else, and torn down at the end.
+    assert journal(project) == ["export_metrics", "install", "configure", "start", "ready",
+                                "stop", "wipe"]
+    trial = (project / "trials" / "fake" / "latest").resolve()
+    assert len(list(trial.glob("*/*/result.json"))) == 1
+    assert not list(trial.rglob("prometheus.tar.gz"))
+
+
+def test_required_monitoring_that_fails_stops_the_session_and_tears_down(
+        pytester: pytest.Pytester, project: Path) -> None:
+    result = run(pytester, required=True)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([
+        "*MonitoringError: *the node exporter is not installed: */missing/"
+        "prometheus-node-exporter*`prometheus-node-exporter` package*"])
+    assert "MonitoringWarning" not in result.stdout.str()
+    assert not dump(project)["started"]
+    assert journal(project) == ["export_metrics", "install", "configure", "start", "ready",
+                                "stop", "wipe"]

@@ -21,12 +21,16 @@ PROVISIONERS = {
     "local": "pytest_scyllabench.provision.local:create",
     "static": "pytest_scyllabench.provision.static:create",
     "aws": "pytest_scyllabench.provision.aws:create",
+    "docker": "pytest_scyllabench.provision.docker:create",
 }
 #: Databases whose nodes run on this machine: ``cls(spec, addresses, workdir, cache, keep=)``.
 DATABASES = {"cassandra": "pytest_scyllabench.db.cassandra:CassandraCluster"}
 #: Databases whose nodes run on the remote hosts of a deployment (one whose ``workdir`` is
 #: set by its provisioner): ``create(profile, deployment, local_dir, cache, keep)``.
-REMOTE_DATABASES = {"cassandra": "pytest_scyllabench.db.cassandra_remote:create"}
+REMOTE_DATABASES = {
+    "cassandra": "pytest_scyllabench.db.cassandra_remote:create",
+    "scylla": "pytest_scyllabench.db.scylla:create",
+}
 #: Each stress tool module has ``create(spec: LoaderSpec) -> StressTool``.
 STRESS_TOOLS = {
     "builtin": "pytest_scyllabench.stress.builtin:create",
@@ -53,7 +57,8 @@ def provisioner(profile: Profile, trial_dir: Path) -> Provisioner:
 
 def database(profile: Profile, deployment: Deployment, workdir: Path, cache: Path,
              keep: bool) -> Database:
-    if deployment.workdir is not None:
+    # Remote hosts, or a kind with no backend on this machine (ScyllaDB in containers).
+    if deployment.workdir is not None or profile.database.kind not in DATABASES:
         create = _load(REMOTE_DATABASES, profile.database.kind, "remote database")
         remote: Database = create(profile, deployment, workdir, cache, keep)
         return remote

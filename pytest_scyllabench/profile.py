@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from pytest_scyllabench.db.scylla_config import DockerSpec, ScyllaSpec
 from pytest_scyllabench.execute.ssh_options import SshOptions
 from pytest_scyllabench.provision.aws_spec import AwsSpec
 from pytest_scyllabench.stress.step import Workload
@@ -148,7 +149,7 @@ class Profile:
 
     name: str
     source: Path | None
-    provisioner: Literal["local", "static", "aws"]
+    provisioner: Literal["local", "static", "aws", "docker"]
     local: LocalSpec
     database: DatabaseSpec
     loaders: LoaderSpec
@@ -164,4 +165,8 @@ class Profile:
     static: StaticSpec | None = None
     #: The EC2 instances of ``provisioner: aws``; ``None`` for the other provisioners.
     aws: AwsSpec | None = None
+    #: How ScyllaDB is installed and run (``database.kind: scylla`` on static or EC2 hosts).
+    scylla: ScyllaSpec = field(default_factory=ScyllaSpec)
+    #: The containers of ``provisioner: docker`` (ScyllaDB on this machine's Docker engine).
+    docker: DockerSpec = field(default_factory=DockerSpec)
     monitoring: MonitoringSpec = MonitoringSpec()

@@ -17,6 +17,12 @@ from typing import Any, Literal, TypeVar
 
 import yaml
 
+from pytest_scyllabench.db.scylla_config import (
+    DockerSpec,
+    ScyllaSpec,
+    docker_problems,
+    spec_problems,
+)
 from pytest_scyllabench.errors import ConfigError, ProfileError
 from pytest_scyllabench.execute.ssh_options import KnownHostsPolicy, SshOptions
 from pytest_scyllabench.profile import (
@@ -86,7 +92,7 @@ def load_profile(path: Path) -> Profile:
     known = {f.name for f in dataclasses.fields(Profile)} - {"name", "source", "workloads"}
     _reject_unknown(data, known | {"workload_files", "workloads"}, source, "")
     provisioner = _convert(data.get("provisioner", "local"),
-                           Literal["local", "static", "aws"], source, "provisioner")
+                           Literal["local", "static", "aws", "docker"], source, "provisioner")
     database = build(DatabaseSpec, data.get("database", {}), source, "database")
     loaders = build(LoaderSpec, data.get("loaders", {}), source, "loaders")
     static = None
@@ -101,12 +107,25 @@ def load_profile(path: Path) -> Profile:
         database, loaders = _fit_aws(aws, database, loaders, data, source)
     elif "aws" in data:
         raise ProfileError(source, "aws", "only used with provisioner: aws")
+    scylla = build(ScyllaSpec, data.get("scylla", {}), source, "scylla")
+    if "scylla" in data and database.kind != "scylla":
+        raise ProfileError(source, "scylla", "only used with database.kind: scylla")
+    if database.kind == "scylla":
+        for field_path, problem in spec_problems(scylla, database.version):
+            raise ProfileError(source, f"scylla.{field_path}", problem)
+    docker = build(DockerSpec, data.get("docker", {}), source, "docker")
+    if "docker" in data and provisioner != "docker":
+        raise ProfileError(source, "docker", "only used with provisioner: docker")
+    for field_path, problem in docker_problems(docker):
+        raise ProfileError(source, f"docker.{field_path}", problem)
     profile = Profile(
         name=name,
         source=path,
         provisioner=provisioner,
         static=static,
         aws=aws,
+        scylla=scylla,
+        docker=docker,
         local=build(LocalSpec, data.get("local", {}), source, "local"),
         database=database,
         loaders=loaders,
@@ -358,9 +377,9 @@ def check_profile(profile: Profile, source: str) -> None:
             raise ProfileError(source, "local.first_address",
                                "must be a loopback IPv4 address (127.x.y.z) with room for "
                                f"{db.nodes} consecutive addresses")
-    elif db.kind != "cassandra":
+    elif profile.provisioner == "docker" and db.kind != "scylla":
         raise ProfileError(source, "database.kind",
-                           f"the {profile.provisioner} provisioner runs cassandra only")
+                           "the docker provisioner runs scylla only (scylladb/scylla image)")
     _at_least(db.nodes, 1, source, "database.nodes")
     if not 1 <= db.replication_factor <= db.nodes:
         raise ProfileError(source, "database.replication_factor",

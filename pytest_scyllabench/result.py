@@ -92,6 +92,8 @@ class StepResult:
     #: Nanoseconds per recorded value of ``histograms`` (1000.0: microseconds, the built-in
     #: loader; 1.0: nanoseconds, cassandra-stress). One unit per step: its loaders run one tool.
     value_unit_ns: float = 1000.0
+    #: Start of the measured window, epoch seconds (0.0 when unknown); it lasts ``duration``.
+    measure_start: float = 0.0
 
     def latency(self, operation: str = "all", kind: str = RESPONSE_TIME) -> Latency:
         """Percentiles of one operation type (or ``all``) and latency kind, milliseconds."""

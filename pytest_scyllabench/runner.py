@@ -241,8 +241,10 @@ class StepRunner:
                 # Tools that cannot start on time run longer; every loader is judged on the
                 # step's duration from the common start.
                 window = Window(window.start, min(window.end, window.start + step.duration))
-                return build_step_result(step, outputs, window,
-                                         service_time_only=not tool.measures_response_time)
+                result = build_step_result(step, outputs, window,
+                                           service_time_only=not tool.measures_response_time)
+                result.measure_start = window.start
+                return result
             except HdrLogError as exc:
                 if exc.loader not in {output.name for output in outputs}:
                     raise

@@ -91,14 +91,23 @@ class StepCall:
         """One run of ``step``; a failed loader saves what the others measured, then fails."""
         state = self._state
         step_dir = state.trials.step_dir(self._item.nodeid, label)
+        monitoring = self._cluster.monitoring
+        if monitoring is not None:  # pending compactions would skew the step (if configured)
+            state.bench.run(monitoring.wait_quiet())
         state.step_started(self._item.nodeid, label, step.warmup + step.duration)
         try:
-            return state.bench.run(runner.run(step, step_dir, on_progress=state.progress,
-                                              tool=tool))
+            result = state.bench.run(runner.run(step, step_dir, on_progress=state.progress,
+                                                tool=tool))
         except LoaderFailed as exc:
             if exc.partial is not None:
                 state.record(self._item, exc.partial, [str(exc)])
             pytest.fail(f"{label}: {exc}", pytrace=False)
+        if monitoring is not None and result.measure_start:
+            vitals = state.bench.run(monitoring.vitals(
+                result.measure_start, result.measure_start + result.duration))
+            if vitals:
+                state.add_vitals(self._item.nodeid, result.step, vitals)
+        return result
 
     def _compare(self, step: Step, results: list[StepResult], *, reached: bool) -> list[str]:
         """Keep the step for the saved baseline and compare it; regressions, one line each."""

@@ -208,6 +208,13 @@ class ScyllaCluster:
     def contact_points(self) -> tuple[str, ...]:
         return tuple(node.address for node in self._nodes)
 
+    #: ScyllaDB serves its own Prometheus metrics: no JMX agent.
+    needs_jmx_agent = False
+
+    def export_metrics(self, agent: object | None) -> int | None:
+        """Every node's own metrics endpoint (``prometheus_port`` in scylla.yaml)."""
+        return cfg.PROMETHEUS_PORT
+
     @property
     def port(self) -> int:
         return cfg.NATIVE_PORT

@@ -297,3 +297,8 @@ class DockerProvisioner:
         if failures:
             raise ProvisionError("could not remove every container of the run:\n" +
                                  "\n".join(failures))
+
+
+def create(profile: Profile, trial_dir: Path) -> DockerProvisioner:
+    """The provisioner of ``provisioner: docker`` (it keeps no files in ``trial_dir``)."""
+    return DockerProvisioner(profile)

@@ -131,7 +131,7 @@ def run_session(root: Path, profile: Path, timeout: float = 900) -> tuple[int, s
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rA", "-W",
          "error::pytest_scyllabench.errors.MonitoringWarning",
          f"--scyllabench-profile={profile}", f"--scyllabench-output={root / 'trials'}",
-         str(root / "test_bench.py")],
+         "--scyllabench-html", str(root / "test_bench.py")],
         cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     try:
         out, _ = process.communicate(timeout=timeout)
@@ -193,6 +193,9 @@ def test_cassandra_session_snapshots_every_test(tmp_path: Path) -> None:
                   'operation="Write"})',
         "load": 'sum(cassandra_storage_load_bytes{host="node1"})',
     })
+    # Each step's vital signs (range queries over its measured window) are charted.
+    report = (trial / "report.html").read_text()
+    assert report.count(": vital signs") >= 2, "no vital-sign chart for the steps"
     assert found["cpus"] >= 1, found
     # The warm-up and three steps of 200-300 ops/s for 4-5 s each.
     assert found["writes"] >= 3000, found

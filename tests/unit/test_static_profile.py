@@ -117,7 +117,7 @@ def test_static_provisioner_needs_its_section(tmp_path: Path) -> None:
 
 
 def test_unknown_provisioner(tmp_path: Path) -> None:
-    assert "provisioner: must be one of local, static, aws, got 'gce'" in error_of(
+    assert "provisioner: must be one of local, static, aws, docker, got 'gce'" in error_of(
         write(tmp_path, "provisioner: gce\n"))
 
 
@@ -165,3 +165,22 @@ def test_aws_node_count_must_agree(tmp_path: Path) -> None:
 def test_aws_section_needs_aws_provisioner(tmp_path: Path) -> None:
     assert "aws: only used with provisioner: aws" in error_of(
         write(tmp_path, "aws: {region: us-east-1}\n"))
+
+
+def test_docker_runs_scylla_only(tmp_path: Path) -> None:
+    assert "database.kind: the docker provisioner runs scylla only" in error_of(
+        write(tmp_path, "provisioner: docker\n"))
+
+
+def test_docker_profile_selects_the_scylla_backends(tmp_path: Path) -> None:
+    profile = load_profile(write(tmp_path, "provisioner: docker\ndatabase:\n  kind: scylla\n"
+                                 "  version: '6.2'\n  nodes: 3\ndocker: {smp: 2}\n"))
+    assert profile.docker.smp == 2
+    assert backends.PROVISIONERS[profile.provisioner].endswith("docker:create")
+    assert profile.database.kind not in backends.DATABASES  # so it runs through REMOTE_DATABASES
+    assert backends.REMOTE_DATABASES["scylla"].endswith("scylla:create")
+
+
+def test_scylla_section_only_for_scylla(tmp_path: Path) -> None:
+    assert "scylla: only used with database.kind: scylla" in error_of(
+        write(tmp_path, "scylla: {method: tarball}\n"))

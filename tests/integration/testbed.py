@@ -271,14 +271,26 @@ def _add_host(bed: TestBed, index: int) -> TestHost:
                     host_key_pub=Path(f"{host_key}.pub"))
 
 
+#: Directories every test-bed host sees even when they lie under ``/tmp`` or ``/root`` (which
+#: are private to each host): this checkout, with its virtualenv, so that a loader host can run
+#: the plugin wherever CI cloned it.
+SHARED_PATHS = (str(Path(__file__).resolve().parents[2]), sys.prefix)
+
 #: Runs sshd as a child subreaper, as a host's init would: processes orphaned inside the host
 #: (a detached command, a killed wrapper's children) are reaped instead of staying zombies
 #: under this machine's init, which may not reap them.
 _REAPER = """
 import ctypes, os, signal, subprocess, sys
-home, tmp, *sshd_argv = sys.argv[1:]
-for source, target in ((home, "/root"), (tmp, "/tmp")):
-    subprocess.run(["mount", "--bind", source, target], check=True)
+home, tmp, shared, *sshd_argv = sys.argv[1:]
+for private, target in ((home, "/root"), (tmp, "/tmp")):
+    # Paths every host must see (this checkout and its virtualenv) stay visible through the
+    # private directory: bound into it first, then the whole tree is bound over the target.
+    for path in filter(None, shared.split(os.pathsep)):
+        if path.startswith(target + "/"):
+            inside = os.path.join(private, os.path.relpath(path, target))
+            os.makedirs(inside, exist_ok=True)
+            subprocess.run(["mount", "--bind", path, inside], check=True)
+    subprocess.run(["mount", "--rbind", private, target], check=True)
 ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
 sshd = subprocess.Popen(sshd_argv)
 signal.signal(signal.SIGTERM, lambda *_: sshd.terminate())
@@ -298,7 +310,7 @@ def _start_sshd(bed: TestBed, host: TestHost) -> subprocess.Popen[bytes]:
     home = bed.workdir / f"host{host.index}"
     return subprocess.Popen(
         ["ip", "netns", "exec", host.netns, sys.executable, "-c", _REAPER,
-         str(home / "home"), str(home / "tmp"),
+         str(home / "home"), str(home / "tmp"), os.pathsep.join(SHARED_PATHS),
          str(SSHD), "-D", "-f", str(home / "sshd_config"), "-E", str(home / "sshd.log")],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True)

@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import os
 import re
 import shutil
-import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from pytest_scyllabench.cachelock import locked
 from pytest_scyllabench.errors import CommandError, DatabaseError, MissingDependencyError
 from pytest_scyllabench.execute.local import LocalExecutor
 
@@ -169,25 +167,9 @@ def cached_jars(version: str, cache: Path) -> CassandraJars | None:
     return CassandraJars(version=version, lib=root / "lib", jars=jars)
 
 
-@contextlib.asynccontextmanager
-async def _locked(path: Path, timeout: float) -> AsyncIterator[None]:
-    """Hold an exclusive ``fcntl`` lock on ``path``, polling so the event loop stays free."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as handle:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise DatabaseError(f"{path}: still locked by another session after "
-                                        f"{timeout:g} s") from None
-                await asyncio.sleep(0.5)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+def _locked(path: Path, timeout: float) -> contextlib.AbstractAsyncContextManager[None]:
+    """The cache lock of ``path`` (see :func:`pytest_scyllabench.cachelock.locked`)."""
+    return locked(path, timeout, DatabaseError)
 
 
 async def resolve_jars(version: str, cache: Path, java: JavaRuntime, *,

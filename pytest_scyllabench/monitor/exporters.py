@@ -32,18 +32,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import re
 import shutil
-import time
 import zipfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from pytest_scyllabench.cachelock import locked
 from pytest_scyllabench.errors import CommandError, MonitoringError
 from pytest_scyllabench.execute.base import Executor, RunningProcess
 from pytest_scyllabench.execute.local import LocalExecutor
@@ -214,25 +213,9 @@ def write_jmx_rules(path: Path, rules: str = CASSANDRA_JMX_RULES) -> Path:
     return path
 
 
-@contextlib.asynccontextmanager
-async def _locked(path: Path, timeout: float) -> AsyncIterator[None]:
-    """Hold an exclusive ``fcntl`` lock on ``path``, polling so the event loop stays free."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as handle:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise MonitoringError(f"{path}: still locked by another session after "
-                                          f"{timeout:g} s") from None
-                await asyncio.sleep(0.5)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+def _locked(path: Path, timeout: float) -> contextlib.AbstractAsyncContextManager[None]:
+    """The cache lock of ``path`` (see :func:`pytest_scyllabench.cachelock.locked`)."""
+    return locked(path, timeout, MonitoringError)
 
 
 async def resolve_jmx_agent(cache: Path, version: str = JMX_EXPORTER_VERSION, *,

@@ -4,3 +4,6 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+
+
+from moto_server import moto_url  # noqa: F401  (the moto_url fixture, for the AWS tests)

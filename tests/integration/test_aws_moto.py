@@ -12,21 +12,19 @@ import asyncio
 import json
 import logging
 import os
-import socket
 import stat
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from procs import processes_matching
 
 from pytest_scyllabench import cli
 from pytest_scyllabench.errors import ProvisionError
@@ -52,49 +50,8 @@ pytestmark = pytest.mark.integration
 
 UBUNTU_AMI = "ami-785db401"  # one of moto's built-in us-east-1 images
 OPERATOR = "203.0.113.5/32"
-MOTO_SERVER = Path(sys.executable).parent / "moto_server"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@pytest.fixture(scope="module")
-def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if not MOTO_SERVER.exists():
-        pytest.skip("moto_server is not installed: pip install -e '.[dev]'")
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("moto") / "moto_server.log"
-    url = f"http://127.0.0.1:{port}"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen([str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)],
-                                   stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True)
-    try:
-        deadline, last = time.monotonic() + 60, "not started"
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail(f"moto_server exited ({process.returncode}): {log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=2):
-                    break
-            except OSError as exc:
-                last = str(exc)
-                time.sleep(0.2)
-        else:
-            pytest.fail(f"moto_server did not answer within 60 s: {last}")
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
-    assert processes_matching(str(MOTO_SERVER), str(port)) == []
 
 
 @pytest.fixture(autouse=True)

@@ -22,7 +22,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -36,7 +35,6 @@ from typing import Any
 
 import pytest
 import testbed
-from procs import processes_matching
 from testbed import TestBed
 
 from pytest_scyllabench.provision.aws_files import read_inventory
@@ -53,7 +51,6 @@ REPO = Path(__file__).resolve().parents[2]
 SITE = REPO / ".venv" / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / \
     "site-packages"
 SYSTEM_PYTHON = Path(f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}")
-MOTO_SERVER = Path(sys.executable).parent / "moto_server"
 REMOTE_WORKDIR = "/tmp/pytest-scyllabench"
 REGION = "us-east-1"
 NAME = "it-aws"
@@ -156,47 +153,6 @@ NOTHING: dict[str, list[str]] = {"instances": [], "security_groups": [], "key_pa
 # --- moto ---------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@pytest.fixture(scope="module")
-def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One moto_server on a free loopback port for the module; stopped (and checked) after."""
-    if not MOTO_SERVER.exists():
-        pytest.skip("moto_server is not installed: pip install -e '.[dev]'")
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("moto") / "moto_server.log"
-    url = f"http://127.0.0.1:{port}"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen([str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)],
-                                   stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True)
-    try:
-        deadline, last = time.monotonic() + 60, "not started"
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail(f"moto_server exited ({process.returncode}): {log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=2):
-                    break
-            except OSError as exc:
-                last = str(exc)
-                time.sleep(0.2)
-        else:
-            pytest.fail(f"moto_server did not answer within 60 s: {last}")
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
-    assert processes_matching(str(MOTO_SERVER), str(port)) == []
 
 
 @pytest.fixture

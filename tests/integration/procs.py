@@ -22,3 +22,14 @@ def processes_matching(*needles: str) -> list[tuple[int, str]]:
         if all(needle in command for needle in needles):
             found.append((int(entry.name), command))
     return found
+
+
+def interruptible() -> None:
+    """``preexec_fn`` of a child the test stops with SIGINT, as Ctrl-C would.
+
+    A test run as a background job of a non-interactive shell inherits SIGINT ignored, and so
+    would the child: Python would then never raise KeyboardInterrupt in it.
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -35,6 +35,7 @@ from typing import Any
 
 import pytest
 import testbed
+from procs import interruptible
 from testbed import TestBed
 
 from pytest_scyllabench.provision.aws_files import read_inventory
@@ -258,7 +259,7 @@ def start_session(directory: Path, bed: TestBed, moto_url: str, ami: str, python
              f"--scyllabench-profile={profile}", f"--scyllabench-output={directory / 'trials'}",
              str(directory / "test_bench.py")],
             cwd=directory, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-            env=aws_env(directory))
+            env=aws_env(directory), preexec_fn=interruptible)
     return Session(process, directory, time.monotonic())
 
 

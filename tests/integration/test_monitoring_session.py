@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from procs import processes_matching
+from procs import interruptible, processes_matching
 
 from pytest_scyllabench.monitor.client import PrometheusClient
 from pytest_scyllabench.monitor.exporters import NODE_EXPORTER_BINARY
@@ -213,7 +213,8 @@ def test_serve_snapshot_command_stops_on_ctrl_c(tmp_path: Path) -> None:
         [sys.executable, "-m", "pytest_scyllabench.cli", "serve-snapshot", str(archive),
          "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "TMPDIR": str(scratch), "PYTHONUNBUFFERED": "1"})
+        env={**os.environ, "TMPDIR": str(scratch), "PYTHONUNBUFFERED": "1"},
+        preexec_fn=interruptible)
     try:
         assert process.stdout is not None
         line = process.stdout.readline()

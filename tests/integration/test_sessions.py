@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from procs import processes_matching
+from procs import interruptible, processes_matching
 
 pytestmark = pytest.mark.integration
 
@@ -109,6 +109,7 @@ def test_sigint_during_a_step_leaves_nothing_running(tmp_path: Path) -> None:
     profile = "it-sigint"
     write_project(tmp_path, profile, SLOW_BENCH)
     process = subprocess.Popen(pytest_command(tmp_path, profile, str(tmp_path / "test_bench.py")),
+                               preexec_fn=interruptible,
                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     trials = tmp_path / "trials" / profile

@@ -7,8 +7,6 @@ import random
 import time
 from typing import Any
 
-import pytest
-
 from pytest_scyllabench.loader.drivers import Done
 from pytest_scyllabench.loader.keys import Sequential
 from pytest_scyllabench.loader.recorder import Recorder
@@ -75,7 +73,6 @@ def test_fast_driver_reaches_the_target_rate_on_schedule() -> None:
     asyncio.run(_run(loop))
     elapsed = time.monotonic() - began
     assert loop.stats.completed == 4000
-    assert loop.stats.measured == pytest.approx(4000, rel=0.02)  # a loaded machine lags
     # Open loop: it never runs ahead of the schedule (how far behind a loaded machine makes it
     # fall is a measurement, perf/loader_rate.py, not a test).
     assert elapsed >= 0.95

@@ -10,10 +10,10 @@ and the unit of its recorded values (:attr:`StressTool.hdr_value_ns`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pytest_scyllabench.stress.step import Step, Workload
 
@@ -155,3 +155,28 @@ def log_window(hdr_log: Path, loader: str, warmup: float) -> tuple[float, float]
         raise StressError(f"loader {loader}: {hdr_log}: the log spans {last - first:.1f} s, "
                           f"not more than the {warmup:g} s warm-up (the tool stopped early)")
     return start, last
+
+
+def read_json_object(path: Path, bad: Callable[[str], Exception], *, missing: str,
+                     invalid: str = "not valid JSON",
+                     not_object: str = "not a JSON object") -> dict[str, Any]:
+    """The JSON object a tool left in ``path``; ``bad(problem)`` is raised when it is unusable.
+
+    ``missing`` says why the file may be absent; ``invalid`` (followed by the parser's
+    message) and ``not_object`` word the other problems for the tool's file.
+    """
+    import json
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise bad(f"missing ({missing})") from exc
+    except OSError as exc:
+        raise bad(f"cannot be read: {exc}") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise bad(f"{invalid} ({exc})") from exc
+    if not isinstance(data, dict):
+        raise bad(not_object)
+    return data

@@ -23,6 +23,7 @@ from pytest_scyllabench.stress.base import (
     LoaderSummary,
     Progress,
     hosts_arg,
+    read_json_object,
 )
 from pytest_scyllabench.stress.step import Step, Workload
 
@@ -123,18 +124,7 @@ class BuiltinTool:
         def bad(problem: str) -> StressError:
             return StressError(f"loader {loader}: summary {path}: {problem}")
 
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except FileNotFoundError as exc:
-            raise bad("missing (the loader did not finish its run)") from exc
-        except OSError as exc:
-            raise bad(f"cannot be read: {exc}") from exc
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise bad(f"not valid JSON ({exc})") from exc
-        if not isinstance(data, Mapping):
-            raise bad("not a JSON object")
+        data = read_json_object(path, bad, missing="the loader did not finish its run")
         if data.get("phase", "run") != "run":
             raise bad(f"written by phase {data.get('phase')!r}, not by a run")
         return LoaderSummary(

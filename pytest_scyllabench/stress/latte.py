@@ -40,7 +40,6 @@ and checked on recorded runs (``tests/unit/data/latte``):
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import os
 import re
@@ -66,6 +65,7 @@ from pytest_scyllabench.stress.base import (
     LoaderSummary,
     Progress,
     log_window,
+    read_json_object,
 )
 from pytest_scyllabench.stress.step import Step, Workload
 
@@ -430,19 +430,9 @@ def _read_report(path: Path, loader: str) -> Mapping[str, Any]:
     def bad(problem: str) -> StressError:
         return StressError(f"loader {loader}: {path}: {problem}")
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise bad("missing (latte did not finish its run)") from exc
-    except OSError as exc:
-        raise bad(f"cannot be read: {exc}") from exc
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise bad(f"not valid JSON, truncated? ({exc})") from exc
-    if not isinstance(data, dict):
-        raise bad("not a latte report (not a JSON object)")
-    report: dict[str, Any] = data
+    report = read_json_object(path, bad, missing="latte did not finish its run",
+                              invalid="not valid JSON, truncated?",
+                              not_object="not a latte report (not a JSON object)")
     result = report.get("result")
     if not isinstance(result, dict):
         raise bad("not a latte report (no 'result' object)")

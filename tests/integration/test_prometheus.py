@@ -312,13 +312,21 @@ def test_cassandra_metrics_through_the_jmx_exporter(tmp_path: Path,
             writes = 'sum(cassandra_client_requests_total{operation="Write",host="node1"})'
             await eventually(lambda: value_of(prometheus.client, writes), 60,
                              "Cassandra writes scraped")
-            # Two scrapes after the writes, so that their rate is in the window (busy machine).
-            rate = ('sum(rate(cassandra_client_requests_total{operation="Write",host="node1"}'
-                    '[8s]))')
-            await eventually(lambda: value_of(prometheus.client, rate), 60,
-                             "a rate of Cassandra writes")
+            # The vital signs of the live server first: on a busy machine a JMX scrape can miss
+            # its 2 s timeout, so wait until the range query's windows hold two scrapes of the
+            # writes. The served snapshot then answers the same query over the same window.
+            window_end = 0.0
+
+            async def live_writes() -> bool:
+                nonlocal window_end
+                window_end = time.time()
+                live = await collect_vitals(prometheus.client, began - 5, window_end,
+                                            database="cassandra", scrape_interval=2.0)
+                return any(v > 0 for _, v in live.get("writes/s", {}).get("node1", []))
+
+            await eventually(live_writes, 90, "a rate of Cassandra writes in the vital signs")
             assert await wait_quiet(prometheus.client, 120, poll=1.0) >= 0
-            end = time.time()
+            end = window_end
             snapshot = await take_snapshot(prometheus, tmp_path / "trials", "cassandra")
             await prometheus.stop()
 
@@ -359,8 +367,10 @@ def _write_and_read(address: str) -> None:
         session.execute("CREATE TABLE IF NOT EXISTS sbmon.kv (k int PRIMARY KEY, v text)")
         insert = session.prepare("INSERT INTO sbmon.kv (k, v) VALUES (?, ?)")
         select = session.prepare("SELECT v FROM sbmon.kv WHERE k = ?")
+        # Spread over about 12 s (six scrapes), so that the rate shows even if a scrape fails.
         for key in range(200):
             session.execute(insert, (key, f"value-{key}"))
+            time.sleep(0.06)
         for key in range(200):
             assert session.execute(select, (key,)).one() is not None
     finally:

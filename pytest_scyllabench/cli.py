@@ -6,10 +6,13 @@
     scyllabench aws sweep [--dry-run] [--region R] [--endpoint-url URL]
     scyllabench ssh [--print] INVENTORY HOST [COMMAND...]
     scyllabench serve-snapshot ARCHIVE [--port N] [--address A] [--prometheus BINARY]
+    scyllabench compare [--baseline-dir DIR] [--rules EXPR]... [--fail-missing-baseline]
+                        BASELINE CURRENT
 
-Thin: parsing and printing only; the work is done in ``provision/aws_*`` and
-``monitor/snapshot.py``. An error prints one line and exits 1 (2 for bad arguments, 130 for
-Ctrl-C).
+Thin: parsing and printing only; the work is done in ``provision/aws_*``,
+``monitor/snapshot.py`` and ``baseline/offline.py``. An error prints one line and exits 1 (2 for
+bad arguments, 130 for Ctrl-C). ``compare`` exits 0 when nothing regressed, 1 on a regression
+and 2 on bad input (see :mod:`pytest_scyllabench.baseline.offline`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pytest_scyllabench.baseline.rules import DEFAULT_RULES
 from pytest_scyllabench.errors import ScyllaBenchError
 
 #: Default port of ``serve-snapshot``: beside a session's Prometheus on 9090.
@@ -69,6 +73,24 @@ def _parser() -> argparse.ArgumentParser:
                        help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--prometheus", metavar="BINARY", default=None,
                        help="the Prometheus program (default: Debian's /usr/bin/prometheus)")
+
+    compare = commands.add_parser(
+        "compare", help="compare two runs saved with --scyllabench-save; exit 1 on a "
+                        "regression, 2 on bad input")
+    compare.add_argument("baseline", metavar="BASELINE",
+                         help="the run to compare with: a run name or latest")
+    compare.add_argument("current", metavar="CURRENT",
+                         help="the run to judge: a run name or latest")
+    compare.add_argument("--baseline-dir", metavar="DIR", type=Path, default=Path("baselines"),
+                         help="directory of saved baselines (default: baselines)")
+    compare.add_argument("--rules", "--rule", metavar="EXPR", action="append", default=[],
+                         help="regression rules such as 'p99:+10%%' (repeatable, a later "
+                              "rule for a metric wins; a test's marker rules saved with the "
+                              "run win over these; default: "
+                              f"{DEFAULT_RULES.replace('%', '%%')})")
+    compare.add_argument("--fail-missing-baseline", action="store_true",
+                         help="a benchmark of CURRENT missing from BASELINE is an error "
+                              "(default: noted, not compared)")
     return parser
 
 
@@ -144,6 +166,23 @@ def _serve_snapshot(args: argparse.Namespace) -> int:
         return 0
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from pytest_scyllabench.baseline.offline import BAD_INPUT, compare_runs
+    from pytest_scyllabench.baseline.store import DirectoryStore
+
+    try:
+        result = compare_runs(DirectoryStore(args.baseline_dir), args.baseline, args.current,
+                              args.rules, fail_missing=args.fail_missing_baseline)
+    except ScyllaBenchError as exc:
+        print(f"scyllabench compare: error: {_one_line(str(exc))}", file=sys.stderr)
+        return BAD_INPUT
+    print("\n".join([*result.lines(), result.summary()]))
+    problem = result.problem()
+    if problem is not None:
+        print(f"scyllabench compare: error: {problem}", file=sys.stderr)
+    return result.exit_code
+
+
 def _one_line(message: str) -> str:
     return "; ".join(part.strip() for part in message.splitlines() if part.strip())
 
@@ -152,6 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve-snapshot":
         action = _serve_snapshot
+    elif args.command == "compare":
+        action = _compare
     else:
         action = {"list": _aws_list, "sweep": _aws_sweep}.get(
             getattr(args, "aws_command", ""), _ssh)

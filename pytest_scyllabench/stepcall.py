@@ -120,11 +120,13 @@ class StepCall:
             results[0], database=state.profile.database.kind, database_version=cluster.version,
             nodes=len(cluster.deployment.servers), instance_types=instance_types(state.profile))
         params = getattr(getattr(item, "callspec", None), "params", {})
-        record = record_from_results(identity, environment, results, params=params)
+        layers = marker_rule_layers(item)
+        record = record_from_results(identity, environment, results, params=params,
+                                     rules=layers)
         if reached:
             gate.keep(record)
         try:
-            comparison = gate.check(record, marker_rule_layers(item))
+            comparison = gate.check(record, layers)
         except BaselineMissing as exc:
             return [str(exc)]
         if comparison is None:

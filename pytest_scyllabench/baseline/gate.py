@@ -9,7 +9,7 @@ regressions it returns), :meth:`BaselineGate.keep` for each step worth saving, a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from pytest_scyllabench.baseline.compare import Comparison, compare
 from pytest_scyllabench.baseline.noise import CONFIDENCE, RESAMPLES
@@ -58,6 +58,17 @@ class BaselineGate:
             self._baseline = {}
             return
         self._baseline_name = self.store.resolve(self.compare_with)
+
+    @property
+    def baseline_name(self) -> str:
+        """The run compared with (``latest`` resolved); ``""`` before :meth:`open` or when
+        it is missing."""
+        return self._baseline_name
+
+    @property
+    def baseline_records(self) -> Mapping[Identity, BaselineRecord]:
+        """The records of the run compared with (empty before :meth:`open` or when missing)."""
+        return self._baseline or {}
 
     def check(self, record: BaselineRecord,
               layers: Sequence[RuleLayer] = ()) -> Comparison | None:

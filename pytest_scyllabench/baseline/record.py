@@ -9,6 +9,9 @@ Histograms are kept encoded (compressed base64 HDR, as in ``result.json``, see
 :mod:`pytest_scyllabench.report.serialize`) together with the unit of their values, so any
 percentile can be recomputed later. A step run N times keeps each repetition's histograms and
 throughput (:attr:`BaselineRecord.repetitions`) and their sum (:attr:`BaselineRecord.merged`).
+The test's own regression rules (its ``scyllabench_regression`` markers, combined) are kept as
+an expression, so that an offline comparison (``scyllabench compare``) lets them win over the
+command line's as a session does. A file without ``rules`` has none.
 
 JSON form (``schema_version`` 1, written with sorted keys)::
 
@@ -18,6 +21,7 @@ JSON form (``schema_version`` 1, written with sorted keys)::
      "environment": {"database": "cassandra", "database_version": "5.0.9", "nodes": 3,
                      "instance_types": ["local"], "loaders": 1, "tool": "builtin",
                      "tool_version": "0.1.0", "extra": {}},
+     "rules": "p99:+5% throughput:off",
      "target_rate": 2000.0, "value_unit_ns": 1000.0, "service_time_only": false,
      "created": "2026-01-01T00:00:00+00:00",
      "merged": {"achieved_rate": ..., "ops": ..., "duration_s": ...,
@@ -33,6 +37,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from pytest_scyllabench.baseline.rules import (
+    Rule,
+    RuleLayer,
+    format_rules,
+    merge_layers,
+    parse_rules,
+)
 from pytest_scyllabench.report.serialize import decode_histogram, encode_histogram
 from pytest_scyllabench.result import StepResult
 
@@ -166,6 +177,8 @@ class BaselineRecord:
     params: Mapping[str, str] = field(default_factory=dict)
     #: When the record was made (ISO 8601, UTC).
     created: str = ""
+    #: The test's own rules (its markers, closest winning); ``None`` turns a metric off.
+    rules: Mapping[str, Rule | None] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         identity = self.identity
@@ -174,6 +187,7 @@ class BaselineRecord:
             "identity": {"profile": identity.profile, "test": identity.test,
                          "step": identity.step},
             "params": dict(sorted(self.params.items())),
+            "rules": format_rules(self.rules),
             "environment": self.environment.to_dict(),
             "target_rate": _finite(self.target_rate), "value_unit_ns": self.value_unit_ns,
             "service_time_only": self.service_time_only, "created": self.created,
@@ -201,6 +215,7 @@ class BaselineRecord:
             service_time_only=bool(data["service_time_only"]),
             params={str(k): str(v) for k, v in dict(data.get("params") or {}).items()},
             created=str(data.get("created") or ""),
+            rules=parse_rules(str(data.get("rules") or "")),
         )
 
 
@@ -216,8 +231,11 @@ def measurement_of(result: StepResult) -> Measurement:
 def record_from_results(identity: Identity, environment: Environment,
                         results: Sequence[StepResult], *,
                         params: Mapping[str, object] | None = None,
-                        created: datetime | None = None) -> BaselineRecord:
+                        created: datetime | None = None,
+                        rules: Sequence[RuleLayer] = ()) -> BaselineRecord:
     """The record of a step run once (one result) or repeated (one result per repetition).
+
+    ``rules`` are the test's marker layers, farthest first (kept combined).
 
     Repetitions are summed: their histograms are added tag by tag, their operations and
     durations summed (the merged throughput is total operations over total measured time).
@@ -237,7 +255,8 @@ def record_from_results(identity: Identity, environment: Environment,
         repetitions=runs if len(runs) > 1 else (),
         service_time_only=any(result.service_time_only for result in results),
         params={name: _param(value) for name, value in sorted((params or {}).items())},
-        created=(created or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds"))
+        created=(created or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds"),
+        rules=merge_layers(*rules))
 
 
 def _sum(runs: Sequence[Measurement]) -> Measurement:

@@ -80,9 +80,9 @@ class Rule:
     def __str__(self) -> str:
         sign = "-" if self.direction < 0 else "+"
         if self.relative is not None:
-            return f"{self.name}:{sign}{self.relative * 100:g}%"
+            return f"{self.name}:{sign}{_decimal(self.relative * 100)}%"
         unit = "" if self.metric == THROUGHPUT else "ms"
-        return f"{self.name}:{sign}{self.absolute:g}{unit}"
+        return f"{self.name}:{sign}{_decimal(float(self.absolute or 0.0))}{unit}"
 
 
 def metric_names() -> list[str]:
@@ -180,16 +180,28 @@ def parse_marker_rules(args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[s
     return rules
 
 
+def merge_layers(*layers: RuleLayer) -> dict[str, Rule | None]:
+    """One layer standing for ``layers`` (weakest first): a metric's last rule, ``off`` kept."""
+    combined: dict[str, Rule | None] = {}
+    for layer in layers:
+        combined.update(layer)
+    return combined
+
+
 def effective_rules(*layers: RuleLayer) -> dict[str, Rule]:
     """The rules in force: each metric's rule from the last layer that names it.
 
     Pass the layers from the weakest to the strongest: defaults or ini, the command line,
     then markers from the farthest (module) to the closest (function).
     """
-    combined: dict[str, Rule | None] = {}
-    for layer in layers:
-        combined.update(layer)
-    return {name: rule for name, rule in combined.items() if rule is not None}
+    return {name: rule for name, rule in merge_layers(*layers).items() if rule is not None}
+
+
+def format_rules(layer: RuleLayer) -> str:
+    """The expression of a layer, sorted by metric (``p99:+5% throughput:off``): what
+    :func:`parse_rules` reads back into the same layer."""
+    return " ".join(f"{name}:{OFF}" if rule is None else str(rule)
+                    for name, rule in sorted(layer.items()))
 
 
 def _metric(text: str, name: str) -> tuple[str, str]:
@@ -202,6 +214,12 @@ def _metric(text: str, name: str) -> tuple[str, str]:
             f"(optionally prefixed by {' or '.join(f'{op}_' for op in OPERATIONS)}) "
             f"and {THROUGHPUT}")
     return operation or ALL_OPERATIONS, metric
+
+
+def _decimal(value: float) -> str:
+    """``10``, ``0.5``, ``0.00001``: a number as a rule is written (no exponent)."""
+    text = f"{value:.9f}".rstrip("0").rstrip(".")
+    return text or "0"
 
 
 def _direction_hint(name: str, metric: str) -> str:

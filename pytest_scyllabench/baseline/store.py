@@ -130,9 +130,15 @@ class DirectoryStore:
         return records
 
     def resolve(self, run_name: str) -> str:
-        """The run a name refers to: ``latest`` is read from its pointer file."""
+        """The run a name refers to: ``latest`` is read from its pointer file.
+
+        A name that cannot name a run (``../x``) raises :class:`ConfigError`.
+        """
         if run_name != LATEST:
-            return run_name
+            try:
+                return check_run_name(run_name)
+            except ValueError as exc:
+                raise ConfigError(f"baseline: {exc}") from None
         pointer = self.root / LATEST
         try:
             name = pointer.read_text(encoding="utf-8").strip()
@@ -165,7 +171,7 @@ def read_record(path: Path) -> BaselineRecord:
         record = BaselineRecord.from_dict(data)
     except KeyError as exc:
         raise BaselineFileError(path, f"missing field {exc.args[0]!r}") from exc
-    except (TypeError, ValueError, AttributeError) as exc:
+    except (TypeError, ValueError, AttributeError, ConfigError) as exc:
         raise BaselineFileError(path, f"malformed: {exc}") from exc
     for number, run in enumerate((record.merged, *record.repetitions)):
         where = "merged" if number == 0 else f"repetitions[{number - 1}]"

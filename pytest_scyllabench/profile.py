@@ -64,6 +64,7 @@ class StaticSpec:
     ssh: SshOptions
     servers: tuple[HostSpec, ...]
     loaders: tuple[HostSpec, ...]
+    #: Runs Prometheus (installed there if missing) when monitoring is on; none: this machine.
     monitor: HostSpec | None = None
     #: Seconds a remote command (install, configure, stop...) may take.
     command_timeout: float = 600.0

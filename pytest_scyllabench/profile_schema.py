@@ -266,7 +266,7 @@ def parse_static(data: Any, path: Path, where: str) -> StaticSpec:
     monitor = None
     if data.get("monitor") is not None:
         monitor = _hosts([data["monitor"]], "monitor", source, f"{where}.monitor")[0]
-    names = [host.name for host in (*servers, *loaders)]
+    names = [host.name for host in (*servers, *loaders, *([monitor] if monitor else []))]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise ProfileError(source, where, f"host names must be unique: {', '.join(duplicates)}")

@@ -25,9 +25,8 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from pytest_scyllabench import backends
 from pytest_scyllabench.db.base import Database
 from pytest_scyllabench.errors import ConfigError, MonitoringError
-from pytest_scyllabench.execute.local import LocalExecutor
 from pytest_scyllabench.monitor.exporters import JmxAgent, resolve_jmx_agent
-from pytest_scyllabench.monitor.plan import monitor_options, watched_hosts
+from pytest_scyllabench.monitor.plan import monitor_options, prometheus_place, watched_hosts
 from pytest_scyllabench.monitor.stack import Monitoring
 from pytest_scyllabench.paths import cache_dir, cluster_dir
 from pytest_scyllabench.profile import Profile
@@ -193,15 +192,18 @@ class BenchSession:
 
     async def _start_monitoring(self, deployment: Deployment, database_port: int | None,
                                 warnings: list[str], trial_dir: Path) -> Monitoring:
-        """Node exporters and Prometheus (on this machine); its TSDB is removed at teardown,
-        after Prometheus stopped and, per session, after the snapshot."""
+        """Node exporters and Prometheus (on the monitor host of a remote deployment that has
+        one, else on this machine); its work directory is removed at teardown, after
+        Prometheus stopped and, per session, after the snapshot."""
         spec = self.profile.monitoring
-        workdir = cache_dir() / "prometheus" / f"{os.getpid()}-{secrets.token_hex(4)}"
-        self.teardown.push("prometheus data", self._remove_tree(workdir))
+        place = prometheus_place(deployment, f"{os.getpid()}-{secrets.token_hex(4)}",
+                                 cache_dir())
         monitoring = Monitoring(
             monitor_options(spec, database_port), hosts=watched_hosts(deployment),
             database=self.profile.database.kind if database_port is not None else None,
-            prometheus_executor=LocalExecutor(), workdir=str(workdir))
+            prometheus_executor=place.executor, workdir=place.workdir,
+            prometheus_address=place.address, install_prometheus=place.install)
+        self.teardown.push("prometheus data", monitoring.prometheus.remove_data)
         monitoring.warnings.extend(warnings)
         await monitoring.start(self.teardown)
         if spec.snapshots == "per-session":
@@ -217,13 +219,6 @@ class BenchSession:
                 self.session_snapshot = taken.archive
 
         return snapshot
-
-    @staticmethod
-    def _remove_tree(path: Path) -> Any:
-        async def remove() -> None:
-            await asyncio.to_thread(shutil.rmtree, path, True)
-
-        return remove
 
     @staticmethod
     def _stop_and_wipe(database: Database) -> Any:

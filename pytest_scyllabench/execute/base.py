@@ -6,6 +6,8 @@ database, stress-tool and monitoring code never knows where it runs.
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +47,47 @@ class RunningProcess(Protocol):
 
     def stderr_tail(self, lines: int = 20) -> str:
         """The last lines the process wrote to stderr."""
+
+
+class PortForward(Protocol):
+    """A port of a host (as the host sees it) made reachable from this process."""
+
+    @property
+    def local_address(self) -> str:
+        """The address this process connects to."""
+
+    @property
+    def local_port(self) -> int:
+        """The port this process connects to."""
+
+    async def accepting(self) -> bool:
+        """Whether something on the host accepts connections on the forwarded port now."""
+
+    async def close(self) -> None:
+        """Stop forwarding; idempotent."""
+
+
+def tcp_accepting(address: str, port: int, timeout: float = 0.5) -> bool:
+    """Whether something accepts TCP connections on ``address:port`` (blocking)."""
+    try:
+        with socket.create_connection((address, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+@dataclass(frozen=True)
+class DirectPort:
+    """A port this process reaches as it is: the host's network is this machine's."""
+
+    local_address: str
+    local_port: int
+
+    async def accepting(self) -> bool:
+        return await asyncio.to_thread(tcp_accepting, self.local_address, self.local_port)
+
+    async def close(self) -> None:
+        """Nothing to close."""
 
 
 class Executor(Protocol):
@@ -92,6 +135,10 @@ class Executor(Protocol):
 
     async def get(self, remote: str, local: Path) -> None:
         """Copy ``remote`` from the host to a local file."""
+
+    async def forward_port(self, address: str, port: int) -> PortForward:
+        """Make ``address:port`` as the host sees it reachable from this process until the
+        forward is closed (an SSH host forwards a local port over its connection)."""
 
     async def close(self) -> None:
         """Release connections; idempotent."""

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO
 
 from pytest_scyllabench.errors import CommandError, CommandTimeout
-from pytest_scyllabench.execute.base import CommandResult, LineSink
+from pytest_scyllabench.execute.base import CommandResult, DirectPort, LineSink
 
 _PR_SET_PDEATHSIG = 1
 _CHUNK = 1 << 16
@@ -333,6 +333,10 @@ class LocalExecutor:
     async def get(self, remote: str, local: Path) -> None:
         """Copy the path ``remote`` to ``local`` (parent directories are created)."""
         await asyncio.to_thread(_copy, self._host, Path(remote), local)
+
+    async def forward_port(self, address: str, port: int) -> DirectPort:
+        """This machine's ports need no forward."""
+        return DirectPort(address, port)
 
     async def close(self) -> None:
         """Nothing to release."""

@@ -8,8 +8,9 @@ under a small ``sh`` wrapper (see :mod:`pytest_scyllabench.execute.ssh_wrapper`)
 its process group, so timeouts and ``terminate`` kill the whole remote group, and attached
 commands die when the connection drops.
 
-Connecting lives in ``ssh_connect``, process handles in ``ssh_process``. Environment values
-travel on the channel's stdin, never on a command line.
+Connecting lives in ``ssh_connect``, process handles in ``ssh_process``, local port forwards
+(a server on the host's private address reached from here) in ``ssh_forward``. Environment
+values travel on the channel's stdin, never on a command line.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ except ImportError as exc:
     raise MissingDependencyError(REMOTE_EXTRA_HINT) from exc
 
 from pytest_scyllabench.execute.ssh_connect import Connector
+from pytest_scyllabench.execute.ssh_forward import LOCAL_ADDRESS, SshPortForward
 
 __all__ = ["KnownHostsPolicy", "SshExecutor", "SshOptions"]
 
@@ -298,6 +300,22 @@ class SshExecutor:
             except (asyncssh.Error, OSError) as exc:
                 raise CommandError(self._name, shown, None,
                                    detail=f"copy failed: {exc}") from exc
+
+    # --- ports --------------------------------------------------------------------------------
+
+    async def forward_port(self, address: str, port: int) -> SshPortForward:
+        """Forward a free port of 127.0.0.1 here to ``address:port`` as this host sees it,
+        over the host's connection (the forward ends with it, or when closed)."""
+        conn = await self._connection()
+        shown = f"forward {LOCAL_ADDRESS}:0 to {address}:{port}"
+        try:
+            listener = await conn.forward_local_port(LOCAL_ADDRESS, 0, address, port)
+        except (asyncssh.Error, OSError) as exc:
+            raise CommandError(self._name, shown, None,
+                               detail=f"SSH port forward failed: {exc}") from exc
+        forward = SshPortForward(self._name, conn, listener, address, port)
+        log.debug("%s: %r", self._name, forward)
+        return forward
 
     # --- the connection -----------------------------------------------------------------------
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
-import socket
 import time
 import urllib.error
 import urllib.parse
@@ -20,7 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from pytest_scyllabench.errors import CommandError, MonitoringError
-from pytest_scyllabench.execute.base import Executor, RunningProcess
+from pytest_scyllabench.execute.base import DirectPort, Executor, PortForward, RunningProcess
 
 #: Seconds between two readiness checks.
 POLL_INTERVAL = 0.25
@@ -137,18 +136,14 @@ def _result(data: Any, promql: str) -> list[dict[str, Any]]:
     return list(data["result"])
 
 
-def port_in_use(address: str, port: int, timeout: float = 0.5) -> bool:
-    """Whether something already accepts TCP connections on ``address:port``."""
-    try:
-        with socket.create_connection((address, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
+async def check_port_free(what: str, host: str, address: str, port: int,
+                          reach: PortForward | None = None) -> None:
+    """``MonitoringError`` if ``address:port`` is taken (before starting ``what`` on it).
 
-
-async def check_port_free(what: str, host: str, address: str, port: int) -> None:
-    """``MonitoringError`` if ``address:port`` is taken (before starting ``what`` on it)."""
-    if await asyncio.to_thread(port_in_use, address, port):
+    ``reach`` is the way to that port from this process when it is not direct (a forward over
+    SSH asks the host itself).
+    """
+    if await (reach or DirectPort(address, port)).accepting():
         raise MonitoringError(
             f"cannot start {what} on {host}: {address}:{port} is already in use by another "
             "process (another session's monitoring?); choose another port")

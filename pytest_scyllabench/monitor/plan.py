@@ -5,14 +5,23 @@ Pure functions, no I/O. The hosts, by provisioner:
 - ``local`` (every host is this machine): one entry per database node (its own loopback
   address, role ``db``, no node exporter of its own) and one ``local`` host with the node
   exporter, roles ``loader`` and ``monitor``;
-- remote hosts (``static``, ``aws``): one entry per machine, a node exporter on each, its
-  roles the union of what runs there (a server is ``db``, a loader host ``loader``).
+- remote hosts (``static``, ``aws``): one entry per machine at its private (listen) address,
+  a node exporter on each, its roles the union of what runs there (a server is ``db``, a
+  loader host ``loader``, the monitor host ``monitor``).
 
-Prometheus runs on this machine in both cases and scrapes every target at its address.
+Prometheus (:func:`prometheus_place`) runs on the monitor host of a remote deployment that
+has one, in ``<deployment workdir>/prometheus/<session>`` there, listening on its private
+address, installed if missing; this process reaches it through a port forwarded over that
+host's SSH connection. Otherwise it runs on this machine, under ``<cache>/prometheus/<session>``
+on 127.0.0.1, and scrapes every target at its address.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
+from pytest_scyllabench.execute.base import Executor
 from pytest_scyllabench.execute.local import LocalExecutor
 from pytest_scyllabench.monitor.prometheus import MonitoredHost, Role
 from pytest_scyllabench.monitor.stack import MonitorOptions, WatchedHost
@@ -37,6 +46,28 @@ def monitor_options(spec: MonitoringSpec, database_port: int | None) -> MonitorO
                           node_exporter_binary=spec.node_exporter_binary)
 
 
+@dataclass(frozen=True)
+class PrometheusPlace:
+    """Where a session's Prometheus runs: through ``executor``, in ``workdir`` on its host,
+    listening on ``address``; ``install``: install Debian's package there if missing."""
+
+    executor: Executor
+    workdir: str
+    address: str
+    install: bool = False
+
+
+def prometheus_place(deployment: Deployment, session: str, cache: Path) -> PrometheusPlace:
+    """On the monitor host of a remote deployment, else on this machine (under ``cache``);
+    ``session`` names the work directory, unique among the sessions sharing a host."""
+    monitor = deployment.monitor
+    if deployment.workdir is None or monitor is None:
+        return PrometheusPlace(LocalExecutor(), str(cache / "prometheus" / session),
+                               LOCAL_ADDRESS)
+    return PrometheusPlace(monitor.executor, f"{deployment.workdir}/prometheus/{session}",
+                           monitor.listen_address, install=True)
+
+
 def watched_hosts(deployment: Deployment) -> list[WatchedHost]:
     """Every host of ``deployment`` to watch (see the module's docstring)."""
     if deployment.workdir is None:
@@ -56,12 +87,13 @@ def _local_hosts(deployment: Deployment) -> list[WatchedHost]:
 def _remote_hosts(deployment: Deployment) -> list[WatchedHost]:
     """One entry per address: a machine that is both server and loader is watched once."""
     by_address: dict[str, tuple[Host, set[Role]]] = {}
+    monitor = (deployment.monitor,) if deployment.monitor is not None else ()
     roles_of: tuple[tuple[tuple[Host, ...], Role], ...] = (
-        (deployment.servers, "db"), (deployment.loaders, "loader"))
+        (deployment.servers, "db"), (deployment.loaders, "loader"), (monitor, "monitor"))
     for hosts, role in roles_of:
         for host in hosts:
-            by_address.setdefault(host.address, (host, set()))[1].add(role)
-    return [WatchedHost(MonitoredHost(host.name, host.address,
+            by_address.setdefault(host.listen_address, (host, set()))[1].add(role)
+    return [WatchedHost(MonitoredHost(host.name, host.listen_address,
                                       tuple(role for role in ROLE_ORDER if role in roles)),
                         host.executor)
             for host, roles in by_address.values()]

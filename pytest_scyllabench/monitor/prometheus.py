@@ -10,6 +10,12 @@ directory of that host::
 It listens on a loopback or private address only, with the admin API on (snapshots, series
 deletion) and the lifecycle API off. Every target carries a ``host`` and a ``role`` label, so
 queries aggregate ``by (host)`` whatever the port.
+
+This process reaches it through the executor's :meth:`~pytest_scyllabench.execute.base.Executor.
+forward_port`: directly on this machine, through a local port forwarded over the SSH
+connection on a monitor host (only SSH need be open to it). With ``install=True`` a missing
+``/usr/bin/prometheus`` is installed first (Debian's ``prometheus`` package, whose own service
+is stopped and disabled).
 """
 
 from __future__ import annotations
@@ -24,8 +30,9 @@ from typing import Any, Literal
 
 import yaml
 
-from pytest_scyllabench.errors import CommandError, MonitoringError
-from pytest_scyllabench.execute.base import Executor, RunningProcess
+from pytest_scyllabench.errors import CommandError, MissingDependencyError, MonitoringError
+from pytest_scyllabench.execute.base import Executor, PortForward, RunningProcess
+from pytest_scyllabench.execute.packages import apt_install
 from pytest_scyllabench.monitor.client import (
     PrometheusClient,
     binary_version,
@@ -38,12 +45,15 @@ from pytest_scyllabench.profile import DatabaseKind
 log = logging.getLogger(__name__)
 
 PROMETHEUS_BINARY = "/usr/bin/prometheus"
+#: The Debian package (and service) that provides :data:`PROMETHEUS_BINARY`.
+PROMETHEUS_PACKAGE = "prometheus"
 PROMETHEUS_PORT = 9090
 #: ScyllaDB's own metrics endpoint on every node.
 SCYLLA_METRICS_PORT = 9180
 DEFAULT_RETENTION = "15d"
 STOP_GRACE = 30.0
 START_TIMEOUT = 60.0
+REMOVE_TIMEOUT = 120.0
 
 Role = Literal["db", "loader", "monitor"]
 ROLES: tuple[str, ...] = ("db", "loader", "monitor")
@@ -154,24 +164,28 @@ def prometheus_command(workdir: str, address: str, port: int, *,
 class Prometheus:
     """A Prometheus server started through ``executor``, reached at ``http://address:port``.
 
-    ``address`` must be a loopback or private address of the executor's host that this
-    process can reach. ``stop`` is idempotent and safe before ``start``: register it first.
+    ``address`` must be a loopback or private address of the executor's host; this process
+    reaches it through a port forward of the executor once started (the ``client`` then points
+    at the forward). ``install``: install Debian's package when the binary is missing.
+    ``stop`` is idempotent and safe before ``start``: register it first.
     """
 
     def __init__(self, executor: Executor, workdir: str, *, address: str = "127.0.0.1",
                  port: int = PROMETHEUS_PORT, binary: str = PROMETHEUS_BINARY,
-                 retention: str = DEFAULT_RETENTION) -> None:
+                 retention: str = DEFAULT_RETENTION, install: bool = False) -> None:
         self.executor = executor
         self.workdir = workdir.rstrip("/")
         self.address = address
         self.port = port
         self.binary = binary
         self.retention = retention
+        self.install = install
         self.client = PrometheusClient(f"http://{address}:{port}")
         self.version: str | None = None
         #: Seconds from the start of the process until ``/-/ready`` answered.
         self.ready_seconds: float | None = None
         self._process: RunningProcess | None = None
+        self._forward: PortForward | None = None
 
     def __repr__(self) -> str:
         return f"Prometheus({self.executor.host!r}, {self.client.base_url!r})"
@@ -203,24 +217,50 @@ class Prometheus:
         ``MonitoringError`` names a missing binary, a taken port, an early exit (with the
         last lines of its stderr) or the last error seen when ``timeout`` passes.
         """
-        if self._process is not None:
+        if self._process is not None or self._forward is not None:
             raise MonitoringError(f"{self.what} is already started")
-        self.version = await binary_version(self.executor, self.binary, "prometheus",
-                                            "Prometheus")
-        await check_port_free("Prometheus", self.executor.host, self.address, self.port)
-        await self._write_config(render_config(config))
+        self.version = await self._installed_version()
         try:
-            self._process = await self.executor.start(self.command())
-        except CommandError as exc:
-            raise MonitoringError(f"cannot start {self.what}: {exc}") from exc
-        try:
-            self.ready_seconds = await wait_until_ready(self._process, self.client.ready,
-                                                        timeout, self.what)
+            self.ready_seconds = await self._launch(config, timeout)
         except BaseException:
             await self.stop()
             raise
         log.info("%s ready in %.1f s (%s)", self.what, self.ready_seconds, self.version)
         return self.ready_seconds
+
+    async def _launch(self, config: dict[str, Any], timeout: float) -> float:
+        """Open the way here, check the port, write ``config``, start and wait until ready."""
+        try:
+            self._forward = forward = await self.executor.forward_port(self.address, self.port)
+        except CommandError as exc:
+            raise MonitoringError(f"cannot reach {self.what} from here: {exc}") from exc
+        self.client = PrometheusClient(f"http://{forward.local_address}:{forward.local_port}")
+        await check_port_free("Prometheus", self.executor.host, self.address, self.port,
+                              reach=forward)
+        await self._write_config(render_config(config))
+        try:
+            self._process = await self.executor.start(self.command())
+        except CommandError as exc:
+            raise MonitoringError(f"cannot start {self.what}: {exc}") from exc
+        return await wait_until_ready(self._process, self.client.ready, timeout, self.what)
+
+    async def _installed_version(self) -> str:
+        """The binary's version, after installing Debian's package if allowed and needed."""
+        try:
+            return await binary_version(self.executor, self.binary, PROMETHEUS_PACKAGE,
+                                        "Prometheus")
+        except MonitoringError:
+            if not (self.install and self.binary == PROMETHEUS_BINARY):
+                raise
+        try:
+            await apt_install(self.executor, [PROMETHEUS_PACKAGE],
+                              services_off=[PROMETHEUS_PACKAGE])
+        except (CommandError, MissingDependencyError) as exc:
+            raise MonitoringError(f"{self.executor.host}: Prometheus is not installed, and "
+                                  f"installing Debian's `{PROMETHEUS_PACKAGE}` failed: "
+                                  f"{exc}") from exc
+        return await binary_version(self.executor, self.binary, PROMETHEUS_PACKAGE,
+                                    "Prometheus")
 
     async def _write_config(self, text: str) -> None:
         try:
@@ -259,7 +299,21 @@ class Prometheus:
         return self._process.stderr_tail(lines) if self._process is not None else ""
 
     async def stop(self) -> None:
-        """Stop Prometheus (SIGTERM lets it close the TSDB, SIGKILL after the grace)."""
+        """Stop Prometheus (SIGTERM lets it close the TSDB, SIGKILL after the grace), then
+        close the port forward."""
         process, self._process = self._process, None
-        if process is not None:
-            await process.terminate(STOP_GRACE)
+        forward, self._forward = self._forward, None
+        try:
+            if process is not None:
+                await process.terminate(STOP_GRACE)
+        finally:
+            if forward is not None:
+                await forward.close()
+
+    async def remove_data(self) -> None:
+        """Remove the work directory (configuration and TSDB) from the host; idempotent.
+        Call it after :meth:`stop` (and after the last snapshot)."""
+        try:
+            await self.executor.run(["rm", "-rf", self.workdir], timeout=REMOVE_TIMEOUT)
+        except CommandError as exc:
+            raise MonitoringError(f"cannot remove {self.workdir} of {self.what}: {exc}") from exc

@@ -3,6 +3,8 @@
 :class:`Monitoring` is what the session fixture holds. It starts a node exporter on every
 watched host and Prometheus scraping them and the database, and registers their stop on the
 session's :class:`~pytest_scyllabench.teardown.TeardownStack` *before* starting anything.
+Prometheus runs through ``prometheus_executor`` (this machine or a monitor host, reached
+through a port forward that its stop closes).
 
 Optional or required: with ``required=False`` (the default) a failure to start, snapshot or
 query becomes a line in :attr:`Monitoring.warnings` for the report, the partly started stack
@@ -79,14 +81,15 @@ class Monitoring:
 
     def __init__(self, options: MonitorOptions, *, hosts: Sequence[WatchedHost],
                  database: DatabaseKind | None, prometheus_executor: Executor,
-                 workdir: str, prometheus_address: str = "127.0.0.1") -> None:
+                 workdir: str, prometheus_address: str = "127.0.0.1",
+                 install_prometheus: bool = False) -> None:
         self.options = options
         self.hosts = tuple(hosts)
         self.database = database
         self.prometheus = Prometheus(prometheus_executor, workdir, address=prometheus_address,
                                      port=options.prometheus_port,
                                      binary=options.prometheus_binary,
-                                     retention=options.retention)
+                                     retention=options.retention, install=install_prometheus)
         self.exporters = tuple(NodeExporter(watched.executor, watched.host.address,
                                             options.node_exporter_port,
                                             binary=options.node_exporter_binary)

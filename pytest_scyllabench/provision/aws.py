@@ -311,7 +311,8 @@ class AwsProvisioner:
                              known_hosts=KnownHostsPolicy("accept-new",
                                                           Path(inventory.known_hosts)))
         hosts = {role: tuple(Host(h.name, h.address, SshExecutor(h.address, options,
-                                                                  name=h.name))
+                                                                  name=h.name),
+                                  private_address=self._private_address(h))
                              for h in inventory.hosts if h.role == role)
                  for role in _HOST_NAMES}
         if self._check is not None:
@@ -320,7 +321,15 @@ class AwsProvisioner:
         self._announce(f"EC2 run {inventory.run_id}: {len(inventory.hosts)} hosts ready; "
                        f"ssh -F {directory / 'ssh_config'} node1")
         return Deployment(servers=hosts["servers"], loaders=hosts["loaders"],
-                          workdir=self._spec.workdir)
+                          workdir=self._spec.workdir,
+                          monitor=self.monitor[0] if self.monitor else None)
+
+    def _private_address(self, host: InventoryHost) -> str:
+        """The instance's private address when the executors connect to its public one (an
+        ``address_map`` stands for the network: its address is the private one then)."""
+        if self._spec.address == "public" and self._address_map is None:
+            return host.private_ip
+        return ""
 
     async def _check_all(self, hosts: list[Host], check: ReachabilityCheck) -> None:
         """Check every host at once; one error names every host that did not answer."""

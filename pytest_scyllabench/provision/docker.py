@@ -45,7 +45,13 @@ from pytest_scyllabench.errors import (
     MissingDependencyError,
     ProvisionError,
 )
-from pytest_scyllabench.execute.base import CommandResult, Executor, LineSink, RunningProcess
+from pytest_scyllabench.execute.base import (
+    CommandResult,
+    DirectPort,
+    Executor,
+    LineSink,
+    RunningProcess,
+)
 from pytest_scyllabench.execute.local import LocalExecutor
 from pytest_scyllabench.profile import Profile
 from pytest_scyllabench.provision.base import Deployment, Host
@@ -120,6 +126,10 @@ class ContainerExecutor:
         local.parent.mkdir(parents=True, exist_ok=True)
         await self._local.run([self._docker, "cp", f"{self.container}:{remote}", str(local)],
                               timeout=COMMAND_TIMEOUT)
+
+    async def forward_port(self, address: str, port: int) -> DirectPort:
+        """A container's address is reachable from this machine as it is."""
+        return DirectPort(address, port)
 
     async def close(self) -> None:
         """Nothing to release (the provisioner removes the container)."""

@@ -1,8 +1,8 @@
 """The static backend: existing hosts named in the profile, reached over SSH.
 
-Nothing is created: ``provision`` opens one SSH connection per host (servers and loaders, in
-parallel, each bounded by the connect timeout) and fails naming every unreachable host;
-``release`` closes the connections.
+Nothing is created: ``provision`` opens one SSH connection per host (servers, loaders and the
+monitor host if there is one, in parallel, each bounded by the connect timeout) and fails
+naming every unreachable host; ``release`` closes the connections.
 """
 
 from __future__ import annotations
@@ -42,8 +42,10 @@ class StaticProvisioner:
 
         servers = tuple(host(entry) for entry in spec.servers)
         loaders = tuple(host(entry) for entry in spec.loaders)
-        await self._check_reachable((*servers, *loaders))
-        return Deployment(servers=servers, loaders=loaders, workdir=spec.workdir)
+        monitor = host(spec.monitor) if spec.monitor is not None else None
+        await self._check_reachable((*servers, *loaders, *([monitor] if monitor else [])))
+        return Deployment(servers=servers, loaders=loaders, workdir=spec.workdir,
+                          monitor=monitor)
 
     async def _check_reachable(self, hosts: tuple[Host, ...]) -> None:
         budget = self._spec.ssh.connect_timeout + PROBE_TIMEOUT

@@ -61,9 +61,9 @@ class SessionState:
         self.live: ProgressLine | None = None
         #: Vital signs by (node id, step id), from monitoring: charted under the step.
         self.vitals: dict[tuple[str, str], Vitals] = {}
-        #: Baseline points by benchmark (node id without parameters): drawn dashed on its
-        #: latency/throughput chart.
-        self.baseline_points: dict[str, list[LatencyPoint]] = {}
+        #: (node id, step) -> the point of the baseline it was compared with: drawn dashed
+        #: on its benchmark's latency/throughput chart.
+        self.baseline_points: dict[tuple[str, str], LatencyPoint] = {}
         #: Further environment facts for the report (``instance types``...), by label.
         self.facts: dict[str, str] = {}
         #: Baseline comparison and saving, as the options ask (no side effect here).
@@ -159,18 +159,20 @@ class SessionState:
                                 rate_tolerance=tolerance)
 
     def note_comparison(self, item: pytest.Item, comparison: Comparison) -> None:
-        """Remember a step's baseline comparison for the terminal and HTML reports."""
-        self.comparisons[(item.nodeid, comparison.identity.step)] = comparison.lines()
+        """Remember a step's baseline comparison for the terminal and HTML reports, and the
+        baseline's point for the latency/throughput chart."""
+        key = (item.nodeid, comparison.identity.step)
+        self.comparisons[key] = comparison.lines()
+        baseline = self.baseline.baseline_records.get(comparison.identity)
+        point = None if baseline is None else LatencyPoint.from_record(baseline)
+        if point is not None:
+            self.baseline_points[key] = point
 
     # --- reports ---------------------------------------------------------------------------
 
     def add_vitals(self, nodeid: str, step: str, vitals: Vitals) -> None:
         """Vital signs of one step (metric -> host -> [(t, value)]), charted under it."""
         self.vitals[(nodeid, step)] = vitals
-
-    def set_baseline_points(self, benchmark: str, points: Sequence[LatencyPoint]) -> None:
-        """Points of a previous run of ``benchmark``, drawn dashed on its latency chart."""
-        self.baseline_points[benchmark] = list(points)
 
     def attach(self, item: pytest.Item, report: pytest.TestReport) -> None:
         """Add this test's steps to its pytest-html row."""
@@ -223,9 +225,12 @@ class SessionState:
         return facts
 
     def html_summary(self) -> list[str]:
+        baselines: dict[str, list[LatencyPoint]] = {}
+        for (nodeid, _), point in self.baseline_points.items():
+            baselines.setdefault(benchmark_of(nodeid), []).append(point)
         return html.summary_html((r.summary for r in self.records),
-                                 environment=self.environment(),
-                                 baselines=self.baseline_points)
+                                 environment=self.environment(), baselines=baselines,
+                                 baseline_name=self.baseline.baseline_name)
 
     def terminal_lines(self) -> list[str]:
         lines = terminal.summary_lines(r.summary for r in self.records)

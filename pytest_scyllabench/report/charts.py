@@ -5,7 +5,7 @@ put in an HTML page as is (no XML prolog, no metadata, no external fonts, script
 or ``""`` when there is nothing to draw:
 
 - :func:`latency_throughput_chart`: p50/p99/p99.9 against achieved ops/s across the steps of
-  one benchmark, with an optional baseline drawn dashed;
+  one benchmark, with an optional baseline drawn dashed (labelled ``baseline <name> p99``);
 - :func:`percentile_chart` (and :func:`step_percentile_chart` for a step's merged histograms):
   the HDR percentile distribution on a "nines" axis, one line per tag;
 - :func:`throughput_chart`: ops/s and p99 over the step's measured window, on twin axes;
@@ -30,12 +30,13 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from pytest_scyllabench.hdr.merge import values_at_percentiles
-from pytest_scyllabench.result import RESPONSE_TIME, SERVICE_TIME, split_tag
+from pytest_scyllabench.result import PERCENTILES, RESPONSE_TIME, SERVICE_TIME, split_tag, tag
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+    from pytest_scyllabench.baseline.record import BaselineRecord
     from pytest_scyllabench.report.serialize import StepSummary
     from pytest_scyllabench.result import StepResult
 
@@ -69,6 +70,8 @@ ALL = "all"
 _KIND_NAMES = {RESPONSE_TIME: "response time", SERVICE_TIME: "service time"}
 #: (name, colour) of the lines of the latency/throughput chart, by percentile.
 _LT_LINES = (("p50", "#2b8a3e"), ("p99", "#e67700"), ("p99.9", "#c92a2a"))
+#: The percentiles (0..100) of a :class:`LatencyPoint`, in its order.
+_LT_PERCENTILES = [dict(PERCENTILES)[name] for name in ("p50", "p99", "p999")]
 _PALETTE = ("#1c7ed6", "#e67700", "#2b8a3e", "#c92a2a", "#7048e8", "#0c8599", "#d6336c",
             "#5c940d", "#495057", "#a61e4d")
 _RC = {
@@ -121,6 +124,23 @@ class LatencyPoint:
         return cls(rate=step.achieved_rate, p50_ms=values.get("p50", math.nan),
                    p99_ms=values.get("p99", math.nan), p999_ms=values.get("p999", math.nan),
                    label=step.step)
+
+    @classmethod
+    def from_record(cls, record: BaselineRecord) -> LatencyPoint | None:
+        """A saved benchmark's point: its merged histograms' headline latency (as
+        :meth:`from_summary` chooses it) and throughput; ``None`` if it recorded none."""
+        kinds = ((SERVICE_TIME, RESPONSE_TIME) if record.service_time_only
+                 else (RESPONSE_TIME, SERVICE_TIME))
+        names = [tag(ALL, kind) for kind in kinds if tag(ALL, kind) in record.merged.histograms]
+        if not names:
+            return None
+        histogram = record.merged.histogram(names[0])
+        if histogram.get_total_count() <= 0:
+            return None
+        p50, p99, p999 = (value * record.value_unit_ns / _NS_PER_MS
+                          for value in values_at_percentiles(histogram, _LT_PERCENTILES))
+        return cls(rate=record.merged.achieved_rate, p50_ms=p50, p99_ms=p99, p999_ms=p999,
+                   label=record.identity.step)
 
     def values(self) -> tuple[float, float, float]:
         return self.p50_ms, self.p99_ms, self.p999_ms
@@ -248,12 +268,14 @@ def thin(points: Sequence[tuple[float, float]], limit: int = MAX_POINTS) -> list
 
 def latency_throughput_chart(points: Sequence[LatencyPoint],
                              baseline: Sequence[LatencyPoint] = (), *,
-                             title: str = "") -> str:
+                             baseline_name: str = "", title: str = "") -> str:
     """p50, p99 and p99.9 (log y) against achieved ops/s, one marker per step.
 
     ``baseline`` points (a previous run of the same benchmark) are drawn dashed in the same
-    colours, labelled ``baseline <percentile>``. ``""`` when no point has a latency.
+    colours, labelled ``baseline <baseline_name> <percentile>``. ``""`` when no point has a
+    latency.
     """
+    prefix = " ".join(word for word in ("baseline", baseline_name) if word)
     current = sorted((p for p in points if _finite(p.rate)), key=lambda p: p.rate)
     reference = sorted((p for p in baseline if _finite(p.rate)), key=lambda p: p.rate)
     if not any(_positive((p.rate, v) for v in p.values()) for p in current):
@@ -270,7 +292,8 @@ def latency_throughput_chart(points: Sequence[LatencyPoint],
             old = _positive((p.rate, p.values()[index]) for p in reference)
             if old:
                 axes.plot(*zip(*old, strict=True), marker="x", linestyle="--", color=colour,
-                          alpha=0.6, label=f"baseline {name}", gid=f"sb-baseline-{css}")
+                          alpha=0.6, label=_plain(f"{prefix} {name}"),
+                          gid=f"sb-baseline-{css}")
         _milliseconds_axis(axes)
         axes.set_xlabel("achieved throughput (ops/s)")
         axes.set_ylabel("latency (ms)")
@@ -279,7 +302,7 @@ def latency_throughput_chart(points: Sequence[LatencyPoint],
             axes.set_title(_plain(title))
         axes.legend(loc="best", ncols=2 if reference else 1)
 
-    return _draw(KIND_LATENCY_THROUGHPUT, (current, reference, title),
+    return _draw(KIND_LATENCY_THROUGHPUT, (current, reference, prefix, title),
                  f"latency against throughput{': ' + title if title else ''}", 6.4, 3.4, paint)
 
 

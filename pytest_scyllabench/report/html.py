@@ -13,11 +13,12 @@ Everything here returns strings or pytest-html extras; the plugin's hooks attach
 
 - per session, in ``pytest_html_results_summary(prefix, summary, postfix, session)``::
 
-      prefix.extend(summary_html(steps, environment=facts, baselines=points))
+      prefix.extend(summary_html(steps, environment=facts, baselines=points,
+                                 baseline_name=name))
 
   The environment, then per benchmark (test function, parameters stripped) its steps table
   and, when it has two steps or more, the latency/throughput chart across them, with the
-  baseline's points dashed when given.
+  points of the baseline its steps were compared with dashed when given.
 
 All text is escaped; the styles are inline, the charts are inline SVG and nothing is fetched,
 so the self-contained report opens offline.
@@ -278,27 +279,31 @@ def environment_html(facts: Sequence[tuple[str, str]]) -> str:
 
 
 def latency_throughput_figure(benchmark: str, steps: Sequence[StepSummary],
-                              baseline: Sequence[LatencyPoint] = ()) -> str:
-    """The latency/throughput chart of one benchmark's steps; ``""`` below two steps."""
+                              baseline: Sequence[LatencyPoint] = (),
+                              baseline_name: str = "") -> str:
+    """The latency/throughput chart of one benchmark's steps, with the points of baseline
+    ``baseline_name`` dashed when given; ``""`` below two steps."""
     points = [point for point in map(LatencyPoint.from_summary, steps) if point is not None]
     if len(points) < 2:
         return ""
     caption = f"{benchmark}: latency against achieved throughput, one point per step"
     if baseline:
-        caption += " (baseline dashed)"
-    return figure(charts.latency_throughput_chart(points, baseline), caption)
+        caption += f" (baseline {baseline_name} dashed)" if baseline_name else (
+            " (baseline dashed)")
+    return figure(charts.latency_throughput_chart(points, baseline,
+                                                  baseline_name=baseline_name), caption)
 
 
 def summary_html(steps: Iterable[StepSummary], *, environment: Sequence[tuple[str, str]] = (),
                  baselines: Mapping[str, Sequence[LatencyPoint]] | None = None,
-                 with_charts: bool = True) -> list[str]:
+                 baseline_name: str = "", with_charts: bool = True) -> list[str]:
     """HTML for ``pytest_html_results_summary``'s ``prefix``: the environment, then a section
     per benchmark.
 
     Steps are grouped by test function (node id without parameters) in order of first
     appearance; rows are sorted by target rate. A benchmark of two steps or more gets its
-    latency/throughput chart, with ``baselines[benchmark]`` dashed when given. Empty when no
-    step ran.
+    latency/throughput chart, with ``baselines[benchmark]`` (points of baseline
+    ``baseline_name``) dashed when given. Empty when no step ran.
     """
     groups: dict[str, list[StepSummary]] = {}
     for step in steps:
@@ -322,7 +327,7 @@ def summary_html(steps: Iterable[StepSummary], *, environment: Sequence[tuple[st
                                                    "ops", "errors"))
         head = head.replace("</tr><tr>", '<th rowspan="2" class="sb-l">verdict</th></tr><tr>', 1)
         chart = (latency_throughput_figure(benchmark, members, (baselines or {}).get(
-            benchmark, ())) if with_charts else "")
+            benchmark, ()), baseline_name) if with_charts else "")
         parts.append(f'<div class="sb-benchmark"><h4>{_e(benchmark)}</h4>'
                      f'<table class="sb-table">{head}<tbody>{rows}</tbody></table>'
                      f"{_closed_loop_note(members)}{chart}</div>")

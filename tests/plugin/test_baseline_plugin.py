@@ -89,3 +89,47 @@ def test_bad_regression_marker(pytester: pytest.Pytester, project: Path) -> None
     result = run(pytester)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*test_write: @pytest.mark.scyllabench_regression: *p99*"])
+
+
+RATES = """
+import pytest
+
+@pytest.mark.parametrize("rate", [100, 200])
+def test_rates(scyllabench_step, rate):
+    scyllabench_step("write", rate=rate, duration=2, warmup=0)
+
+@pytest.mark.scyllabench_regression(p99=None, p999=None)
+def test_write_latency_not_gated(scyllabench_step):
+    scyllabench_step("write", rate=100, duration=2, warmup=0)
+"""
+
+
+def test_saved_runs_compared_offline_and_the_baseline_curve_in_the_report(
+        pytester: pytest.Pytester, project: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from pytest_scyllabench import cli
+
+    pytester.makepyfile(test_bench=RATES)
+    run(pytester, "--scyllabench-save=base").assert_outcomes(passed=3)
+    monkeypatch.setenv("FAKE_LATENCY_MS", "3")  # every latency 50% higher
+    slower = run(pytester, "--scyllabench-compare=base", "--scyllabench-save=slow",
+                 "--html=report.html", "--self-contained-html")
+    slower.assert_outcomes(passed=1, failed=2)
+
+    page = (project / "report.html").read_text(encoding="utf-8")
+    assert page.count('class="sb-baseline-p99"') == 1  # test_rates: two steps, one chart
+    assert "baseline base p99" in page
+    assert "(baseline base dashed)" in page
+
+    capsys.readouterr()
+    code = cli.main(["compare", "--baseline-dir", str(project / "baselines"), "base", "slow"])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    regressed = [line for line in out.splitlines() if " regressed: " in line]
+    # The marker's rules were saved with the run: its test is not gated on latency offline
+    # either, the others are, each step once.
+    assert sorted(line.partition(" regressed")[0] for line in regressed) == [
+        "test_rates[100] write@100: p99", "test_rates[100] write@100: p999",
+        "test_rates[200] write@200: p99", "test_rates[200] write@200: p999"]
+    assert "test_write_latency_not_gated write@100: throughput within noise" in out
+    assert "test_write_latency_not_gated write@100: p99" not in out

@@ -6,12 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from test_baseline_support import CREATED, IDENTITY, environment, record, step_result
+from test_baseline_support import CREATED, IDENTITY, READ, environment, record, step_result
 
 from pytest_scyllabench.baseline.gate import BaselineGate
 from pytest_scyllabench.baseline.record import (
     BaselineRecord,
-    Identity,
     environment_of,
     merge_encoded,
     record_from_results,
@@ -25,10 +24,6 @@ from pytest_scyllabench.baseline.store import (
 )
 from pytest_scyllabench.errors import ConfigError
 from pytest_scyllabench.hdr.merge import values_at_percentiles
-
-READ = Identity(profile="local", test="benchmarks/test_latency.py::test_read[1000]",
-                step="read@1000")
-
 
 # --- records -------------------------------------------------------------------------------
 

@@ -26,6 +26,9 @@ from pytest_scyllabench.result import LoaderRun, StepResult
 
 IDENTITY = Identity(profile="local", test="benchmarks/test_latency.py::test_write[2000]",
                     step="write@2000")
+#: A second benchmark, beside :data:`IDENTITY`.
+READ = Identity(profile="local", test="benchmarks/test_latency.py::test_read[1000]",
+                step="read@1000")
 CREATED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 #: Median and shape of the synthetic latency, microseconds.
 MEDIAN_US = 800.0

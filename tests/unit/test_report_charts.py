@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import xml.etree.ElementTree as ET
@@ -9,8 +10,11 @@ from pathlib import Path
 
 import pytest
 from hdrh.histogram import HdrHistogram
+from test_baseline_support import IDENTITY, record
 from test_report_support import histogram, make_result
 
+from pytest_scyllabench.baseline.compare import compare
+from pytest_scyllabench.baseline.rules import effective_rules, parse_rules
 from pytest_scyllabench.report import charts
 from pytest_scyllabench.report.charts import LatencyPoint
 from pytest_scyllabench.report.serialize import summarize
@@ -73,6 +77,54 @@ def test_baseline_is_drawn_dashed_in_the_same_colours() -> None:
         assert dashed(old) and not dashed(current)
         colour = re.search(r"stroke: (#[0-9a-f]{6})", ET.tostring(current, "unicode"))
         assert colour is not None and colour.group(1) in ET.tostring(old, "unicode")
+
+
+def test_a_saved_baseline_is_drawn_as_its_own_labelled_dashed_series() -> None:
+    runs = [dataclasses.replace(record(seed), identity=dataclasses.replace(
+        IDENTITY, step=f"write@{rate}")) for seed, rate in ((1, 2000), (2, 4000))]
+    baseline = [LatencyPoint.from_record(run) for run in runs]
+    assert None not in baseline
+    current = [LatencyPoint(p.rate * 1.01, p.p50_ms * 2, p.p99_ms * 2, p.p999_ms * 2)
+               for p in baseline if p is not None]
+
+    svg = charts.latency_throughput_chart(current, [p for p in baseline if p is not None],
+                                          baseline_name="main")
+
+    labels = texts(svg)
+    assert {"baseline main p50", "baseline main p99", "baseline main p99.9"} <= set(labels)
+    assert {"p50", "p99", "p99.9"} <= set(labels)
+    for name in ("p50", "p99", "p999"):
+        assert dashed(group(svg, f"sb-baseline-{name}"))
+        assert not dashed(group(svg, f"sb-{name}"))
+        # One vertex per saved step in the baseline's line.
+        [line] = [path for path in group(svg, f"sb-baseline-{name}").iter(f"{SVG}path")
+                  if "stroke-dasharray" in (path.get("style") or "")]
+        assert len(re.findall(r"-?\d+(?:\.\d+)? -?\d+(?:\.\d+)?", line.get("d", ""))) == 2
+
+
+def test_a_records_point_has_the_percentiles_its_comparison_judges() -> None:
+    saved = record(1)
+    changes = {change.rule.name: change for change in compare(
+        record(2), saved, effective_rules(parse_rules("p50:+5% p99:+10% p999:+20%"))).changes}
+
+    point = LatencyPoint.from_record(saved)
+
+    assert point is not None
+    assert point.label == "write@2000"
+    assert point.rate == saved.merged.achieved_rate
+    assert point.values() == (changes["p50"].baseline, changes["p99"].baseline,
+                              changes["p999"].baseline)
+    assert 0 < point.p50_ms < point.p99_ms < point.p999_ms
+
+
+def test_a_service_time_record_is_drawn_from_its_service_time() -> None:
+    saved = record(1, service_time_only=True)
+    point = LatencyPoint.from_record(saved)
+    assert point is not None and point.p99_ms == pytest.approx(
+        LatencyPoint.from_record(record(1)).p99_ms)  # type: ignore[union-attr]
+    assert "all-rt" not in saved.merged.histograms
+    assert LatencyPoint.from_record(dataclasses.replace(saved, merged=dataclasses.replace(
+        saved.merged, histograms={}))) is None
 
 
 def test_latency_point_from_a_step_summary(tmp_path: Path) -> None:

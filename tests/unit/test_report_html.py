@@ -198,6 +198,9 @@ def test_summary_draws_a_given_baseline_dashed(tmp_path: Path) -> None:
                                           "t.py::other": baseline})[0]
     assert html.count('class="sb-baseline-p99"') == 1
     assert "(baseline dashed)" in html
+    named = summary_html(steps, baselines={"t.py::test_write": baseline},
+                         baseline_name="main")[0]
+    assert "(baseline main dashed)" in named and ">baseline main p99<" in named
 
 
 def test_summary_shows_the_environment_escaped(tmp_path: Path) -> None:

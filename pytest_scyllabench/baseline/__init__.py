@@ -6,4 +6,5 @@
 * :mod:`.noise`: bootstrap confidence intervals of a change (repetitions, or HDR counts).
 * :mod:`.compare`: verdicts per rule (regression, improvement, within noise).
 * :mod:`.gate`: a session's use of all of the above.
+* :mod:`.offline`: two saved runs compared without a session (``scyllabench compare``).
 """

@@ -8,6 +8,8 @@ from pytest_scyllabench.baseline.rules import (
     DEFAULT_RULES,
     Rule,
     effective_rules,
+    format_rules,
+    merge_layers,
     parse_marker_rules,
     parse_rules,
     rules_option,
@@ -135,3 +137,24 @@ def test_the_closest_layer_wins() -> None:
     assert str(rules["p99"]) == "p99:+2%"
     assert str(rules["p50"]) == "p50:+5%"
     assert effective_rules(ini, function, module)["p99"].relative == pytest.approx(0.08)
+
+
+@pytest.mark.parametrize("expression", [
+    "p99:+10% throughput:-5%",
+    "p50:+0.5% p999:+2ms read_p99:+0.00001ms throughput:-1000000",
+    "p99:off throughput:-12.5%",
+    "",
+])
+def test_a_layer_is_written_as_an_expression_that_reads_back_the_same(expression: str) -> None:
+    layer = parse_rules(expression)
+
+    text = format_rules(layer)
+
+    assert "e" not in text.replace("throughput", "").replace("read", "")  # no exponents
+    assert parse_rules(text) == layer
+
+
+def test_merged_layers_keep_the_last_rule_of_each_metric_and_offs() -> None:
+    merged = merge_layers(parse_rules("p99:+10% p999:+20%"), parse_rules("p99:off p50:+5%"))
+
+    assert format_rules(merged) == "p50:+5% p99:off p999:+20%"

@@ -96,10 +96,13 @@ def pytest_sessionfinish(session):
     if state is None:
         return
     cluster = state.bench.current_cluster
+    monitoring = cluster.monitoring if cluster else None
     with open(os.environ["MONITORING_DUMP"], "w") as out:
         json.dump({"snapshots": {k: str(v) for k, v in state.bench.snapshots.items()},
                    "session_snapshot": str(state.bench.session_snapshot or ""),
-                   "warnings": cluster.monitoring_warnings if cluster else []}, out)
+                   "warnings": cluster.monitoring_warnings if cluster else [],
+                   "prometheus": monitoring.prometheus.what if monitoring else "",
+                   "url": monitoring.url if monitoring else ""}, out)
 """
 
 
@@ -321,7 +324,8 @@ def test_snapshot_modes(tmp_path: Path, snapshots: str, reset: bool) -> None:
         assert found["before"] == 0 and found["after"] == 1, found
 
 
-# -- static hosts: a node exporter on every machine, the agent copied to the server ---------
+# -- static hosts: a node exporter on every machine, the agent copied to the server, ---------
+# -- Prometheus on the monitor host (reached through an SSH port forward) ------------------
 
 STATIC_PROFILE = """
 name: it-static-monitoring
@@ -330,6 +334,7 @@ static:
   ssh: {{key: {key}, known_hosts: off, connect_timeout: 15}}
   servers: [{server}]
   loaders: [{loader}]
+  monitor: {{name: monitor1, address: {monitor}}}
   workdir: /tmp/pytest-scyllabench
   loader_python: {python}
 database: {{replication_factor: 1, heap: 512M}}
@@ -368,13 +373,13 @@ def test_static_hosts_are_monitored(tmp_path: Path) -> None:
     wrapper.write_text(f"#!/bin/sh\nPYTHONPATH={repo}:{site} exec {system_python} \"$@\"\n")
     wrapper.chmod(0o755)
     prometheus_port = free_port()
-    with contextlib.ExitStack() as cleanup, testbed.testbed(2) as bed:
+    with contextlib.ExitStack() as cleanup, testbed.testbed(3) as bed:
         cleanup.callback(shutil.rmtree, shared, True)
-        server, loader = bed.hosts
+        server, loader, monitor = bed.hosts
         profile = tmp_path / "static.yaml"
         profile.write_text(STATIC_PROFILE.format(
-            key=bed.client_key, server=server.address, loader=loader.address, python=wrapper,
-            prometheus_port=prometheus_port))
+            key=bed.client_key, server=server.address, loader=loader.address,
+            monitor=monitor.address, python=wrapper, prometheus_port=prometheus_port))
         (tmp_path / "test_bench.py").write_text(STATIC_BENCH)
         (tmp_path / "conftest.py").write_text(CONFTEST)
         began = time.monotonic()
@@ -382,8 +387,13 @@ def test_static_hosts_are_monitored(tmp_path: Path) -> None:
         seconds = time.monotonic() - began
         assert code == 0, out
         left = [command for host in bed.hosts for _, command in bed.processes(host)
-                if "CassandraDaemon" in command or "node-exporter" in command]
+                if "CassandraDaemon" in command or "prometheus" in command]
         assert left == [], left
+    # Prometheus ran on the monitor host, reached through a forward on this machine.
+    dump = json.loads((tmp_path / "monitoring.json").read_text())
+    assert dump["prometheus"] == (f"Prometheus on monitor1 ({monitor.address}:"
+                                  f"{prometheus_port})"), dump
+    assert dump["url"].startswith("http://127.0.0.1:"), dump
     assert leftovers(prometheus_port) == []
     trial = (tmp_path / "trials" / "it-static-monitoring" / "latest").resolve()
     (archive,) = trial.glob("*/prometheus.tar.gz")
@@ -391,8 +401,11 @@ def test_static_hosts_are_monitored(tmp_path: Path) -> None:
         "node1 cpus": 'count(node_cpu_seconds_total{host="node1",role="db",mode="idle"})',
         "loader cpus": 'count(node_cpu_seconds_total{host="loader-1",role="loader",'
                        'mode="idle"})',
+        "monitor cpus": 'count(node_cpu_seconds_total{host="monitor1",role="monitor",'
+                        'mode="idle"})',
         "writes": 'sum(cassandra_client_requests_total{host="node1",operation="Write"})',
     })
     assert found["node1 cpus"] >= 1 and found["loader cpus"] >= 1, found
+    assert found["monitor cpus"] >= 1, found
     assert found["writes"] >= 1000, found
     print(f"\nmonitored static session (1 server, 1 loader): {seconds:.0f} s; {found}")

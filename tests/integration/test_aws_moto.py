@@ -515,3 +515,25 @@ def test_the_inventory_is_json(moto_url: str, tmp_path: Path) -> None:
         assert os.path.isabs(data["key_file"])
     finally:
         asyncio.run(aws.release())
+
+
+def test_the_monitor_host_is_in_the_deployment_at_its_private_address(
+        moto_url: str, ec2: Any, tmp_path: Path) -> None:
+    """Executors connect to the public addresses; services listen on the private ones."""
+    aws = provisioner(spec(moto_url, servers=RoleSpec("i4i.large", 1, ami=UBUNTU_AMI),
+                           monitor=RoleSpec("t3.large", 1, ami=UBUNTU_AMI)),
+                      tmp_path, address_map=None)
+    try:
+        deployment = asyncio.run(aws.provision())
+        assert aws.inventory is not None
+        by_name = {h.name: h for h in aws.inventory.hosts}
+        monitor = deployment.monitor
+        assert monitor is not None and monitor.name == "monitor-1"
+        assert isinstance(monitor.executor, SshExecutor)
+        assert monitor.address == by_name["monitor-1"].public_ip
+        assert monitor.listen_address == by_name["monitor-1"].private_ip != monitor.address
+        assert [h.listen_address for h in deployment.servers] == [by_name["node1"].private_ip]
+        assert "monitor-1" not in {h.name for h in (*deployment.servers, *deployment.loaders)}
+    finally:
+        asyncio.run(aws.release())
+    assert leftovers(ec2) == NOTHING

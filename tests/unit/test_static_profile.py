@@ -56,6 +56,14 @@ def test_valid_static_profile(tmp_path: Path) -> None:
     assert backends.stress_tool("builtin", profile.loaders).step_command  # builds
 
 
+def test_a_monitor_host(tmp_path: Path) -> None:
+    text = GOOD.format(extra="").replace("loaders: [10.0.0.9]",
+                                         "loaders: [10.0.0.9]\n  monitor: 10.0.0.8")
+    static = load_profile(write(tmp_path, text)).static
+    assert static is not None and static.monitor is not None
+    assert (static.monitor.name, static.monitor.address) == ("monitor1", "10.0.0.8")
+
+
 def test_local_rules_do_not_apply_to_static(tmp_path: Path) -> None:
     servers = ", ".join(f"10.0.1.{i}" for i in range(1, 8))
     text = GOOD.format(extra="").replace("[10.0.0.1, {name: big, address: 10.0.0.2}, 10.0.0.3]",
@@ -76,6 +84,8 @@ def test_local_rules_do_not_apply_to_static(tmp_path: Path) -> None:
     (("{name: big, address: 10.0.0.2}", "{name: big}"), "static.servers[1].address: missing"),
     (("{name: big, address: 10.0.0.2}", "{name: node1, address: 10.0.0.2}"),
      "static: host names must be unique: node1"),
+    (("loaders: [10.0.0.9]", "loaders: [10.0.0.9]\n  monitor: {name: big, address: 10.0.0.8}"),
+     "static: host names must be unique: big"),
 ])
 def test_bad_static_fields(tmp_path: Path, change: tuple[str, str], expected: str) -> None:
     old, new = change

@@ -92,7 +92,8 @@ def test_parse_progress_on_real_output(fake_run: tuple[list[str], Path]) -> None
     assert len(progress) >= 2
     assert progress[0].loader == "L"
     assert progress[0].elapsed == 0.5  # the 0.5 s warm-up ends the first interval
-    assert progress[0].rate == pytest.approx(500, abs=15)
+    first = json.loads(lines[0])  # the rate itself depends on this machine's load
+    assert (progress[0].rate, progress[0].p99_ms) == (first["rate"], first["p99_ms"])
     assert progress[0].p99_ms > 0
     assert progress[-1].errors == 0
     assert len(progress) == len(lines) - 1  # the last line is the summary, not progress
@@ -112,7 +113,11 @@ def test_read_summary_of_a_real_run(fake_run: tuple[list[str], Path]) -> None:
     assert summary.loader == "loader-1"
     assert "fake" in summary.tool_version
     assert summary.measure_end - summary.measure_start == pytest.approx(1.5)
-    assert summary.ops == pytest.approx(750, abs=10)
+    # 2 s of schedule at 500 ops/s: every operation issued and completed; those completing in
+    # the 1.5 s window are measured (how many depends on this machine's load, not on the code).
+    raw = json.loads(path.read_text())
+    assert raw["issued"] == raw["ops_total"] == 1000
+    assert 0 < summary.ops <= 1000
     assert summary.errors == 0
 
 

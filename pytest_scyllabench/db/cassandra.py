@@ -31,9 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from pytest_scyllabench.db import cassandra_config as cfg
-from pytest_scyllabench.db.cassandra_probe import NodeProbe, port_open
+from pytest_scyllabench.db.cassandra_probe import NodeProbe
 from pytest_scyllabench.db.maven import CassandraJars, JavaRuntime, find_java, resolve_jars
 from pytest_scyllabench.errors import ClusterNotReady, DatabaseError
+from pytest_scyllabench.execute.base import tcp_accepting
 from pytest_scyllabench.execute.local import LocalExecutor, LocalProcess
 from pytest_scyllabench.monitor.exporters import JmxAgent
 from pytest_scyllabench.profile import DatabaseSpec
@@ -236,7 +237,7 @@ class CassandraCluster:
                 ports.append((node.address, self._agent.port,
                               "JMX exporter, monitoring.jmx_exporter_port"))
             for address, port, what in ports:
-                if port_open(address, port, timeout=0.5):
+                if tcp_accepting(address, port):
                     raise DatabaseError(
                         f"cannot start Cassandra {node}: {address}:{port} ({what}) is already "
                         "in use by another process (another cluster on the same addresses?)")

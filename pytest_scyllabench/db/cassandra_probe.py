@@ -8,7 +8,6 @@ cluster calls them through ``asyncio.to_thread``, and every driver call is bound
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
@@ -20,6 +19,8 @@ from cassandra.policies import ConstantReconnectionPolicy, WhiteListRoundRobinPo
 from cassandra.protocol import ErrorMessage
 from cassandra.query import dict_factory
 
+from pytest_scyllabench.execute.base import tcp_accepting
+
 #: What the driver raises when a node is not (yet) able to answer.
 DRIVER_ERRORS: tuple[type[BaseException], ...] = (
     NoHostAvailable, DriverException, RequestExecutionException, RequestValidationException,
@@ -30,15 +31,6 @@ DRIVER_ERRORS: tuple[type[BaseException], ...] = (
 GOSSIP_QUERY = 'SELECT address, status, status_with_port, "schema" FROM system_views.gossip_info'
 PEERS_QUERY = "SELECT peer FROM system.peers_v2"
 DRIVER_TIMEOUT = 5.0
-
-
-def port_open(address: str, port: int, timeout: float = 1.0) -> bool:
-    """Whether something accepts TCP connections on ``address:port``."""
-    try:
-        with socket.create_connection((address, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 def _short(addresses: Iterable[str]) -> str:
@@ -87,7 +79,7 @@ class NodeProbe:
     def check(self) -> str | None:
         """``None`` when the node is ready, otherwise what is still missing."""
         with self._lock:
-            if not port_open(self.address, self.port):
+            if not tcp_accepting(self.address, self.port, timeout=1.0):
                 return f"CQL port {self.port} is not open yet"
             try:
                 session = self._session or self._connect()

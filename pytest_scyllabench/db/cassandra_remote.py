@@ -114,7 +114,9 @@ class RemoteCassandraCluster:
         self._timeout = command_timeout
         root = self._workdir / "clusters" / cluster
         # NodeLayout holds a Path; on the POSIX hosts we support it is a PurePosixPath too.
-        self._nodes = tuple(cfg.NodeLayout(i, host.address, Path(root / host.address))
+        # A node binds and is known by the host's listen address (its private one on EC2);
+        # this machine reaches it at host.address. Its directory keeps the reachable name.
+        self._nodes = tuple(cfg.NodeLayout(i, host.listen_address, Path(root / host.address))
                             for i, host in enumerate(self._servers, start=1))
         self._version = spec.version
         self._jars: CassandraJars | None = None
@@ -128,7 +130,8 @@ class RemoteCassandraCluster:
 
     @property
     def contact_points(self) -> tuple[str, ...]:
-        return tuple(host.address for host in self._servers)
+        """Where the loaders connect: each node's listen address (they share its network)."""
+        return tuple(host.listen_address for host in self._servers)
 
     @property
     def port(self) -> int:
@@ -321,8 +324,8 @@ class RemoteCassandraCluster:
         if not self._processes:
             raise DatabaseError("RemoteCassandraCluster.wait_ready() needs start() first")
         began = time.monotonic()
-        probes = {node: NodeProbe(node.address, cfg.NATIVE_PORT, self.contact_points)
-                  for node in self._nodes}
+        probes = {node: NodeProbe(host.address, cfg.NATIVE_PORT, self.contact_points)
+                  for host, node in self._pairs()}
         problems: dict[cfg.NodeLayout, str] = {node: "not checked yet" for node in self._nodes}
         streak = 0
         try:

@@ -302,7 +302,7 @@ class ScyllaCluster:
         async def check(node: Node) -> None:
             problem = await nodetool_problem(node.host.executor, self._control.nodetool(node),
                                              everyone)
-            problem = problem or await self._cql(node.address, cfg.NATIVE_PORT)
+            problem = problem or await self._cql(node.host.address, cfg.NATIVE_PORT)
             if problem is None:
                 problems.pop(node.name, None)
                 return

@@ -60,7 +60,9 @@ class Node:
 
     @property
     def address(self) -> str:
-        return self.host.address
+        """The address the node binds and is known by in the cluster (the host's private one
+        on EC2); this machine reaches the host at ``host.address``."""
+        return self.host.listen_address
 
     def __str__(self) -> str:
         return f"{self.name} ({self.address})"

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from pytest_scyllabench import cli
 from pytest_scyllabench.db import cassandra_config as cfg
@@ -243,6 +244,8 @@ class RecordingExecutor:
         self._host = host
         self.puts: list[tuple[Path, str]] = []
         self.started: list[list[str]] = []
+        #: Files written with ``sh -c 'cat > PATH'``, by path.
+        self.files: dict[str, str] = {}
 
     @property
     def host(self) -> str:
@@ -251,6 +254,8 @@ class RecordingExecutor:
     async def run(self, command: Sequence[str], *, timeout: float, check: bool = True,
                   env: Mapping[str, str] | None = None, cwd: str | None = None,
                   stdin: bytes | None = None) -> CommandResult:
+        if stdin is not None and command[-1].startswith("cat > "):
+            self.files[command[-1].removeprefix("cat > ").strip("'")] = stdin.decode()
         return CommandResult(self._host, tuple(command), 0, "", "")
 
     async def start(self, command: Sequence[str], **kwargs: Any) -> RecordingProcess:
@@ -289,6 +294,52 @@ def test_remote_nodes_get_the_agent_copied_then_on_their_address(tmp_path: Path)
         (command,) = executor.started
         assert (f"-javaagent:/var/tmp/sb/jmx-exporter/agent.jar=10.0.0.{index}:7070:"
                 "/var/tmp/sb/jmx-exporter/rules.yaml") in command
+
+
+def test_ec2_nodes_bind_their_private_address_and_are_probed_at_the_public_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On EC2 with public addresses: cassandra.yaml, the seeds, the metrics agent and the
+    loaders' contact points use each instance's private address; only the readiness probe
+    from this machine goes to the public one."""
+    executors = [RecordingExecutor("node1"), RecordingExecutor("node2")]
+    servers = [Host(e.host, f"203.0.113.{i}", e, private_address=f"10.0.0.{i}")
+               for i, e in enumerate(executors, start=1)]
+    cluster = RemoteCassandraCluster(DatabaseSpec(nodes=2, replication_factor=1), servers,
+                                     "/var/tmp/sb", tmp_path / "cache", tmp_path / "local",
+                                     cluster="p")
+    cluster._jars = CassandraJars("5.0.9", tmp_path, (tmp_path / "cassandra.jar",))
+    cluster._java = {"node1": "/usr/bin/java", "node2": "/usr/bin/java"}
+    cluster.export_metrics(AGENT)
+    probed: list[tuple[str, tuple[str, ...]]] = []
+
+    class Probe:
+        def __init__(self, address: str, port: int, expected: Sequence[str]) -> None:
+            probed.append((address, tuple(expected)))
+
+        def check(self) -> None:
+            return None
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr("pytest_scyllabench.db.cassandra_remote.NodeProbe", Probe)
+
+    async def scenario() -> None:
+        await cluster.configure()
+        await cluster.start()
+        await cluster.wait_ready(10)
+
+    asyncio.run(scenario())
+    assert cluster.contact_points == ("10.0.0.1", "10.0.0.2")
+    (path,) = [p for p in executors[1].files if p.endswith("cassandra.yaml")]
+    written = yaml.safe_load(executors[1].files[path])
+    assert (written["listen_address"], written["rpc_address"]) == ("10.0.0.2", "10.0.0.2")
+    assert written["seed_provider"][0]["parameters"] == [
+        {"seeds": "10.0.0.1:7000,10.0.0.2:7000"}]
+    assert any(option.startswith("-javaagent:") and "=10.0.0.2:7070:" in option
+               for option in executors[1].started[0])
+    assert sorted(probed) == [("203.0.113.1", ("10.0.0.1", "10.0.0.2")),
+                              ("203.0.113.2", ("10.0.0.1", "10.0.0.2"))]
 
 
 def test_remote_nodes_without_monitoring_get_no_agent(tmp_path: Path) -> None:

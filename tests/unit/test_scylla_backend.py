@@ -605,6 +605,35 @@ def test_readiness_needs_cql_on_every_node(tmp_path: Path) -> None:
     assert {"10.0.0.1:9042", "10.0.0.2:9042"} <= set(asked)
 
 
+def test_ec2_nodes_bind_their_private_address_and_are_probed_at_the_public_one(
+        tmp_path: Path) -> None:
+    """On EC2 with public addresses: the cluster (scylla.yaml, seeds, nodetool, the loaders'
+    contact points) uses each instance's private address; only the CQL probe from this
+    machine goes to the public one."""
+    asked: list[str] = []
+
+    async def cql(address: str, port: int) -> str | None:
+        asked.append(address)
+        return None
+
+    rules = [("id -u", Reply("0")), ("--version", Reply(REPORTED)),
+             ("scylla.yaml", Reply(STOCK_YAML)), ("systemctl is-active", Reply("active\n")),
+             ("date +%s", Reply("1763900000\n")), ("nodetool", Reply(status("UN", "UN")))]
+    servers = [Host(f"node{i + 1}", f"203.0.113.{i + 1}", FakeHost(f"node{i + 1}", list(rules)),
+                    private_address=ADDRESSES[i]) for i in range(2)]
+    db = cluster(packages(), servers, tmp_path, cql)
+    asyncio.run(db.install())
+    asyncio.run(db.configure())
+    written = yaml.safe_load(fake(servers[1]).files["/etc/scylla/scylla.yaml"])
+    assert written["listen_address"] == "10.0.0.2"
+    assert written["seed_provider"][0]["parameters"] == [{"seeds": "10.0.0.1"}]
+    assert db.contact_points == ("10.0.0.1", "10.0.0.2")
+    asyncio.run(db.start())
+    asyncio.run(db.wait_ready(60))
+    assert "nodetool -h 10.0.0.2 status" in fake(servers[1]).lines()
+    assert set(asked) == {"203.0.113.1", "203.0.113.2"}
+
+
 def test_lifecycle_order_is_enforced(tmp_path: Path) -> None:
     db = cluster(packages(), hosts(1), tmp_path)
     with pytest.raises(DatabaseError, match="needs install"):

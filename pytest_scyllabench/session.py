@@ -202,7 +202,9 @@ class BenchSession:
             monitor_options(spec, database_port), hosts=watched_hosts(deployment),
             database=self.profile.database.kind if database_port is not None else None,
             prometheus_executor=place.executor, workdir=place.workdir,
-            prometheus_address=place.address, install_prometheus=place.install)
+            prometheus_address=place.address, install_prometheus=place.install,
+            # Remote hosts are the session's: a missing node exporter is installed there.
+            install_exporters=deployment.workdir is not None)
         self.teardown.push("prometheus data", monitoring.prometheus.remove_data)
         monitoring.warnings.extend(warnings)
         await monitoring.start(self.teardown)

@@ -18,8 +18,9 @@ import urllib.request
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from pytest_scyllabench.errors import CommandError, MonitoringError
+from pytest_scyllabench.errors import CommandError, MissingDependencyError, MonitoringError
 from pytest_scyllabench.execute.base import DirectPort, Executor, PortForward, RunningProcess
+from pytest_scyllabench.execute.packages import apt_install
 
 #: Seconds between two readiness checks.
 POLL_INTERVAL = 0.25
@@ -163,6 +164,24 @@ async def binary_version(executor: Executor, binary: str, package: str, what: st
                               f"(exit code {result.exit_code}); {hint}")
     output = (result.stdout + "\n" + result.stderr).strip()
     return output.splitlines()[0] if output else "unknown version"
+
+
+async def installed_version(executor: Executor, binary: str, package: str, what: str, *,
+                            install: bool, default_binary: str) -> str:
+    """:func:`binary_version`, after installing Debian's ``package`` (its own service stopped
+    and disabled, so that the session's process gets the port) when the binary is missing,
+    ``install`` is allowed and ``binary`` is the package's own ``default_binary``."""
+    try:
+        return await binary_version(executor, binary, package, what)
+    except MonitoringError:
+        if not (install and binary == default_binary):
+            raise
+    try:
+        await apt_install(executor, [package], services_off=[package])
+    except (CommandError, MissingDependencyError) as exc:
+        raise MonitoringError(f"{executor.host}: {what} is not installed, and installing "
+                              f"Debian's `{package}` failed: {exc}") from exc
+    return await binary_version(executor, binary, package, what)
 
 
 async def wait_until_ready(process: RunningProcess, probe: Callable[[], Awaitable[None]],

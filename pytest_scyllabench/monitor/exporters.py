@@ -44,12 +44,12 @@ import yaml
 
 from pytest_scyllabench.cachelock import locked
 from pytest_scyllabench.errors import CommandError, MonitoringError
-from pytest_scyllabench.execute.base import Executor, RunningProcess
+from pytest_scyllabench.execute.base import Executor, PortForward, RunningProcess
 from pytest_scyllabench.execute.local import LocalExecutor
 from pytest_scyllabench.monitor.client import (
     PrometheusClient,
-    binary_version,
     check_port_free,
+    installed_version,
     wait_until_ready,
 )
 
@@ -61,6 +61,7 @@ JMX_EXPORTER_VERSION = "1.0.1"
 JMX_EXPORTER_PORT = 7070
 JMX_CONFIG_NAME = "cassandra-jmx-exporter.yaml"
 NODE_EXPORTER_BINARY = "/usr/bin/prometheus-node-exporter"
+NODE_EXPORTER_PACKAGE = "prometheus-node-exporter"
 NODE_EXPORTER_PORT = 9100
 NODE_COLLECTORS = ("cpu", "diskstats", "netdev", "meminfo", "loadavg", "filesystem")
 MARKER = "COMPLETE"
@@ -295,19 +296,24 @@ def node_exporter_command(address: str, port: int, binary: str = NODE_EXPORTER_B
 class NodeExporter:
     """A ``prometheus-node-exporter`` on one host, listening on ``address:port``.
 
-    ``stop`` is idempotent and safe before ``start``: register it first.
+    Its readiness is checked through the executor's way to that port (an SSH port forward on
+    a remote host, whose exporter may listen on an address only its network reaches), so
+    that this machine needs no more than SSH. ``install``: install Debian's package when the
+    binary is missing. ``stop`` is idempotent and safe before ``start``: register it first.
     """
 
     def __init__(self, executor: Executor, address: str, port: int = NODE_EXPORTER_PORT, *,
                  binary: str = NODE_EXPORTER_BINARY,
-                 collectors: Sequence[str] = NODE_COLLECTORS) -> None:
+                 collectors: Sequence[str] = NODE_COLLECTORS, install: bool = False) -> None:
         self.executor = executor
         self.address = address
         self.port = port
         self.binary = binary
         self.collectors = tuple(collectors)
+        self.install = install
         self.version: str | None = None
         self._process: RunningProcess | None = None
+        self._forward: PortForward | None = None
 
     def __repr__(self) -> str:
         return f"NodeExporter({self.executor.host!r}, {self.target!r})"
@@ -325,28 +331,48 @@ class NodeExporter:
         """Start it and wait until ``/metrics`` serves CPU samples; the seconds it took."""
         if self._process is not None:
             raise MonitoringError(f"{self.what} is already started")
-        self.version = await binary_version(self.executor, self.binary,
-                                            "prometheus-node-exporter", "the node exporter")
-        await check_port_free("the node exporter", self.executor.host, self.address, self.port)
+        self.version = await installed_version(
+            self.executor, self.binary, NODE_EXPORTER_PACKAGE, "the node exporter",
+            install=self.install, default_binary=NODE_EXPORTER_BINARY)
+        try:
+            return await self._launch(timeout)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _launch(self, timeout: float) -> float:
+        try:
+            self._forward = forward = await self.executor.forward_port(self.address, self.port)
+        except CommandError as exc:
+            raise MonitoringError(f"cannot reach the {self.what} from here: {exc}") from exc
+        await check_port_free("the node exporter", self.executor.host, self.address, self.port,
+                              reach=forward)
         try:
             self._process = await self.executor.start(
                 node_exporter_command(self.address, self.port, self.binary, self.collectors))
         except CommandError as exc:
             raise MonitoringError(f"cannot start the {self.what}: {exc}") from exc
-        client = PrometheusClient(f"http://{self.target}", timeout=5.0)
+        client = PrometheusClient(f"http://{forward.local_address}:{forward.local_port}",
+                                  timeout=5.0)
 
         async def probe() -> None:
             if "node_cpu_seconds_total" not in await client.get_text("/metrics"):
-                raise MonitoringError(f"{client.base_url}/metrics has no node_cpu_seconds_total")
+                raise MonitoringError(f"{self.what}: /metrics has no node_cpu_seconds_total")
 
-        try:
-            return await wait_until_ready(self._process, probe, timeout, self.what)
-        except BaseException:
-            await self.stop()
-            raise
+        seconds = await wait_until_ready(self._process, probe, timeout, self.what)
+        await self._close_forward()
+        return seconds
+
+    async def _close_forward(self) -> None:
+        forward, self._forward = self._forward, None
+        if forward is not None:
+            await forward.close()
 
     async def stop(self) -> None:
         """Stop it (SIGTERM, then SIGKILL); idempotent."""
         process, self._process = self._process, None
-        if process is not None:
-            await process.terminate(STOP_GRACE)
+        try:
+            if process is not None:
+                await process.terminate(STOP_GRACE)
+        finally:
+            await self._close_forward()

@@ -30,13 +30,12 @@ from typing import Any, Literal
 
 import yaml
 
-from pytest_scyllabench.errors import CommandError, MissingDependencyError, MonitoringError
+from pytest_scyllabench.errors import CommandError, MonitoringError
 from pytest_scyllabench.execute.base import Executor, PortForward, RunningProcess
-from pytest_scyllabench.execute.packages import apt_install
 from pytest_scyllabench.monitor.client import (
     PrometheusClient,
-    binary_version,
     check_port_free,
+    installed_version,
     wait_until_ready,
 )
 from pytest_scyllabench.monitor.exporters import JMX_EXPORTER_PORT, NODE_EXPORTER_PORT
@@ -219,7 +218,9 @@ class Prometheus:
         """
         if self._process is not None or self._forward is not None:
             raise MonitoringError(f"{self.what} is already started")
-        self.version = await self._installed_version()
+        self.version = await installed_version(
+            self.executor, self.binary, PROMETHEUS_PACKAGE, "Prometheus",
+            install=self.install, default_binary=PROMETHEUS_BINARY)
         try:
             self.ready_seconds = await self._launch(config, timeout)
         except BaseException:
@@ -243,24 +244,6 @@ class Prometheus:
         except CommandError as exc:
             raise MonitoringError(f"cannot start {self.what}: {exc}") from exc
         return await wait_until_ready(self._process, self.client.ready, timeout, self.what)
-
-    async def _installed_version(self) -> str:
-        """The binary's version, after installing Debian's package if allowed and needed."""
-        try:
-            return await binary_version(self.executor, self.binary, PROMETHEUS_PACKAGE,
-                                        "Prometheus")
-        except MonitoringError:
-            if not (self.install and self.binary == PROMETHEUS_BINARY):
-                raise
-        try:
-            await apt_install(self.executor, [PROMETHEUS_PACKAGE],
-                              services_off=[PROMETHEUS_PACKAGE])
-        except (CommandError, MissingDependencyError) as exc:
-            raise MonitoringError(f"{self.executor.host}: Prometheus is not installed, and "
-                                  f"installing Debian's `{PROMETHEUS_PACKAGE}` failed: "
-                                  f"{exc}") from exc
-        return await binary_version(self.executor, self.binary, PROMETHEUS_PACKAGE,
-                                    "Prometheus")
 
     async def _write_config(self, text: str) -> None:
         try:

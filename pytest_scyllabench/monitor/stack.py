@@ -82,7 +82,7 @@ class Monitoring:
     def __init__(self, options: MonitorOptions, *, hosts: Sequence[WatchedHost],
                  database: DatabaseKind | None, prometheus_executor: Executor,
                  workdir: str, prometheus_address: str = "127.0.0.1",
-                 install_prometheus: bool = False) -> None:
+                 install_prometheus: bool = False, install_exporters: bool = False) -> None:
         self.options = options
         self.hosts = tuple(hosts)
         self.database = database
@@ -92,7 +92,8 @@ class Monitoring:
                                      retention=options.retention, install=install_prometheus)
         self.exporters = tuple(NodeExporter(watched.executor, watched.host.address,
                                             options.node_exporter_port,
-                                            binary=options.node_exporter_binary)
+                                            binary=options.node_exporter_binary,
+                                            install=install_exporters)
                                for watched in self.hosts if watched.host.node_exporter)
         #: One line per failure tolerated in optional mode, for the report.
         self.warnings: list[str] = []

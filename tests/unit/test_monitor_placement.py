@@ -15,6 +15,7 @@ from pytest_scyllabench.errors import MissingDependencyError, MonitoringError
 from pytest_scyllabench.execute.base import CommandResult
 from pytest_scyllabench.execute.local import LocalExecutor
 from pytest_scyllabench.execute.packages import apt_install, apt_install_script
+from pytest_scyllabench.monitor.exporters import NodeExporter
 from pytest_scyllabench.monitor.plan import prometheus_place, watched_hosts
 from pytest_scyllabench.monitor.prometheus import Prometheus, prometheus_config
 from pytest_scyllabench.provision.base import Deployment, Host
@@ -188,12 +189,13 @@ def test_a_system_without_apt_is_refused() -> None:
     assert not any("apt-get" in " ".join(c) for c in executor.commands)
 
 
-def missing_then_installed() -> ScriptedExecutor:
+def missing_then_installed(binary: str = "/usr/bin/prometheus",
+                           version: str = "prometheus, version 2.45.3") -> ScriptedExecutor:
     installed: list[bool] = []
 
     def answer(command: tuple[str, ...]) -> tuple[int, str]:
-        if command == ("/usr/bin/prometheus", "--version"):
-            return (0, "prometheus, version 2.45.3") if installed else (127, "")
+        if command == (binary, "--version"):
+            return (0, version) if installed else (127, "")
         if command[:2] == ("sh", "-c") and "apt-get install" in command[2]:
             installed.append(True)
         return os_answer("debian", "0")(command)
@@ -239,3 +241,28 @@ def test_a_failed_install_is_a_monitoring_error() -> None:
     with pytest.raises(MonitoringError, match=r"installing Debian's `prometheus` failed: "
                                               r".*not a Debian or Ubuntu system"):
         asyncio.run(prometheus.start(prometheus_config([], 1.0)))
+
+
+def test_a_missing_node_exporter_is_installed_then_checked_through_a_forward() -> None:
+    executor = missing_then_installed("/usr/bin/prometheus-node-exporter",
+                                      "node_exporter, version 1.5.0")
+    exporter = NodeExporter(executor, "10.0.0.7", 9100, install=True)
+    with pytest.raises(MonitoringError, match="exited with code 1"):
+        asyncio.run(exporter.start(timeout=5))
+    assert exporter.version == "node_exporter, version 1.5.0"
+    (script,) = [c[2] for c in executor.commands if c[:2] == ("sh", "-c") and "apt-get" in c[2]]
+    assert "prometheus-node-exporter" in script
+    assert "systemctl disable --now prometheus-node-exporter" in script
+    (address, port, forward), = executor.forwards
+    assert (address, port) == ("10.0.0.7", 9100)
+    assert forward.closed == 1  # the failed start closed it
+    started = [c for c in executor.commands if c[0] == "start"]
+    assert started and "--web.listen-address=10.0.0.7:9100" in started[0]
+
+
+def test_without_install_a_missing_node_exporter_is_named() -> None:
+    executor = missing_then_installed("/usr/bin/prometheus-node-exporter")
+    with pytest.raises(MonitoringError, match="monitor1: the node exporter is not installed"):
+        asyncio.run(NodeExporter(executor, "10.0.0.7").start())
+    assert executor.forwards == []
+    assert not any("apt-get" in " ".join(c) for c in executor.commands)

@@ -118,6 +118,13 @@ def load_profile(path: Path) -> Profile:
         raise ProfileError(source, "docker", "only used with provisioner: docker")
     for field_path, problem in docker_problems(docker):
         raise ProfileError(source, f"docker.{field_path}", problem)
+    monitoring = parse_monitoring(data.get("monitoring", {}), source, "monitoring")
+    if aws is not None and monitoring.enabled and aws.monitor.count == 0:
+        # Instances serve metrics on their private addresses, which only a host in their
+        # network (reached here through an SSH port forward) can scrape.
+        raise ProfileError(source, "aws.monitor.count",
+                           "must be 1 when monitoring is enabled: Prometheus runs on the "
+                           "monitor host, inside the instances' network")
     profile = Profile(
         name=name,
         source=path,
@@ -135,7 +142,7 @@ def load_profile(path: Path) -> Profile:
         warmup=build(WarmupSpec, data.get("warmup", {}), source, "warmup"),
         thresholds=_convert(data.get("thresholds", {}), Mapping[str, str], source,
                             "thresholds"),
-        monitoring=parse_monitoring(data.get("monitoring", {}), source, "monitoring"),
+        monitoring=monitoring,
     )
     check_profile(profile, source)
     return profile

@@ -28,8 +28,9 @@ from pytest_scyllabench.provision.aws_spec import AwsSpec, Problem, RoleSpec
 
 log = logging.getLogger(__name__)
 
-#: Ports the operator's network may reach: SSH, CQL, Prometheus.
-OPERATOR_PORTS = (22, 9042, 9090)
+#: Ports the operator's network may reach: SSH (Prometheus is reached through a forward over
+#: it) and CQL (the readiness probe).
+OPERATOR_PORTS = (22, 9042)
 
 
 @dataclass

@@ -191,13 +191,13 @@ def test_provision_check_and_release(moto_url: str, ec2: Any, tmp_path: Path,
         assert instance["KeyName"] == f"scyllabench-{run_id}"
         assert tags["Name"].startswith(f"scyllabench-{run_id}-")
     assert sorted(moto["volume_sizes"]) == [50, 50, 50, 100]  # disk_gb per role
-    # security group: operator CIDR on 22, 9042, 9090; the group itself on everything
+    # security group: operator CIDR on 22 and 9042; the group itself on everything
     group = moto["group"]
     assert group["Tags"][TAG_RUN] == run_id
     rules = {(r["IpProtocol"], r.get("FromPort"), tuple(x["CidrIp"] for x in r["IpRanges"]),
               tuple(x["GroupId"] for x in r["UserIdGroupPairs"])) for r in group["IpPermissions"]}
     assert rules == {("tcp", 22, (OPERATOR,), ()), ("tcp", 9042, (OPERATOR,), ()),
-                     ("tcp", 9090, (OPERATOR,), ()), ("-1", None, (), (group["GroupId"],))}
+                     ("-1", None, (), (group["GroupId"],))}
     assert moto["key_tags"][TAG_RUN] == run_id
     # files: the key (0600 in a 0700 directory), ssh config, inventory
     key = moto["key_file"]

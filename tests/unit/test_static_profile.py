@@ -172,6 +172,15 @@ def test_aws_node_count_must_agree(tmp_path: Path) -> None:
     assert "database.nodes: must equal aws.servers.count (3) or be left out, got 2" in message
 
 
+def test_aws_monitoring_needs_a_monitor_host(tmp_path: Path) -> None:
+    monitored = AWS + "monitoring: {enabled: true}\n"
+    assert "aws.monitor.count: must be 1 when monitoring is enabled" in error_of(
+        write(tmp_path, monitored))
+    profile = load_profile(write(tmp_path, monitored.replace(
+        "  loaders:", "  monitor: {ami: ami-0123456789abcdef0, count: 1}\n  loaders:")))
+    assert profile.aws is not None and profile.aws.monitor.count == 1
+
+
 def test_aws_section_needs_aws_provisioner(tmp_path: Path) -> None:
     assert "aws: only used with provisioner: aws" in error_of(
         write(tmp_path, "aws: {region: us-east-1}\n"))

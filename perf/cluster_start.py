@@ -1,6 +1,7 @@
 """How long the local Cassandra backend takes: jar resolution (cached), start to ready, stop.
 
     .venv/bin/python perf/cluster_start.py [--nodes 1 3] [--heap 1G] [--workdir DIR]
+                                          [--jvm-option=-XX:TieredStopAtLevel=1 ...]
 
 Uses 127.0.0.1.. and the shared jar cache (``$SCYLLABENCH_CACHE`` or
 ``~/.cache/pytest-scyllabench``); the cluster directory is a temporary one unless given.
@@ -22,10 +23,12 @@ from pytest_scyllabench.paths import cache_dir
 from pytest_scyllabench.profile import DatabaseSpec
 
 
-async def measure(nodes: int, heap: str, first: str, workdir: Path, timeout: float) -> None:
+async def measure(nodes: int, heap: str, first: str, workdir: Path, timeout: float,
+                  jvm_options: tuple[str, ...] = ()) -> None:
     start = ipaddress.IPv4Address(first)
     addresses = [str(start + i) for i in range(nodes)]
-    cluster = CassandraCluster(DatabaseSpec(nodes=nodes, heap=heap), addresses,
+    cluster = CassandraCluster(DatabaseSpec(nodes=nodes, heap=heap, jvm_options=jvm_options),
+                               addresses,
                                workdir / f"{nodes}-nodes", cache_dir(), keep=False)
     began = time.monotonic()
     await cluster.install()
@@ -40,7 +43,8 @@ async def measure(nodes: int, heap: str, first: str, workdir: Path, timeout: flo
         await cluster.stop()
         stopped = time.monotonic()
         await cluster.wipe()
-    print(f"{nodes} node(s), heap {heap}: install+configure {installed - began:5.2f} s, "
+    options = f" {' '.join(jvm_options)}" if jvm_options else ""
+    print(f"{nodes} node(s), heap {heap}{options}: install+configure {installed - began:5.2f} s, "
           f"start to ready {ready - installed:5.1f} s, stop {stopped - stopping:5.1f} s",
           flush=True)
 
@@ -56,7 +60,7 @@ async def main(arguments: argparse.Namespace) -> None:
         workdir = arguments.workdir or Path(scratch)
         for nodes in arguments.nodes:
             await measure(nodes, arguments.heap, arguments.first_address, workdir,
-                          arguments.timeout)
+                          arguments.timeout, tuple(arguments.jvm_option))
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -70,6 +74,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
                         help="address of node 1 (127.0.0.1)")
     parser.add_argument("--workdir", type=Path, default=None, metavar="DIR",
                         help="cluster directory (default: a temporary one)")
+    parser.add_argument("--jvm-option", action="append", default=[], metavar="OPTION",
+                        help="an extra JVM option of every node (repeatable), e.g. "
+                             "--jvm-option=-XX:TieredStopAtLevel=1 as the embedded profile")
     parser.add_argument("--timeout", type=float, default=300.0, metavar="S",
                         help="seconds allowed to become ready (300)")
     return parser.parse_args(argv)

@@ -272,15 +272,20 @@ class RecordingExecutor:
         pass
 
 
+def installed_cluster(servers: Sequence[Host], tmp_path: Path) -> RemoteCassandraCluster:
+    """A remote cluster on ``servers`` whose jars and Java are taken as found."""
+    cluster = RemoteCassandraCluster(DatabaseSpec(nodes=len(servers), replication_factor=1),
+                                     servers, "/var/tmp/sb", tmp_path / "cache",
+                                     tmp_path / "local", cluster="p")
+    cluster._jars = CassandraJars("5.0.9", tmp_path, (tmp_path / "cassandra.jar",))
+    cluster._java = {host.name: "/usr/bin/java" for host in servers}
+    return cluster
+
+
 def test_remote_nodes_get_the_agent_copied_then_on_their_address(tmp_path: Path) -> None:
     executors = [RecordingExecutor("node1"), RecordingExecutor("node2")]
-    servers = [Host(e.host, f"10.0.0.{i}", e)
-               for i, e in enumerate(executors, start=1)]
-    cluster = RemoteCassandraCluster(DatabaseSpec(nodes=2, replication_factor=1), servers,
-                                     "/var/tmp/sb", tmp_path / "cache", tmp_path / "local",
-                                     cluster="p")
-    cluster._jars = CassandraJars("5.0.9", tmp_path, (tmp_path / "cassandra.jar",))
-    cluster._java = {"node1": "/usr/bin/java", "node2": "/usr/bin/java"}
+    cluster = installed_cluster([Host(e.host, f"10.0.0.{i}", e)
+                                 for i, e in enumerate(executors, start=1)], tmp_path)
     assert cluster.export_metrics(AGENT) == 7070
 
     async def scenario() -> None:
@@ -302,13 +307,8 @@ def test_ec2_nodes_bind_their_private_address_and_are_probed_at_the_public_one(
     loaders' contact points use each instance's private address; only the readiness probe
     from this machine goes to the public one."""
     executors = [RecordingExecutor("node1"), RecordingExecutor("node2")]
-    servers = [Host(e.host, f"203.0.113.{i}", e, private_address=f"10.0.0.{i}")
-               for i, e in enumerate(executors, start=1)]
-    cluster = RemoteCassandraCluster(DatabaseSpec(nodes=2, replication_factor=1), servers,
-                                     "/var/tmp/sb", tmp_path / "cache", tmp_path / "local",
-                                     cluster="p")
-    cluster._jars = CassandraJars("5.0.9", tmp_path, (tmp_path / "cassandra.jar",))
-    cluster._java = {"node1": "/usr/bin/java", "node2": "/usr/bin/java"}
+    cluster = installed_cluster([Host(e.host, f"203.0.113.{i}", e, private_address=f"10.0.0.{i}")
+                                 for i, e in enumerate(executors, start=1)], tmp_path)
     cluster.export_metrics(AGENT)
     probed: list[tuple[str, tuple[str, ...]]] = []
 
@@ -344,12 +344,7 @@ def test_ec2_nodes_bind_their_private_address_and_are_probed_at_the_public_one(
 
 def test_remote_nodes_without_monitoring_get_no_agent(tmp_path: Path) -> None:
     executor = RecordingExecutor("node1")
-    cluster = RemoteCassandraCluster(DatabaseSpec(nodes=1, replication_factor=1),
-                                     [Host("node1", "10.0.0.1", executor)],
-                                     "/var/tmp/sb", tmp_path / "cache", tmp_path / "local",
-                                     cluster="p")
-    cluster._jars = CassandraJars("5.0.9", tmp_path, (tmp_path / "cassandra.jar",))
-    cluster._java = {"node1": "/usr/bin/java"}
+    cluster = installed_cluster([Host("node1", "10.0.0.1", executor)], tmp_path)
 
     async def scenario() -> None:
         await cluster.configure()

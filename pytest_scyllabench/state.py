@@ -228,9 +228,16 @@ class SessionState:
         baselines: dict[str, list[LatencyPoint]] = {}
         for (nodeid, _), point in self.baseline_points.items():
             baselines.setdefault(benchmark_of(nodeid), []).append(point)
+        report_dir = self.html_report.parent if self.html_report is not None else Path(".")
+        snapshots = {nodeid: html.relative_href(path, report_dir)
+                     for nodeid, path in self.bench.snapshots.items()}
+        session = self.bench.session_snapshot
         return html.summary_html((r.summary for r in self.records),
                                  environment=self.environment(), baselines=baselines,
-                                 baseline_name=self.baseline.baseline_name)
+                                 baseline_name=self.baseline.baseline_name,
+                                 snapshots=snapshots,
+                                 session_snapshot=(None if session is None else
+                                                   html.relative_href(session, report_dir)))
 
     def terminal_lines(self) -> list[str]:
         lines = terminal.summary_lines(r.summary for r in self.records)

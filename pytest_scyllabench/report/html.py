@@ -296,14 +296,18 @@ def latency_throughput_figure(benchmark: str, steps: Sequence[StepSummary],
 
 def summary_html(steps: Iterable[StepSummary], *, environment: Sequence[tuple[str, str]] = (),
                  baselines: Mapping[str, Sequence[LatencyPoint]] | None = None,
-                 baseline_name: str = "", with_charts: bool = True) -> list[str]:
+                 baseline_name: str = "", with_charts: bool = True,
+                 snapshots: Mapping[str, str] | None = None,
+                 session_snapshot: str | None = None) -> list[str]:
     """HTML for ``pytest_html_results_summary``'s ``prefix``: the environment, then a section
     per benchmark.
 
     Steps are grouped by test function (node id without parameters) in order of first
     appearance; rows are sorted by target rate. A benchmark of two steps or more gets its
     latency/throughput chart, with ``baselines[benchmark]`` (points of baseline
-    ``baseline_name``) dashed when given. Empty when no step ran.
+    ``baseline_name``) dashed when given, then links to its tests' Prometheus snapshots
+    (``snapshots``: test node id -> href); ``session_snapshot`` (an href) is linked under the
+    environment. Empty when no step ran.
     """
     groups: dict[str, list[StepSummary]] = {}
     for step in steps:
@@ -312,6 +316,9 @@ def summary_html(steps: Iterable[StepSummary], *, environment: Sequence[tuple[st
         return []
     parts = [STYLE, '<div class="sb-block sb-summary"><h3>Benchmarks</h3>',
              environment_html(environment)]
+    if session_snapshot:
+        parts.append(f"<p>{_snapshot_link(session_snapshot, 'Prometheus snapshot of the session')}"
+                     f"</p>")
     for benchmark, members in groups.items():
         members.sort(key=lambda s: (s.target_rate, s.step))
         kinds = _kinds(members)
@@ -330,6 +337,25 @@ def summary_html(steps: Iterable[StepSummary], *, environment: Sequence[tuple[st
             benchmark, ()), baseline_name) if with_charts else "")
         parts.append(f'<div class="sb-benchmark"><h4>{_e(benchmark)}</h4>'
                      f'<table class="sb-table">{head}<tbody>{rows}</tbody></table>'
-                     f"{_closed_loop_note(members)}{chart}</div>")
+                     f"{_closed_loop_note(members)}{chart}"
+                     f"{_snapshot_links(members, snapshots or {})}</div>")
     parts.append("</div>")
     return ["".join(parts)]
+
+
+SERVE_HINT = "serve one with scyllabench serve-snapshot FILE"
+
+
+def _snapshot_link(href: str, label: str) -> str:
+    return f'<a href="{_e(href)}">{_e(label)}</a>'
+
+
+def _snapshot_links(members: Sequence[StepSummary], snapshots: Mapping[str, str]) -> str:
+    """The Prometheus snapshots of a benchmark's tests, one link per test, in step order."""
+    tests = list(dict.fromkeys(s.test for s in members if s.test in snapshots))
+    if not tests:
+        return ""
+    links = " · ".join(_snapshot_link(snapshots[test], test.rsplit("::", 1)[-1])
+                       for test in tests)
+    return f'<p class="sb-links">Prometheus snapshots ({_e(SERVE_HINT)}): {links}</p>'
+

@@ -22,6 +22,7 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from procs import interruptible, processes_matching
@@ -199,6 +200,8 @@ def test_cassandra_session_snapshots_every_test(tmp_path: Path) -> None:
     # Each step's vital signs (range queries over its measured window) are charted.
     report = (trial / "report.html").read_text()
     assert report.count(": vital signs") >= 2, "no vital-sign chart for the steps"
+    for archive in archives:  # each test's snapshot is linked from the summary
+        assert f'href="{quote(archive.relative_to(trial).as_posix())}"' in report, archive
     assert found["cpus"] >= 1, found
     # The warm-up and three steps of 200-300 ops/s for 4-5 s each.
     assert found["writes"] >= 3000, found

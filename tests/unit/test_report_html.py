@@ -131,6 +131,22 @@ def test_summary_groups_by_test_function_and_sorts_by_rate(tmp_path: Path) -> No
     assert "<link" not in html and "src=" not in html  # nothing fetched: opens offline
 
 
+def test_summary_links_each_tests_snapshot_and_the_sessions(tmp_path: Path) -> None:
+    steps = [_summary(tmp_path, "t.py::test_write[2000]", 2000, []),
+             _summary(tmp_path, "t.py::test_write[1000]", 1000, []),
+             _summary(tmp_path, "t.py::test_read[500]", 500, [])]
+    snapshots = {"t.py::test_write[1000]": "t.py__test_write-1000/prometheus.tar.gz",
+                 "t.py::test_write[2000]": "t.py__test_write-2000/prometheus.tar.gz"}
+    html = summary_html(steps, snapshots=snapshots, session_snapshot="prometheus.tar.gz")[0]
+    assert parse(html).hrefs == [
+        "prometheus.tar.gz", "t.py__test_write-1000/prometheus.tar.gz",
+        "t.py__test_write-2000/prometheus.tar.gz"]  # in step order, under their benchmark
+    read_section = html[html.index("t.py::test_read"):]
+    assert "Prometheus snapshots" not in read_section  # none was taken for it
+    assert "scyllabench serve-snapshot" in html
+    assert "<a" not in summary_html(steps)[0]  # no monitoring, no link
+
+
 def test_summary_escapes_node_ids_and_is_empty_without_steps(tmp_path: Path) -> None:
     assert summary_html([]) == []
     html = summary_html([_summary(tmp_path, f"t.py::test_{EVIL}[1]", 100, [])])[0]

@@ -222,13 +222,25 @@ def _plain(text: str) -> str:
     return text.replace("$", r"\$")
 
 
+#: Up to this many decades on a latency axis, its 2x and 5x ticks are labelled too.
+MINOR_LABEL_DECADES = 2.0
+
+
 def _milliseconds_axis(axes: Axes) -> None:
-    """A log latency axis labelled ``0.1``, ``1``, ``10``... rather than powers of ten."""
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+    """A log latency axis labelled ``0.1``, ``1``, ``10``... rather than powers of ten, and
+    ``2``, ``5``, ``20``... as well when it spans few decades (one label would be left)."""
+    from matplotlib.ticker import FuncFormatter
+
+    def minor(value: float, _: int | None) -> str:
+        low, high = axes.get_ylim()
+        if low <= 0 or math.log10(high / low) > MINOR_LABEL_DECADES:
+            return ""
+        mantissa = round(value / 10 ** math.floor(math.log10(value) + 1e-9), 6)
+        return f"{value:g}" if mantissa in (2.0, 5.0) else ""
 
     axes.set_yscale("log")
     axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
-    axes.yaxis.set_minor_formatter(NullFormatter())
+    axes.yaxis.set_minor_formatter(FuncFormatter(minor))
 
 
 def _finite(value: float) -> bool:

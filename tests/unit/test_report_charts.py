@@ -66,6 +66,21 @@ def test_latency_throughput_chart_axes_lines_and_no_baseline() -> None:
     assert len(svg) < BUDGET
 
 
+def y_labels(svg: str) -> set[str]:
+    """The texts right-aligned left of the plot: the y axis's tick labels."""
+    return {"".join(node.itertext()) for node in parse(svg).iter(f"{SVG}text")
+            if "text-anchor: end" in (node.get("style") or "")}
+
+
+def test_a_narrow_latency_axis_labels_its_2x_and_5x_ticks() -> None:
+    narrow = [LatencyPoint(rate=100.0 * i, p50_ms=3.0 * i, p99_ms=8.0 * i, p999_ms=12.0 * i)
+              for i in (1, 2, 3)]  # 3 to 36 ms: only "10" would be labelled otherwise
+    assert {"5", "10", "20"} <= y_labels(charts.latency_throughput_chart(narrow))
+    wide = [LatencyPoint(rate=100.0 * i, p50_ms=0.2 * i, p99_ms=40.0 * i, p999_ms=900.0 * i)
+            for i in (1, 2, 3)]  # four decades: decades only
+    assert y_labels(charts.latency_throughput_chart(wide)) == {"1", "10", "100", "1000"}
+
+
 def test_baseline_is_drawn_dashed_in_the_same_colours() -> None:
     baseline = [LatencyPoint(p.rate, p.p50_ms * 1.5, p.p99_ms * 1.5, p.p999_ms * 1.5)
                 for p in points(3)]

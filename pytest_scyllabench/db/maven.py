@@ -22,7 +22,12 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from pytest_scyllabench.cachelock import locked
-from pytest_scyllabench.errors import CommandError, DatabaseError, MissingDependencyError
+from pytest_scyllabench.errors import (
+    CommandError,
+    DatabaseError,
+    MissingDependencyError,
+    ScyllaBenchError,
+)
 from pytest_scyllabench.execute.local import LocalExecutor
 
 #: Java feature releases Cassandra 5.0 runs on, preferred first.
@@ -193,20 +198,8 @@ async def resolve_jars(version: str, cache: Path, java: JavaRuntime, *,
         command = [str(mvn), "-B", "-q", "-U", "-Dstyle.color=never", "-f", str(root / "pom.xml"),
                    "dependency:copy-dependencies", "-DincludeScope=runtime",
                    f"-DoutputDirectory={root / 'lib'}"]
-        try:
-            result = await executor.run(command, timeout=timeout, cwd=str(root), check=False,
-                                        env={"JAVA_HOME": str(java.home)})
-        except CommandError as exc:  # could not run, or timed out
-            raise DatabaseError(f"could not download Cassandra {version} with Maven: "
-                                f"{exc}") from exc
-        if result.exit_code != 0:
-            # Maven reports its errors on stdout.
-            lines = _ANSI.sub("", result.stdout + "\n" + result.stderr).splitlines()
-            output = [line for line in lines if line.strip() not in ("", "[ERROR]")][:8]
-            raise DatabaseError(
-                f"could not download Cassandra {version} with Maven (exit code "
-                f"{result.exit_code}; is Maven Central reachable?): {' '.join(command)}\n"
-                + "\n".join(output))
+        await run_maven(executor, command, f"Cassandra {version}", DatabaseError,
+                        timeout=timeout, cwd=root, env={"JAVA_HOME": str(java.home)})
         jars = sorted(p.name for p in (root / "lib").glob("*.jar"))
         if f"cassandra-all-{version}.jar" not in jars:
             raise DatabaseError(f"Maven finished but {root / 'lib'} has no "
@@ -218,6 +211,22 @@ async def resolve_jars(version: str, cache: Path, java: JavaRuntime, *,
     if found is None:
         raise DatabaseError(f"{root}: the download of Cassandra {version} is incomplete")
     return found
+
+
+async def run_maven(executor: LocalExecutor, command: list[str], what: str,
+                    error: type[ScyllaBenchError], *, timeout: float, cwd: Path,
+                    env: dict[str, str] | None = None) -> None:
+    """Run ``command`` (an ``mvn`` download of ``what``); ``error`` says it failed, with the
+    command and Maven's first error lines (it reports them on stdout)."""
+    try:
+        result = await executor.run(command, timeout=timeout, cwd=str(cwd), check=False, env=env)
+    except CommandError as exc:  # could not run, or timed out
+        raise error(f"could not download {what} with Maven: {exc}") from exc
+    if result.exit_code != 0:
+        lines = _ANSI.sub("", result.stdout + "\n" + result.stderr).splitlines()
+        output = [line for line in lines if line.strip() not in ("", "[ERROR]")][:8]
+        raise error(f"could not download {what} with Maven (exit code {result.exit_code}; "
+                    f"is Maven Central reachable?): {' '.join(command)}\n" + "\n".join(output))
 
 
 def _fresh_dir(path: Path) -> None:

@@ -43,6 +43,7 @@ from typing import Any
 import yaml
 
 from pytest_scyllabench.cachelock import locked
+from pytest_scyllabench.db.maven import run_maven
 from pytest_scyllabench.errors import CommandError, MonitoringError
 from pytest_scyllabench.execute.base import Executor, PortForward, RunningProcess
 from pytest_scyllabench.execute.local import LocalExecutor
@@ -69,7 +70,6 @@ RESOLVE_TIMEOUT = 600.0
 LOCK_TIMEOUT = 900.0
 STOP_GRACE = 10.0
 _VERSION = re.compile(r"^[0-9A-Za-z.\-]+$")
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 _METRICS = "org.apache.cassandra.metrics"
 _OPERATION = {"operation": "$1"}
@@ -252,18 +252,8 @@ async def _download_jmx_agent(cache: Path, version: str, executor: LocalExecutor
                    "dependency:copy",
                    f"-Dartifact={JMX_GROUP}:{JMX_ARTIFACT}:{version}:jar",
                    f"-DoutputDirectory={root}"]
-        try:
-            result = await executor.run(command, timeout=timeout, cwd=str(root), check=False)
-        except CommandError as exc:
-            raise MonitoringError(f"could not download the JMX exporter {version} with "
-                                  f"Maven: {exc}") from exc
-        if result.exit_code != 0:
-            lines = _ANSI.sub("", result.stdout + "\n" + result.stderr).splitlines()
-            output = [line for line in lines if line.strip() not in ("", "[ERROR]")][:6]
-            raise MonitoringError(
-                f"could not download {JMX_GROUP}:{JMX_ARTIFACT}:{version} with Maven (exit "
-                f"code {result.exit_code}; is Maven Central reachable?): {' '.join(command)}\n"
-                + "\n".join(output))
+        await run_maven(executor, command, f"the JMX exporter {JMX_GROUP}:{JMX_ARTIFACT}:"
+                        f"{version}", MonitoringError, timeout=timeout, cwd=root)
         if not await asyncio.to_thread(_is_java_agent, jar):
             raise MonitoringError(f"Maven finished but {jar} is missing or not a Java agent")
         (root / MARKER).write_text(f"{jar.name}\n", encoding="utf-8")

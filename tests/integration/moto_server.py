@@ -9,6 +9,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from procs import processes_matching
@@ -56,3 +57,13 @@ def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             process.kill()
             process.wait(timeout=15)
     assert processes_matching(str(MOTO_SERVER), str(port)) == []
+
+
+def ec2_leftovers(ec2: Any) -> dict[str, list[str]]:
+    """What a run may leave in EC2: live instances, security groups, key pairs."""
+    instances = [i["InstanceId"] for r in ec2.describe_instances()["Reservations"]
+                 for i in r["Instances"] if i["State"]["Name"] != "terminated"]
+    groups = [g["GroupId"] for g in ec2.describe_security_groups()["SecurityGroups"]
+              if g["GroupName"] != "default"]
+    keys = [k["KeyName"] for k in ec2.describe_key_pairs()["KeyPairs"]]
+    return {"instances": instances, "security_groups": groups, "key_pairs": keys}

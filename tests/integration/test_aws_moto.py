@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from moto_server import ec2_leftovers as leftovers
 
 from pytest_scyllabench import cli
 from pytest_scyllabench.errors import ProvisionError
@@ -73,15 +74,6 @@ def fake_aws(moto_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
 def ec2(moto_url: str) -> Any:
     """A plain boto3 client on moto, to look behind the provisioner's back."""
     return boto3.client("ec2", region_name="us-east-1", endpoint_url=moto_url)
-
-
-def leftovers(ec2: Any) -> dict[str, list[str]]:
-    instances = [i["InstanceId"] for r in ec2.describe_instances()["Reservations"]
-                 for i in r["Instances"] if i["State"]["Name"] != "terminated"]
-    groups = [g["GroupId"] for g in ec2.describe_security_groups()["SecurityGroups"]
-              if g["GroupName"] != "default"]
-    keys = [k["KeyName"] for k in ec2.describe_key_pairs()["KeyPairs"]]
-    return {"instances": instances, "security_groups": groups, "key_pairs": keys}
 
 
 NOTHING: dict[str, list[str]] = {"instances": [], "security_groups": [], "key_pairs": []}

@@ -20,21 +20,19 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import stat
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import testbed
+from moto_server import ec2_leftovers as leftovers
 from procs import interruptible
 from testbed import TestBed
 
@@ -48,10 +46,6 @@ pytestmark = [
 boto3 = pytest.importorskip("boto3", reason="needs the aws extra: pip install -e '.[dev]'")
 asyncssh = pytest.importorskip("asyncssh", reason="needs the remote extra: pip install -e '.[dev]'")
 
-REPO = Path(__file__).resolve().parents[2]
-SITE = REPO / ".venv" / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / \
-    "site-packages"
-SYSTEM_PYTHON = Path(f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}")
 REMOTE_WORKDIR = "/tmp/pytest-scyllabench"
 REGION = "us-east-1"
 NAME = "it-aws"
@@ -185,29 +179,7 @@ def ubuntu_ami(ec2: Any) -> str:
     return found[0]
 
 
-def leftovers(ec2: Any) -> dict[str, list[str]]:
-    instances = [i["InstanceId"] for r in ec2.describe_instances()["Reservations"]
-                 for i in r["Instances"] if i["State"]["Name"] != "terminated"]
-    groups = [g["GroupId"] for g in ec2.describe_security_groups()["SecurityGroups"]
-              if g["GroupName"] != "default"]
-    keys = [k["KeyName"] for k in ec2.describe_key_pairs()["KeyPairs"]]
-    return {"instances": instances, "security_groups": groups, "key_pairs": keys}
-
-
 # --- the session ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def loader_python() -> Iterator[str]:
-    """A Python with the plugin installed, usable inside the namespace hosts."""
-    if not SYSTEM_PYTHON.is_file():
-        pytest.skip(f"needs {SYSTEM_PYTHON} (the virtualenv's Python lives under /root)")
-    directory = Path(tempfile.mkdtemp(prefix="sbtest-python-", dir="/var/tmp"))
-    wrapper = directory / "python"
-    wrapper.write_text(f"#!/bin/sh\nPYTHONPATH={REPO}:{SITE} exec {SYSTEM_PYTHON} \"$@\"\n")
-    wrapper.chmod(0o755)
-    yield str(wrapper)
-    shutil.rmtree(directory, ignore_errors=True)
 
 
 @dataclass

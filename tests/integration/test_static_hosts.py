@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,10 +30,6 @@ pytestmark = [
     pytest.mark.skipif(testbed.skip_reason() is not None, reason=testbed.skip_reason() or ""),
 ]
 
-REPO = Path(__file__).resolve().parents[2]
-SITE = REPO / ".venv" / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / \
-    "site-packages"
-SYSTEM_PYTHON = Path(f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}")
 REMOTE_WORKDIR = "/tmp/pytest-scyllabench"
 
 PROFILE = """
@@ -70,19 +63,6 @@ def test_read(scyllabench_step):
 """
 
 OURS = ("CassandraDaemon", "pytest_scyllabench.loader")
-
-
-@pytest.fixture
-def loader_python() -> Iterator[str]:
-    """A Python with the plugin installed, usable inside the namespace hosts."""
-    if not SYSTEM_PYTHON.is_file():
-        pytest.skip(f"needs {SYSTEM_PYTHON} (the virtualenv's Python lives under /root)")
-    directory = Path(tempfile.mkdtemp(prefix="sbtest-python-", dir="/var/tmp"))
-    wrapper = directory / "python"
-    wrapper.write_text(f"#!/bin/sh\nPYTHONPATH={REPO}:{SITE} exec {SYSTEM_PYTHON} \"$@\"\n")
-    wrapper.chmod(0o755)
-    yield str(wrapper)
-    shutil.rmtree(directory, ignore_errors=True)
 
 
 def ours(bed: TestBed) -> list[str]:

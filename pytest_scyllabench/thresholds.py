@@ -77,17 +77,25 @@ def valid_names() -> list[str]:
     return [*METRICS, *(f"{op}_{metric}" for op in OPERATIONS for metric in METRICS)]
 
 
-def parse_threshold(name: str, value: Any) -> Threshold:
-    """Validate one ``name=value`` limit; ConfigError naming the argument if it is bad."""
+def split_metric(name: str) -> tuple[str, str] | None:
+    """``read_p99`` -> ``("read", "p99")``, ``p99`` -> ``(ALL_OPERATIONS, "p99")``; ``None``
+    when ``name`` is no latency metric, optionally prefixed by an operation."""
     operation, separator, metric = name.rpartition("_")
     if metric not in METRICS or (separator and operation not in OPERATIONS):
+        return None
+    return operation or ALL_OPERATIONS, metric
+
+
+def parse_threshold(name: str, value: Any) -> Threshold:
+    """Validate one ``name=value`` limit; ConfigError naming the argument if it is bad."""
+    split = split_metric(name)
+    if split is None:
         raise ConfigError(
             f"threshold {name!r}: unknown metric; valid names are {', '.join(METRICS)}, "
             f"optionally prefixed by an operation ({', '.join(OPERATIONS)}), "
             f"e.g. p99='20ms' or read_p99='10ms'")
     limit = parse_latency_ms(value, f"threshold {name}")
-    return Threshold(name=name, operation=operation or ALL_OPERATIONS, metric=metric,
-                     limit_ms=limit)
+    return Threshold(name=name, operation=split[0], metric=split[1], limit_ms=limit)
 
 
 def parse_thresholds(values: Mapping[str, Any]) -> dict[str, Threshold]:

@@ -28,7 +28,7 @@ from typing import Any
 from pytest_scyllabench.errors import ConfigError
 from pytest_scyllabench.result import PERCENTILES
 from pytest_scyllabench.stress.step import OPERATIONS
-from pytest_scyllabench.thresholds import ALL_OPERATIONS, METRICS
+from pytest_scyllabench.thresholds import ALL_OPERATIONS, METRICS, split_metric
 from pytest_scyllabench.units import parse_latency_ms
 
 THROUGHPUT = "throughput"
@@ -207,13 +207,13 @@ def format_rules(layer: RuleLayer) -> str:
 def _metric(text: str, name: str) -> tuple[str, str]:
     if name == THROUGHPUT:
         return ALL_OPERATIONS, THROUGHPUT
-    operation, separator, metric = name.rpartition("_")
-    if metric not in METRICS or (separator and operation not in OPERATIONS):
+    split = split_metric(name)
+    if split is None:
         raise ConfigError(
             f"rule {text!r}: unknown metric {name!r}; valid: {', '.join(METRICS)} "
             f"(optionally prefixed by {' or '.join(f'{op}_' for op in OPERATIONS)}) "
             f"and {THROUGHPUT}")
-    return operation or ALL_OPERATIONS, metric
+    return split
 
 
 def _decimal(value: float) -> str:

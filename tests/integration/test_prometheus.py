@@ -310,23 +310,22 @@ def test_cassandra_metrics_through_the_jmx_exporter(tmp_path: Path,
             began = time.time()
             await asyncio.to_thread(_write_and_read, CASSANDRA_ADDRESS)
             writes = 'sum(cassandra_client_requests_total{operation="Write",host="node1"})'
-            await eventually(lambda: value_of(prometheus.client, writes), 60,
-                             "Cassandra writes scraped")
+            async def all_writes_scraped() -> bool:
+                return await value_of(prometheus.client, writes) >= 200
+
+            await eventually(all_writes_scraped, 60, "the 200 Cassandra writes scraped")
             # The vital signs of the live server first: on a busy machine a JMX scrape can miss
             # its 2 s timeout, so wait until the range query's windows hold two scrapes of the
-            # writes. The served snapshot then answers the same query over the same window.
-            window_end = 0.0
-
+            # writes. The served snapshot then answers the same query from the same start (the
+            # same evaluation points), over a window that ends later.
             async def live_writes() -> bool:
-                nonlocal window_end
-                window_end = time.time()
-                live = await collect_vitals(prometheus.client, began - 5, window_end,
+                live = await collect_vitals(prometheus.client, began - 5, time.time(),
                                             database="cassandra", scrape_interval=2.0)
                 return any(v > 0 for _, v in live.get("writes/s", {}).get("node1", []))
 
             await eventually(live_writes, 90, "a rate of Cassandra writes in the vital signs")
             assert await wait_quiet(prometheus.client, 120, poll=1.0) >= 0
-            end = window_end
+            end = time.time()
             snapshot = await take_snapshot(prometheus, tmp_path / "trials", "cassandra")
             await prometheus.stop()
 

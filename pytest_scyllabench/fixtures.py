@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Generator
+from pathlib import Path
 
 import pytest
 
@@ -41,6 +42,13 @@ def scyllabench_profile(pytestconfig: pytest.Config) -> Profile:
 
 
 @pytest.fixture(scope="session")
+def scyllabench_trial_dir(pytestconfig: pytest.Config) -> Path:
+    """This session's ``trials/<profile>/<timestamp>/`` directory (created), for a test's
+    own artifacts."""
+    return _state(pytestconfig).trials.path
+
+
+@pytest.fixture(scope="session")
 def scyllabench_session(pytestconfig: pytest.Config) -> Generator[BenchSession, None, None]:
     """The benchmark session: one event loop and the teardown of everything it creates.
 
@@ -66,6 +74,8 @@ def scyllabench_cluster(pytestconfig: pytest.Config,
     cluster = scyllabench_session.cluster(state.trials.path)
     state.note_cluster(cluster)
     _warn_monitoring(scyllabench_session)
+    pytestconfig.hook.pytest_scyllabench_cluster_ready(
+        cluster=cluster, trial_dir=state.trials.path, config=pytestconfig)
     state.warm_up(cluster)
     return cluster
 

@@ -19,6 +19,7 @@ from pytest_scyllabench.fixtures import (  # noqa: F401  (fixtures are found by 
     scyllabench_session,
     scyllabench_settings,
     scyllabench_step,
+    scyllabench_trial_dir,
 )
 from pytest_scyllabench.markers import MARKER, REGRESSION_MARKER, validate_markers
 from pytest_scyllabench.profile_schema import find_profile, load_profile
@@ -32,6 +33,12 @@ MARKERS = (
     f"--scyllabench-rules per metric, e.g. @pytest.mark.{REGRESSION_MARKER}('p99:+5%', "
     f"throughput=None)",
 )
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from pytest_scyllabench import hookspec
+
+    pluginmanager.add_hookspecs(hookspec)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -157,6 +157,8 @@ class SessionState:
         self.records.append(Recorded(item.nodeid, result, tuple(breaches), summary, path))
         junit.record_properties(item, result, breaches, test=item.nodeid,
                                 rate_tolerance=tolerance)
+        item.ihook.pytest_scyllabench_step_result(item=item, result=result,
+                                                  breaches=tuple(breaches), result_json=path)
 
     def note_comparison(self, item: pytest.Item, comparison: Comparison) -> None:
         """Remember a step's baseline comparison for the terminal and HTML reports, and the

@@ -1,51 +1,70 @@
 """Teardown that holds: registered before the thing it tears down, idempotent, run once.
 
 Callbacks run last-in first-out. Each runs at most once, even if ``run`` is called again from
-a signal handler or ``atexit`` after the fixture finalizer already ran. A failing callback does
-not stop the others; their errors are returned together.
+a signal handler or ``atexit`` after the fixture finalizer already ran. A failing callback
+(whatever it raises: a ``ScyllaBenchError``, an ``ExceptionGroup`` from a ``TaskGroup``, a bug)
+does not stop the others; each failure becomes one line of the list ``run`` returns. Each
+callback has a time limit: the one given to ``push``, else the one given to ``run``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from types import FrameType
 
-from pytest_scyllabench.errors import ScyllaBenchError
-
 Callback = Callable[[], Awaitable[None]]
+#: Seconds one callback may take unless ``push`` says otherwise.
+DEFAULT_TIMEOUT = 300.0
+
+log = logging.getLogger(__name__)
+
+
+def one_line(exc: BaseException) -> str:
+    """``exc`` as one line: a group's leaves joined with ``; ``, a message's lines too."""
+    if isinstance(exc, BaseExceptionGroup):
+        return "; ".join(one_line(inner) for inner in exc.exceptions)
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return "; ".join(lines) or type(exc).__name__
 
 
 @dataclass
 class TeardownStack:
     """Async cleanup callbacks, each run once, newest first."""
 
-    _callbacks: list[tuple[str, Callback]] = field(default_factory=list)
+    _callbacks: list[tuple[str, Callback, float | None]] = field(default_factory=list)
 
-    def push(self, name: str, callback: Callback) -> None:
-        """Register ``callback`` (before creating what it cleans up)."""
-        self._callbacks.append((name, callback))
+    def push(self, name: str, callback: Callback, timeout: float | None = None) -> None:
+        """Register ``callback`` (before creating what it cleans up); ``timeout``: seconds it
+        may take (``None``: the limit given to :meth:`run`)."""
+        self._callbacks.append((name, callback, timeout))
 
     def __len__(self) -> int:
         return len(self._callbacks)
 
-    async def run(self, timeout: float = 300.0) -> list[str]:
-        """Run and forget every callback; return one message per failure."""
+    async def run(self, timeout: float = DEFAULT_TIMEOUT) -> list[str]:
+        """Run and forget every callback; return one line per failure."""
         failures: list[str] = []
         while self._callbacks:
-            name, callback = self._callbacks.pop()
+            name, callback, limit = self._callbacks.pop()
+            limit = timeout if limit is None else limit
+            scope = asyncio.timeout(limit)
             try:
-                async with asyncio.timeout(timeout):
+                async with scope:
                     await callback()
-            except TimeoutError:
-                failures.append(f"teardown of {name}: timed out after {timeout:g} s")
-            except (ScyllaBenchError, OSError, RuntimeError, ValueError) as exc:
-                failures.append(f"teardown of {name}: {exc}")
+            except TimeoutError as exc:
+                failures.append(f"teardown of {name}: " + (f"timed out after {limit:g} s"
+                                                            if scope.expired() else one_line(exc)))
             except asyncio.CancelledError:
                 failures.append(f"teardown of {name}: interrupted")
                 raise
+            # Teardown must go on whatever one callback raised: every failure is reported.
+            except Exception as exc:
+                log.debug("teardown of %s failed", name, exc_info=True)
+                failures.append(f"teardown of {name}: {one_line(exc)}")
         return failures
 
 

@@ -85,9 +85,10 @@ class CommandTimeout(CommandError):
     """A command did not finish within its timeout."""
 
     def __init__(self, host: str, command: Sequence[str] | str, timeout: float,
-                 stderr: str = "") -> None:
+                 stderr: str = "", *, during: str = "") -> None:
         self.timeout = timeout
-        super().__init__(host, command, None, stderr, detail=f"timed out after {timeout:g} s")
+        detail = f"timed out after {timeout:g} s" + (f" {during}" if during else "")
+        super().__init__(host, command, None, stderr, detail=detail)
 
 
 class DatabaseError(ScyllaBenchError):

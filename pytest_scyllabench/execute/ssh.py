@@ -3,7 +3,11 @@
 One :class:`SshExecutor` per host holds one connection, opened on first use and reopened when
 it has dropped; commands, transfers and started processes are channels of that connection.
 Connecting is retried with backoff within ``connect_timeout`` (unreachable, refused); a refused
-key or an untrusted host key fails at once. Commands are never retried. Every command runs
+key or an untrusted host key fails at once. Commands are never retried. Everything after
+connecting is bounded too: a command's ``timeout`` covers waiting for a free session slot
+(``max_sessions``), opening its channel and running; starting a process, a transfer and a port
+forward have their own limits. A timeout raises ``CommandTimeout`` naming the host and what
+was being waited for. Every command runs
 under a small ``sh`` wrapper (see :mod:`pytest_scyllabench.execute.ssh_wrapper`) that reports
 its process group, so timeouts and ``terminate`` kill the whole remote group, and attached
 commands die when the connection drops.
@@ -21,7 +25,7 @@ import logging
 import posixpath
 import secrets
 import shlex
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
 from pytest_scyllabench.errors import (
@@ -60,9 +64,10 @@ log = logging.getLogger(__name__)
 _CHUNK = 1 << 16
 #: Lines of stderr kept in memory for a started process's error messages.
 _STDERR_LINES = 200
-#: Seconds allowed for a control command (kill, polling a detached process) and for the
-#: wrapper of a detached command to report its pid.
+#: Seconds allowed for a control command (kill, polling a detached process), for starting a
+#: process (its channel opened, or a detached one's pid reported) and for a port forward.
 _CONTROL_TIMEOUT = 30.0
+FORWARD_TIMEOUT = _CONTROL_TIMEOUT
 
 
 async def _pump(reader: asyncssh.SSHReader[bytes], sinks: Sequence[LineSink],
@@ -88,6 +93,11 @@ async def _pump(reader: asyncssh.SSHReader[bytes], sinks: Sequence[LineSink],
             emit(pending)
         if on_end is not None:
             on_end()
+
+
+def _deadline(timeout: float) -> float:
+    """The event loop's time ``timeout`` seconds from now (for ``asyncio.timeout_at``)."""
+    return asyncio.get_running_loop().time() + timeout
 
 
 class SshExecutor:
@@ -128,23 +138,42 @@ class SshExecutor:
         data = env_preamble(env) + (stdin or b"")
         remote = wrap(argv, env=bool(env), cwd=cwd, lifeline=stdin is None)
         log.debug("%s: run %s", self._name, shown)
-        async with self._slots:
-            code, out, err = await self._execute(remote, shown, data, stdin is not None, timeout)
+        await self._connection()  # bounded by connect_timeout, before the command's clock
+        deadline = _deadline(timeout)
+        async with self._slot(shown, timeout, deadline):
+            code, out, err = await self._execute(remote, shown, data, stdin is not None,
+                                                 timeout, deadline)
         result = CommandResult(host=self._name, command=argv, exit_code=code,
                                stdout="\n".join(out), stderr=err.text())
         if check and code != 0:
             raise CommandError(self._name, shown, code, result.stderr)
         return result
 
+    @contextlib.asynccontextmanager
+    async def _slot(self, shown: str, timeout: float, deadline: float) -> AsyncIterator[None]:
+        """Hold one of the ``max_sessions`` slots, waited for until ``deadline`` at most."""
+        try:
+            async with asyncio.timeout_at(deadline):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise CommandTimeout(self._name, shown, timeout, during=(
+                f"waiting for a free SSH session (all {self._options.max_sessions} of "
+                f"max_sessions busy)")) from None
+        try:
+            yield
+        finally:
+            self._slots.release()
+
     async def _execute(self, remote: str, shown: str, data: bytes, send_eof: bool,
-                       timeout: float) -> tuple[int, list[str], StderrSink]:
-        process = await self._open(remote, shown)
+                       timeout: float, deadline: float) -> tuple[int, list[str], StderrSink]:
+        """Open the channel and run ``remote`` in it, both before ``deadline``."""
+        process = await self._open(remote, shown, timeout, deadline)
         out: list[str] = []
         err = StderrSink(keep=None)
         pumps = [asyncio.create_task(_pump(process.stdout, [out.append])),
                  asyncio.create_task(_pump(process.stderr, [err], err.ended))]
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout_at(deadline):
                 with contextlib.suppress(asyncssh.Error, OSError):
                     if data:
                         process.stdin.write(data)
@@ -205,7 +234,8 @@ class SshExecutor:
         remote = wrap(argv, env=bool(env), cwd=cwd, lifeline=True, stdout_path=stdout_path,
                       tee=on_stdout is not None)
         log.debug("%s: start %s", self._name, shown)
-        process = await self._open(remote, shown)
+        await self._connection()
+        process = await self._open(remote, shown, _CONTROL_TIMEOUT, _deadline(_CONTROL_TIMEOUT))
         if data:
             with contextlib.suppress(asyncssh.Error, OSError):
                 process.stdin.write(data)
@@ -228,8 +258,11 @@ class SshExecutor:
         remote = wrap_detached(argv, env=bool(data), cwd=cwd, stdout_path=stdout_path,
                                rc_path=rc_path)
         log.debug("%s: start detached %s", self._name, shown)
-        async with self._slots:
-            code, _, err = await self._execute(remote, shown, data, True, _CONTROL_TIMEOUT)
+        await self._connection()
+        deadline = _deadline(_CONTROL_TIMEOUT)
+        async with self._slot(shown, _CONTROL_TIMEOUT, deadline):
+            code, _, err = await self._execute(remote, shown, data, True, _CONTROL_TIMEOUT,
+                                               deadline)
         if code != 0 or err.pid is None:
             raise CommandError(self._name, shown, code, err.text(),
                                detail=f"could not start it detached (exit code {code})")
@@ -249,11 +282,18 @@ class SshExecutor:
                                detail=f"SSH channel failed: {exc}") from exc
         return result.returncode, str(result.stdout or "")
 
-    async def _open(self, remote: str, shown: str) -> asyncssh.SSHClientProcess[bytes]:
+    async def _open(self, remote: str, shown: str, timeout: float,
+                    deadline: float) -> asyncssh.SSHClientProcess[bytes]:
+        """A channel running ``remote``, opened before ``deadline`` (the connection is made
+        first if it dropped, within ``connect_timeout``)."""
         conn = await self._connection()
         try:
-            process: asyncssh.SSHClientProcess[bytes] = await conn.create_process(
-                remote, encoding=None)
+            async with asyncio.timeout_at(deadline):
+                process: asyncssh.SSHClientProcess[bytes] = await conn.create_process(
+                    remote, encoding=None)
+        except TimeoutError:
+            raise CommandTimeout(self._name, shown, timeout,
+                                 during="opening an SSH channel") from None
         except asyncssh.ChannelOpenError as exc:
             raise CommandError(self._name, shown, None, detail=(
                 f"the server refused a new SSH channel: {exc.reason} (is max_sessions "
@@ -290,9 +330,10 @@ class SshExecutor:
                         action: Callable[[asyncssh.SFTPClient], Awaitable[None]]) -> None:
         conn = await self._connection()
         timeout = self._options.transfer_timeout
-        async with self._slots:
+        deadline = _deadline(timeout)
+        async with self._slot(shown, timeout, deadline):
             try:
-                async with asyncio.timeout(timeout):
+                async with asyncio.timeout_at(deadline):
                     async with conn.start_sftp_client() as sftp:
                         await action(sftp)
             except TimeoutError:
@@ -303,13 +344,22 @@ class SshExecutor:
 
     # --- ports --------------------------------------------------------------------------------
 
-    async def forward_port(self, address: str, port: int) -> SshPortForward:
+    async def forward_port(self, address: str, port: int, *,
+                           timeout: float = FORWARD_TIMEOUT) -> SshPortForward:
         """Forward a free port of 127.0.0.1 here to ``address:port`` as this host sees it,
-        over the host's connection (the forward ends with it, or when closed)."""
+        over the host's connection (the forward ends with it, or when closed).
+
+        Setting it up may take ``timeout`` seconds once connected (connecting has its own
+        ``connect_timeout``); ``CommandTimeout`` names the host after that.
+        """
         conn = await self._connection()
         shown = f"forward {LOCAL_ADDRESS}:0 to {address}:{port}"
         try:
-            listener = await conn.forward_local_port(LOCAL_ADDRESS, 0, address, port)
+            async with asyncio.timeout(timeout):
+                listener = await conn.forward_local_port(LOCAL_ADDRESS, 0, address, port)
+        except TimeoutError:
+            raise CommandTimeout(self._name, shown, timeout,
+                                 during="setting up the port forward") from None
         except (asyncssh.Error, OSError) as exc:
             raise CommandError(self._name, shown, None,
                                detail=f"SSH port forward failed: {exc}") from exc

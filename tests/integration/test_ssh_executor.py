@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import subprocess
@@ -140,6 +141,36 @@ def test_hanging_command_times_out_naming_the_host(bed: TestBed) -> None:
     assert elapsed < 2 + 3
     assert str(info.value).startswith(f"{host.address}: command failed (timed out after 2 s)")
     assert settle(lambda: in_namespace(bed, host, "sleep 600.1")) == []
+
+
+def test_waiting_for_a_busy_session_slot_times_out_naming_the_host(bed: TestBed) -> None:
+    host = bed.hosts[0]
+    marker = "/tmp/sbtest-slot-wait"
+
+    async def main() -> CommandTimeout:
+        ex = executor(bed, host, max_sessions=1)
+        try:
+            await ex.run(["rm", "-f", marker], timeout=30)
+            holder = asyncio.create_task(ex.run(["sleep", "600.2"], timeout=600))
+            await asyncio.sleep(0.5)  # the holder has the only slot
+            try:
+                with pytest.raises(CommandTimeout) as info:
+                    await ex.run(["touch", marker], timeout=1)
+            finally:
+                holder.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await holder
+            await ex.run(["true"], timeout=30)  # the slot is free again
+            listed = await ex.run(["ls", marker], timeout=30, check=False)
+            assert listed.exit_code != 0  # the timed-out command never ran
+            return info.value
+        finally:
+            await ex.close()
+
+    error = run(main())
+    assert str(error) == (f"{host.address}: command failed (timed out after 1 s waiting for a "
+                          f"free SSH session (all 1 of max_sessions busy)): touch {marker}")
+    assert settle(lambda: in_namespace(bed, host, "sleep 600.2")) == []
 
 
 def test_start_streams_lines_to_callback_and_remote_file(bed: TestBed) -> None:

@@ -98,6 +98,17 @@ class StressTool(Protocol):
     def hdr_value_ns(self) -> float:
         """Nanoseconds per value recorded in its HDR log (1000.0 for microseconds)."""
 
+    def check_workload(self, workload: Workload) -> None:
+        """Refuse a workload this tool, as the profile configured it, cannot run.
+
+        ``ConfigError`` whose message starts with the field it blames, in the profile's
+        terms: ``workloads.<name>.distribution: cassandra-stress cannot ...`` (see
+        :func:`workload_field`), or ``loaders.allow_service_time: ...`` for a tool that
+        measures only service time. Called for every workload of a profile when it is loaded,
+        with the profile's tool, and before a step naming another tool installs it or
+        populates; the command builders call it too.
+        """
+
     async def install(self, executor: Executor) -> None:
         """Make the tool runnable on the executor's host (idempotent, cached)."""
 
@@ -130,6 +141,11 @@ class StressTool(Protocol):
 
         ``StressError`` naming the loader and the file when the output is missing or bad.
         """
+
+
+def workload_field(workload: Workload, field: str) -> str:
+    """Where a workload's field is in a profile, as errors name it: ``workloads.<name>.<field>``."""
+    return f"workloads.{workload.name}.{field}"
 
 
 def hosts_arg(hosts: Sequence[str]) -> str:

@@ -63,6 +63,9 @@ class BuiltinTool:
     def version(self) -> str:
         return f"pytest-scyllabench {__version__} builtin loader"
 
+    def check_workload(self, workload: Workload) -> None:
+        """Nothing to refuse: it runs every workload the profile schema accepts."""
+
     def _common(self, phase: str, workload: Workload, inv: Invocation) -> list[str]:
         argv = [self._python, "-m", MODULE, "--phase", phase,
                 "--hosts", hosts_arg(inv.hosts), "--port", str(inv.port),

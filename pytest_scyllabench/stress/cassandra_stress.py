@@ -13,7 +13,8 @@ passed anyway, as its ``tools/bin/cassandra-stress`` script does.
 What a step becomes: cassandra-stress writes and reads its own table ``standard1`` (a blob
 key and one blob column ``C0`` of ``row_size`` bytes) in the workload's keyspace, which it
 creates with ``SimpleStrategy`` and the profile's replication factor; ``workload.table`` is
-not used. Seeds ``1..partitions`` are the keys. ``zipfian`` has no equivalent and is refused.
+not used. Seeds ``1..partitions`` are the keys. ``zipfian`` has no equivalent and is refused
+(by :meth:`CassandraStressTool.check_workload`, when the profile is loaded).
 Requests are not retried and do not stop the run: failures are counted (``Total errors``);
 reads of rows never written are not errors. It cannot start at the common start time: the
 measured window is taken from its log (see :meth:`CassandraStressTool.summarize`), and with
@@ -51,6 +52,7 @@ from pytest_scyllabench.stress.base import (
     LoaderSummary,
     Progress,
     hosts_arg,
+    workload_field,
 )
 from pytest_scyllabench.stress.cassandra_stress_dist import (
     MARKER,
@@ -240,13 +242,20 @@ class CassandraStressTool:
 
     # -- commands -------------------------------------------------------------------
 
+    def check_workload(self, workload: Workload) -> None:
+        """Refuse throttle mode without the opt-in, and the workloads it cannot express."""
+        if not self.measures_response_time and not self._allow_service_time:
+            raise ConfigError(f"loaders.allow_service_time: cassandra-stress mode "
+                              f"{self._mode!r} measures only service time; set "
+                              f"loaders.allow_service_time: true to accept it (or use mode "
+                              f"'fixed')")
+        _check_workload(workload)
+
     def _options(self, workload: Workload, inv: Invocation, connections: int,
                  concurrency: int) -> list[str]:
+        _check_workload(workload)
         if not inv.hosts:
             raise ConfigError(f"loader {inv.loader}: cassandra-stress: no hosts to connect to")
-        if workload.row_size < 1:
-            raise ConfigError(f"workload {workload.name}: row_size {workload.row_size} "
-                              f"must be at least 1 byte for cassandra-stress")
         if inv.replication_factor < 1:
             raise ConfigError(f"cassandra-stress: replication_factor "
                               f"{inv.replication_factor} must be at least 1")
@@ -277,10 +286,7 @@ class CassandraStressTool:
 
     def step_command(self, step: Step, invocation: Invocation) -> list[str]:
         workload = step.workload
-        if not self.measures_response_time and not self._allow_service_time:
-            raise ConfigError(f"step {step.id}: cassandra-stress mode {self._mode!r} measures "
-                              f"only service time; set loaders.allow_service_time to accept it "
-                              f"(or use mode 'fixed')")
+        self.check_workload(workload)
         if invocation.rate < 1:
             raise ConfigError(f"step {step.id}: rate {step.rate} leaves loader "
                               f"{invocation.loader} {invocation.rate} ops/s; cassandra-stress "
@@ -385,50 +391,62 @@ def create(spec: LoaderSpec) -> CassandraStressTool:
 
 # -- step mapping -----------------------------------------------------------------------
 
+#: Key distributions it can draw (``-pop dist=`` and ``seq=``).
+DISTRIBUTIONS = ("uniform", "gaussian", "sequential")
+
+
+def _check_workload(workload: Workload) -> None:
+    """``ConfigError`` naming the field of a workload cassandra-stress cannot express."""
+
+    def refuse(field: str, problem: str) -> ConfigError:
+        return ConfigError(f"{workload_field(workload, field)}: cassandra-stress {problem}")
+
+    mix = workload.mix
+    if (set(mix) - {"write", "read"} or any(weight < 0 for weight in mix.values())
+            or not any(weight > 0 for weight in mix.values())):
+        raise refuse("mix", f"cannot run mix {dict(mix)}: it weighs write and read, with "
+                            f"weights not negative and one of them positive")
+    if workload.distribution not in DISTRIBUTIONS:
+        raise refuse("distribution", f"cannot draw keys with distribution "
+                                     f"{workload.distribution!r}: it has "
+                                     f"{', '.join(DISTRIBUTIONS)}; use the builtin tool")
+    if workload.distribution == "gaussian" and not workload.gaussian_stddev > 0:
+        raise refuse("gaussian_stddev", f"needs a positive standard deviation, not "
+                                        f"{workload.gaussian_stddev:g}")
+    if workload.partitions < 1:
+        raise refuse("partitions", f"needs at least 1 partition, not {workload.partitions}")
+    if workload.row_size < 1:
+        raise refuse("row_size", f"needs rows of at least 1 byte, not {workload.row_size}")
+
 
 def _operation(step: Step) -> list[str]:
+    """The command and its ratio, for a mix :func:`_check_workload` accepted."""
     mix = step.workload.mix
-    unknown = sorted(set(mix) - {"write", "read"})
-    if unknown or any(weight < 0 for weight in mix.values()):
-        raise ConfigError(f"workload {step.workload.name}: mix {dict(mix)} must weigh only "
-                          f"write and read, with weights not negative")
     write, read = mix.get("write", 0.0), mix.get("read", 0.0)
     if write > 0 and read > 0:
         # clustering=FIXED(1): each operation drawn on its own, not in runs of one kind.
         return ["mixed", f"ratio(write={_number(write)},read={_number(read)})",
                 "clustering=FIXED(1)"]
-    if write > 0:
-        return ["write"]
-    if read > 0:
-        return ["read"]
-    raise ConfigError(f"workload {step.workload.name}: mix {dict(mix)} has no operation")
+    return ["write"] if write > 0 else ["read"]
 
 
 def _population(step: Step, inv: Invocation) -> str:
+    """``-pop`` for a workload :func:`_check_workload` accepted."""
     workload = step.workload
     partitions = workload.partitions
-    if partitions < 1:
-        raise ConfigError(f"workload {workload.name}: partitions {partitions} must be at "
-                          f"least 1")
     if workload.distribution == "uniform":
         return f"dist=uniform(1..{partitions})"
     if workload.distribution == "gaussian":
-        if workload.gaussian_stddev <= 0:
-            raise ConfigError(f"workload {workload.name}: gaussian_stddev "
-                              f"{workload.gaussian_stddev:g} must be positive")
         mean = (partitions + 1) / 2
         return (f"dist=gaussian(1..{partitions},{_number(mean)},"
                 f"{_number(workload.gaussian_stddev * partitions)})")
-    if workload.distribution == "sequential":
-        # Each loader sweeps its own share of the keys, wrapping; together they sweep all.
-        first = partitions * inv.index // inv.count
-        last = partitions * (inv.index + 1) // inv.count
-        if last <= first:
-            raise ConfigError(f"workload {workload.name}: partitions {partitions} leaves "
-                              f"loader {inv.loader} no key of a sequential distribution")
-        return f"seq={first + 1}..{last}"
-    raise ConfigError(f"workload {workload.name}: distribution {workload.distribution!r} "
-                      f"has no cassandra-stress equivalent (uniform, gaussian, sequential)")
+    # Sequential: each loader sweeps its own share of the keys, wrapping; together, all.
+    first = partitions * inv.index // inv.count
+    last = partitions * (inv.index + 1) // inv.count
+    if last <= first:
+        raise ConfigError(f"{workload_field(workload, 'partitions')}: {partitions} leaves "
+                          f"loader {inv.loader} no key of a sequential distribution")
+    return f"seq={first + 1}..{last}"
 
 
 def _number(value: float) -> str:

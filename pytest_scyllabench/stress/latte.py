@@ -15,7 +15,8 @@ and checked on recorded runs (``tests/unit/data/latte``):
   ``--concurrency`` in flight), not from its tick: a stall that fills the concurrency
   delays and drops calls without charging them the wait (coordinated omission; upstream
   issue pkolaczk/latte#120, fixed only in ScyllaDB's fork). :attr:`LatteTool.measures_response_time`
-  is false and :meth:`LatteTool.step_command` refuses unless ``allow_service_time``.
+  is false and :meth:`LatteTool.check_workload` refuses (when the profile is loaded) unless
+  ``loaders.allow_service_time``.
 * Its warm-up (``--warmup``) runs *unthrottled*: steps run with ``--warmup 0`` for warm-up
   plus duration at the rate, and :meth:`LatteTool.summarize` trims the warm-up
   (:func:`~pytest_scyllabench.stress.base.log_window`).
@@ -66,6 +67,7 @@ from pytest_scyllabench.stress.base import (
     Progress,
     log_window,
     read_json_object,
+    workload_field,
 )
 from pytest_scyllabench.stress.step import Step, Workload
 
@@ -182,6 +184,15 @@ class LatteTool:
 
     # --- commands ---------------------------------------------------------------------
 
+    def check_workload(self, workload: Workload) -> None:
+        """Refuse without the service-time opt-in, and the workloads our script cannot run."""
+        if not self._allow_service_time:
+            raise ConfigError(f"loaders.allow_service_time: latte {VERSION} measures service "
+                              f"time only (each call from its actual start, missed rate ticks "
+                              f"skipped: coordinated omission); set "
+                              f"loaders.allow_service_time: true to accept it")
+        _check_workload(workload)
+
     def _params(self, workload: Workload, inv: Invocation, **extra: object) -> list[str]:
         """``-P name=value`` for the script (values are Rune expressions: strings quoted)."""
         _check_workload(workload)
@@ -243,11 +254,8 @@ class LatteTool:
         where = f"step {step.id}: latte"
         if not invocation.hdr_log:
             raise StressError(f"loader {invocation.loader}: {where} needs an HDR log path")
-        if not self._allow_service_time:
-            raise ConfigError(f"{where} {VERSION} measures service time only (each call from "
-                              f"its actual start, missed rate ticks skipped: coordinated "
-                              f"omission); set allow_service_time to accept it")
-        functions = _functions(step, where)
+        self.check_workload(step.workload)
+        functions = _functions(step.workload)
         if invocation.rate < 0:
             raise ConfigError(f"{where}: rate must not be negative, not {invocation.rate} "
                               f"for {invocation.loader}")
@@ -364,30 +372,35 @@ def _operations(workload: Workload) -> list[str]:
     return sorted(op for op, weight in workload.mix.items() if weight > 0)
 
 
-def _functions(step: Step, where: str) -> list[str]:
-    """``--function name:weight`` values: our script has one function per operation."""
-    mix = {op: weight for op, weight in step.workload.mix.items() if weight > 0}
-    unknown = sorted(set(mix) - {"write", "read"})
-    if not mix or unknown:
-        raise ConfigError(f"{where} cannot run mix {dict(step.workload.mix)}: its workload "
-                          f"has the operations write and read, with positive weights")
+def _functions(workload: Workload) -> list[str]:
+    """``--function name:weight`` values (our script has one function per operation), for a
+    mix :func:`_check_workload` accepted."""
+    mix = {op: weight for op, weight in workload.mix.items() if weight > 0}
     return [f"{op}:{mix[op]:g}" for op in sorted(mix)]
 
 
 def _check_workload(workload: Workload) -> None:
-    where = f"workload {workload.name}: latte"
+    """``ConfigError`` naming the field of a workload our Rune script cannot run."""
+
+    def refuse(field: str, problem: str) -> ConfigError:
+        return ConfigError(f"{workload_field(workload, field)}: latte {problem}")
+
+    positive = {op for op, weight in workload.mix.items() if weight > 0}
+    if not positive or positive - {"write", "read"}:
+        raise refuse("mix", f"cannot run mix {dict(workload.mix)}: its workload has the "
+                            f"operations write and read, with positive weights")
     if workload.distribution not in ("uniform", "sequential"):
-        raise ConfigError(f"{where} cannot draw keys with distribution "
-                          f"{workload.distribution!r}: its workload has uniform and "
-                          f"sequential; use the builtin tool")
+        raise refuse("distribution", f"cannot draw keys with distribution "
+                                     f"{workload.distribution!r}: its workload has uniform "
+                                     f"and sequential; use the builtin tool")
     if workload.partitions < 1:
-        raise ConfigError(f"{where}: partitions must be at least 1, not {workload.partitions}")
+        raise refuse("partitions", f"needs at least 1 partition, not {workload.partitions}")
     if workload.row_size < 1:
-        raise ConfigError(f"{where}: row_size must be at least 1 byte, not {workload.row_size}")
+        raise refuse("row_size", f"needs rows of at least 1 byte, not {workload.row_size}")
     for field, value in (("keyspace", workload.keyspace), ("table", workload.table)):
         if not _IDENTIFIER.fullmatch(value):
-            raise ConfigError(f"{where}: {field} {value!r} is not a plain CQL identifier "
-                              f"(a letter, then letters, digits or _; 48 at most)")
+            raise refuse(field, f"needs a plain CQL identifier (a letter, then letters, "
+                                f"digits or _; 48 at most), not {value!r}")
 
 
 def _addresses(hosts: Sequence[str], port: int) -> list[str]:

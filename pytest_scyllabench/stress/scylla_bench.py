@@ -211,6 +211,21 @@ class ScyllaBenchTool:
             argv += ["-timeout", _go_seconds(self._request_timeout)]
         return argv
 
+    def check_workload(self, workload: Workload) -> None:
+        """What :meth:`step_command` would refuse of ``workload``, the field named first.
+
+        The profile schema has checked partitions and row_size before, so that what
+        ``_check_workload`` refuses there is the key distribution.
+        """
+        try:
+            _mode(Step(workload, rate=1, duration=1.0), "scylla-bench")
+        except ConfigError as exc:
+            raise ConfigError(f"workloads.{workload.name}.mix: {exc}") from None
+        try:
+            _check_workload(workload)
+        except ConfigError as exc:
+            raise ConfigError(f"workloads.{workload.name}.distribution: {exc}") from None
+
     def schema_command(self, workload: Workload, invocation: Invocation) -> list[str]:
         """Writes partition 0 once: scylla-bench creates keyspace and table before any mode."""
         return [*self._common(workload, invocation), "-mode", "write", "-workload", "sequential",

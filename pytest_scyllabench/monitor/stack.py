@@ -9,6 +9,8 @@ through a port forward that its stop closes).
 Optional or required: with ``required=False`` (the default) a failure to start, snapshot or
 query becomes a line in :attr:`Monitoring.warnings` for the report, the partly started stack
 is stopped, and benchmarks go on; with ``required=True`` it raises :class:`MonitoringError`.
+A Prometheus that ends during the session takes the same path, once, with the last lines of
+its stderr; monitoring is then down for the rest of the session.
 """
 
 from __future__ import annotations
@@ -45,6 +47,10 @@ from pytest_scyllabench.teardown import TeardownStack
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+#: Seconds the ``scyllabench_quiet`` fixture waits for compactions when the profile's
+#: ``monitoring.quiet_timeout`` is 0.
+QUIET_TIMEOUT = 120.0
 
 
 @dataclass(frozen=True)
@@ -142,10 +148,19 @@ class Monitoring:
         return True
 
     async def _guard(self, action: str, work: Awaitable[T]) -> T | None:
-        """Run ``work``; in optional mode turn its ``MonitoringError`` into a warning."""
+        """Run ``work``; in optional mode turn its ``MonitoringError`` into a warning.
+
+        A failure once Prometheus is up is reported as its end when it has ended (the failed
+        query is how its death was noticed).
+        """
         try:
             return await work
         except MonitoringError as exc:
+            if action != "start" and self._up:
+                ended = await self.prometheus.ended()
+                if ended is not None:
+                    self._report_end(ended)
+                    return None
             if action == "start":
                 await self.stop()
             if self.options.required:
@@ -155,9 +170,32 @@ class Monitoring:
             log.warning("%s", self.warnings[-1])
             return None
 
+    async def _alive(self) -> bool:
+        """Whether Prometheus is up; when it has ended since it started, report that (once)
+        and say no."""
+        if not self._up:
+            return False
+        if self.prometheus.running:
+            return True
+        self._report_end(await self.prometheus.ended() or "is no longer running")
+        return False
+
+    def _report_end(self, ended: str) -> None:
+        """Prometheus ended under us: monitoring is down from now on; a warning naming how,
+        with the last lines of its stderr, or ``MonitoringError`` in required mode."""
+        self._up = False
+        tail = self.prometheus.stderr_tail(20).strip()
+        error = MonitoringError(f"{self.prometheus.what} {ended} during the session"
+                                + (f"; last lines of its stderr:\n{tail}" if tail else
+                                   " (it wrote nothing to stderr)"))
+        if self.options.required:
+            raise error
+        self.warnings.append(f"monitoring stopped (benchmarks go on without it): {error}")
+        log.warning("%s", self.warnings[-1])
+
     async def snapshot(self, trials_dir: Path, name: str = "prometheus") -> Snapshot | None:
         """A TSDB snapshot into ``<trials_dir>/<name>.tar.gz``; ``None`` when not up."""
-        if not self.up:
+        if not await self._alive():
             return None
         taken = await self._guard("snapshot", take_snapshot(self.prometheus, trials_dir, name))
         if taken is not None and self.options.reset_after_snapshot:
@@ -166,7 +204,7 @@ class Monitoring:
 
     async def vitals(self, start: float, end: float) -> VitalSeries | None:
         """Vital signs of ``[start, end]`` (epoch seconds); ``None`` when not up or failed."""
-        if not self.up:
+        if not await self._alive():
             return None
         return await self._guard("queries", collect_vitals(
             self.prometheus.client, start, end, database=self.database,
@@ -179,7 +217,7 @@ class Monitoring:
         is 0, when monitoring is not up, or (optional mode) when the wait failed.
         """
         timeout = self.options.quiet_timeout if timeout is None else timeout
-        if not self.up or timeout <= 0:
+        if timeout <= 0 or not await self._alive():
             return None
         return await self._guard("wait for quiet", wait_quiet(
             self.prometheus.client, timeout, poll=self.options.scrape_interval))

@@ -90,7 +90,7 @@ class StepRunner:
         if missing:
             async with asyncio.TaskGroup() as group:
                 for host in missing:
-                    group.create_task(tool.install(host.executor))
+                    group.create_task(tool.install(host.executor, cluster.deployment.workdir))
             cluster.installed.update((name, host.name) for host in missing)
         return tool
 

@@ -14,6 +14,10 @@ host. Layout under the profile's ``static.workdir`` on every host::
 The node directory names the host's address, so that hosts sharing a filesystem (or a process
 table) never mix up their nodes: ``stop`` kills the java processes whose command line names
 this node's ``cassandra.yaml``, and nothing else.
+
+A host without Java 17 gets Debian's ``openjdk-17-jre-headless`` with ``apt-get`` (as root or
+through ``sudo -n``, :mod:`pytest_scyllabench.execute.packages`). Every action runs on all hosts
+at once and is tried on each of them: one error names every host where it failed, and why.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from pytest_scyllabench.errors import (
     ScyllaBenchError,
 )
 from pytest_scyllabench.execute.base import RunningProcess
+from pytest_scyllabench.execute.packages import INSTALL_TIMEOUT, apt_install
 from pytest_scyllabench.monitor.exporters import JmxAgent, install_jmx_agent
 from pytest_scyllabench.profile import DatabaseSpec, Profile
 from pytest_scyllabench.provision.base import Deployment, Host
@@ -48,13 +53,17 @@ from pytest_scyllabench.provision.base import Deployment, Host
 log = logging.getLogger(__name__)
 
 NodeAction = Callable[[Host, cfg.NodeLayout], Coroutine[Any, Any, None]]
-JAVA_CANDIDATES = ("/usr/lib/jvm/java-17-openjdk-amd64/bin/java", "java")
+#: Where Java 17 is looked for on a host: Debian's package (any architecture), then PATH.
+JAVA_CANDIDATES = ("/usr/lib/jvm/java-17-openjdk-*/bin/java", "java")
+#: The Debian/Ubuntu package installed on a host without Java 17.
+JAVA_PACKAGE = "openjdk-17-jre-headless"
 STOP_GRACE = 30.0
 POLL_INTERVAL = 1.0
 LOG_TAIL_LINES = 25
-#: Prints the resolved path of the first Java 17 among the candidates; exits 1 if none.
+#: Prints the resolved path of the first Java 17 among the candidates (globs expanded);
+#: exits 1 if none.
 _FIND_JAVA = """
-for candidate in "$@"; do
+for candidate in $*; do
   java=$(command -v "$candidate" 2>/dev/null) || continue
   if "$java" -XshowSettings:properties -version 2>&1 \
       | grep -Eq '^ *java\\.specification\\.version = 17$'; then
@@ -169,11 +178,30 @@ class RemoteCassandraCluster:
     def _pairs(self) -> list[tuple[Host, cfg.NodeLayout]]:
         return list(zip(self._servers, self._nodes, strict=True))
 
-    async def _each(self, action: NodeAction) -> None:
-        """Run ``action(host, node)`` on every server at once."""
+    async def _each(self, what: str, action: NodeAction) -> None:
+        """Run ``action(host, node)`` on every server at once, to the end on each of them.
+
+        Raises one ``DatabaseError`` naming every host where it failed (``what`` says what
+        was being done) and why, never an ``ExceptionGroup``.
+        """
+        failures: list[tuple[Host, ScyllaBenchError | OSError]] = []
+
+        async def attempt(host: Host, node: cfg.NodeLayout) -> None:
+            try:
+                await action(host, node)
+            # A host that dropped its connection (ProvisionError, OSError) is one more failure.
+            except (ScyllaBenchError, OSError) as exc:
+                failures.append((host, exc))
+
         async with asyncio.TaskGroup() as group:
             for host, node in self._pairs():
-                group.create_task(action(host, node))
+                group.create_task(attempt(host, node))
+        if failures:
+            order = {host.name: index for index, host in enumerate(self._servers)}
+            failures.sort(key=lambda failure: order[failure[0].name])
+            lines = "\n".join(f"  {host.name} ({host.address}): {exc}" for host, exc in failures)
+            raise DatabaseError(f"could not {what} on {len(failures)} of {len(self._servers)} "
+                                f"host(s):\n{lines}") from failures[0][1]
 
     # -- install -------------------------------------------------------------------------
 
@@ -183,7 +211,8 @@ class RemoteCassandraCluster:
         self._jars, self._version = jars, jars.version
         fingerprint = await asyncio.to_thread(jars_fingerprint, jars)
         tarball = await asyncio.to_thread(self._tarball, jars, fingerprint)
-        await self._each(lambda host, _node: self._install_on(host, tarball, fingerprint))
+        await self._each(f"install Cassandra {self._version}",
+                         lambda host, _node: self._install_on(host, tarball, fingerprint))
         return self._version
 
     @staticmethod
@@ -198,15 +227,40 @@ class RemoteCassandraCluster:
             partial.replace(path)
         return path
 
-    async def _install_on(self, host: Host, tarball: Path, fingerprint: str) -> None:
+    async def _find_java(self, host: Host) -> str | None:
+        """The path of Java 17 on ``host``, ``None`` if it has none."""
         found = await host.executor.run(["sh", "-c", _FIND_JAVA, "find-java", *JAVA_CANDIDATES],
                                         timeout=self._timeout, check=False)
-        if found.exit_code != 0 or not found.stdout.strip():
+        lines = found.stdout.strip().splitlines()
+        return lines[-1] if found.exit_code == 0 and lines else None
+
+    async def _java_on(self, host: Host) -> str:
+        """Java 17 on ``host``, installed with apt-get (``JAVA_PACKAGE``) when missing.
+
+        Errors do not repeat the host: :meth:`_each` puts it before them.
+        """
+        java = await self._find_java(host)
+        if java is not None:
+            return java
+        log.info("%s (%s): no Java 17 found, installing %s", host.name, host.address,
+                 JAVA_PACKAGE)
+        try:
+            await apt_install(host.executor, [JAVA_PACKAGE],
+                              timeout=max(self._timeout, INSTALL_TIMEOUT))
+        except (CommandError, MissingDependencyError) as exc:
             raise MissingDependencyError(
-                f"{host.name} ({host.address}): Cassandra 5.0 needs Java 17; neither "
-                f"{' nor '.join(JAVA_CANDIDATES)} (on PATH) is Java 17 there; install "
-                "openjdk-17-jre-headless on that host")
-        self._java[host.name] = found.stdout.strip().splitlines()[-1]
+                f"Cassandra 5.0 needs Java 17, which is not there, and installing "
+                f"{JAVA_PACKAGE} failed (it needs a Debian or Ubuntu host and root or "
+                f"passwordless sudo; else install Java 17 there by hand): {exc}") from exc
+        java = await self._find_java(host)
+        if java is None:
+            raise MissingDependencyError(
+                f"{JAVA_PACKAGE} was installed but neither "
+                f"{' nor '.join(JAVA_CANDIDATES)} (on PATH) is Java 17 there")
+        return java
+
+    async def _install_on(self, host: Host, tarball: Path, fingerprint: str) -> None:
+        self._java[host.name] = await self._java_on(host)
         version_dir = self.lib.parent
         manifest = version_dir / "MANIFEST"
         current = await host.executor.run(["cat", str(manifest)], timeout=self._timeout,
@@ -245,7 +299,7 @@ class RemoteCassandraCluster:
         if self._jars is None:
             raise DatabaseError("RemoteCassandraCluster.configure() needs install() first")
         await self.stop()
-        await self._each(self._configure_on)
+        await self._each("configure Cassandra", self._configure_on)
         if self._agent is not None:
             agent = self._agent
             copied: list[tuple[str, str]] = []
@@ -254,7 +308,7 @@ class RemoteCassandraCluster:
                 copied.append(await install_jmx_agent(host.executor, agent.jar, agent.rules,
                                                       str(self.agent_dir)))
 
-            await self._each(copy_agent)
+            await self._each("copy the JMX exporter agent", copy_agent)
             self._agent_paths = copied[0]
         self._configured = True
 
@@ -316,7 +370,7 @@ class RemoteCassandraCluster:
             reports.append(f"Cassandra {node} on {host.name} is not running (logs in "
                            f"{node.logs} there)\n{tails.stdout}")
 
-        await self._each(check)
+        await self._each("check the Cassandra processes", check)
         return reports
 
     async def wait_ready(self, timeout: float) -> None:
@@ -358,8 +412,10 @@ class RemoteCassandraCluster:
     # -- stop, wipe, logs ----------------------------------------------------------------
 
     async def stop(self) -> None:
-        """SIGTERM our JVM on every host, SIGKILL after the grace; idempotent."""
-        failures: list[str] = []
+        """SIGTERM our JVM on every host, SIGKILL after the grace; idempotent.
+
+        Every host is tried; one ``DatabaseError`` names each host where it failed.
+        """
 
         async def stop_on(host: Host, node: cfg.NodeLayout) -> None:
             pattern = shlex.quote(kill_pattern(node))
@@ -370,22 +426,22 @@ class RemoteCassandraCluster:
                       f"! pgrep -f {pattern} >/dev/null")
             try:
                 await host.executor.run(["sh", "-c", script], timeout=STOP_GRACE + 60)
-            except CommandError as exc:
-                failures.append(f"Cassandra {node} on {host.name}: could not stop it: {exc}")
-            self._processes.pop(host.name, None)
+            finally:
+                self._processes.pop(host.name, None)
 
-        await self._each(stop_on)
-        if failures:
-            raise DatabaseError("\n".join(failures))
+        await self._each("stop Cassandra", stop_on)
 
     async def wipe(self) -> None:
-        """Remove every node's data directories (configuration, logs and jars stay)."""
+        """Remove every node's data directories (configuration, logs and jars stay).
+
+        Every host is tried; one ``DatabaseError`` names each host where it failed.
+        """
 
         async def wipe_on(host: Host, node: cfg.NodeLayout) -> None:
             await host.executor.run(["rm", "-rf", *map(str, node.data_dirs)],
                                     timeout=self._timeout)
 
-        await self._each(wipe_on)
+        await self._each("wipe the Cassandra data", wipe_on)
 
     async def fetch_logs(self) -> None:
         """Copy every node's logs here (see ``logs``); a missing log is skipped."""
@@ -396,7 +452,7 @@ class RemoteCassandraCluster:
                 with contextlib.suppress(ScyllaBenchError):
                     await host.executor.get(str(remote), local)
 
-        await self._each(fetch)
+        await self._each("fetch the Cassandra logs", fetch)
 
     async def adopt(self) -> bool:
         self.adopt_problem = "reusing a kept cluster is not supported on static hosts yet"

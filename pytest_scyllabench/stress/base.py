@@ -109,8 +109,12 @@ class StressTool(Protocol):
         populates; the command builders call it too.
         """
 
-    async def install(self, executor: Executor) -> None:
-        """Make the tool runnable on the executor's host (idempotent, cached)."""
+    async def install(self, executor: Executor, workdir: str | None = None) -> None:
+        """Make the tool runnable on the executor's host (idempotent, cached).
+
+        ``workdir``: the deployment's directory on a remote host, which its login user can
+        write, for what the tool uploads there; ``None`` when the host is this machine.
+        """
 
     def version(self) -> str:
         """The tool's version, recorded with every result."""

@@ -3,18 +3,39 @@
 Commands run ``<python> -m pytest_scyllabench.loader`` (``sys.executable`` by default, so the
 loader runs in the plugin's own environment); progress lines and the summary file are the
 JSON the loader writes (see :mod:`pytest_scyllabench.loader.phases`).
+
+On a remote loader host (one with a deployment workdir) :meth:`BuiltinTool.install` first asks
+the configured Python whether it runs the loader of this version with the chosen driver. If
+not, the loader goes into a virtualenv under the workdir, made once per version::
+
+    <workdir>/python/pytest_scyllabench-<version>-py3-none-any.whl   built here, uploaded
+    <workdir>/python/pytest-scyllabench-<version>/                   the venv: the wheel
+                                                                     (no dependencies), the
+                                                                     loader's requirements
+                                                                     and the driver, from PyPI
+
+The wheel is built once per session from this package's source tree, in the cache
+(``cache_dir()/tools/builtin-loader/<version>/``), never in the source tree itself.
 """
 
 from __future__ import annotations
 
+import asyncio
+import importlib.metadata
+import importlib.util
 import json
+import logging
+import os
+import re
+import shutil
 import sys
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_scyllabench import __version__
-from pytest_scyllabench.errors import StressError
+from pytest_scyllabench.errors import CommandError, MissingDependencyError, StressError
 from pytest_scyllabench.loader.cli import DEFAULT_DRIVER
 from pytest_scyllabench.loader.workload import workload_to_json
 from pytest_scyllabench.stress.base import (
@@ -31,9 +52,36 @@ if TYPE_CHECKING:
     from pytest_scyllabench.execute.base import Executor
     from pytest_scyllabench.profile import LoaderSpec
 
+log = logging.getLogger(__name__)
+
 MODULE = "pytest_scyllabench.loader"
+DISTRIBUTION = "pytest-scyllabench"
 #: Concurrency of the populate phase (closed loop, not measured).
 POPULATE_CONCURRENCY = 128
+#: What the loader imports besides this package and its driver (names as in our metadata).
+LOADER_REQUIREMENTS = ("hdrhistogram", "pyyaml")
+#: Per ``--driver``: the distribution installed for it and a module it must import.
+#: ``auto`` picks acsylla when importable, else scylla-driver, which is the one installed.
+DRIVER_PACKAGES = {"acsylla": ("acsylla", "acsylla"),
+                   "scylla-driver": ("scylla-driver", "cassandra"),
+                   "auto": ("scylla-driver", "cassandra")}
+#: Files of the source tree a wheel is built from (besides the package itself).
+SOURCE_FILES = ("pyproject.toml", "README.md", "setup.py", "setup.cfg", "MANIFEST.in", "LICENSE")
+PROBE_TIMEOUT = 120.0
+BUILD_TIMEOUT = 600.0
+#: Seconds ``pip install`` may take on a loader host (downloads from PyPI).
+PIP_TIMEOUT = 900.0
+_PIP = ("-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input")
+#: Imports the loader (and the modules named as arguments), then prints our version.
+_PROBE = ("import importlib, sys\n"
+          "import pytest_scyllabench.loader.phases\n"
+          "from pytest_scyllabench import __version__\n"
+          "for name in sys.argv[1:]:\n"
+          "    importlib.import_module(name)\n"
+          "print(__version__)\n")
+_HINT = ("a loader host needs python3 with its venv module (Debian/Ubuntu: python3-venv) and "
+         "PyPI reachable, or pytest-scyllabench {version} with its CQL driver installed in "
+         "the profile's loader_python")
 
 
 class BuiltinTool:
@@ -47,18 +95,98 @@ class BuiltinTool:
     hdr_value_ns = 1000.0
 
     def __init__(self, python: str | None = None, driver: str = DEFAULT_DRIVER,
-                 datacenter: str | None = None, request_timeout: float | None = None) -> None:
+                 datacenter: str | None = None, request_timeout: float | None = None,
+                 cache: Path | None = None) -> None:
         self._python = python or sys.executable
         self._driver = driver
         self._datacenter = datacenter
         self._request_timeout = request_timeout
+        self._cache = cache
+        #: The Python running the loader on each remote host (by executor host name), when
+        #: it is not ``python``.
+        self._pythons: dict[str, str] = {}
+        #: The wheel of this package, once built in this session.
+        self._wheel: Path | None = None
+        self._lock = asyncio.Lock()
 
-    async def install(self, executor: Executor) -> None:
-        """Nothing to install on this machine: the loader is part of the plugin.
+    def python_for(self, loader: str) -> str:
+        """The Python that runs the loader on host ``loader``."""
+        return self._pythons.get(loader, self._python)
 
-        A remote loader host needs the plugin in its Python environment (the remote
-        backends install it there before the first step).
+    async def install(self, executor: Executor, workdir: str | None = None) -> None:
+        """Make a remote loader host (``workdir`` set) run this version of the loader.
+
+        Nothing to do on this machine: the loader is part of the plugin. On a remote host the
+        configured Python is used when it runs the loader at this version with the driver;
+        else the venv under ``workdir`` (see the module docstring), made when missing.
         """
+        if workdir is None:
+            return
+        host = executor.host
+        problem = await self._probe(executor, self._python)
+        if problem is None:
+            log.info("%s: %s runs the built-in loader %s", host, self._python, __version__)
+            return
+        venv = venv_dir(workdir)
+        python = f"{venv}/bin/python"
+        if await self._probe(executor, python) is None:
+            log.info("%s: the built-in loader %s is in %s", host, __version__, venv)
+        else:
+            log.info("%s: %s cannot run the built-in loader %s (%s); installing it in %s",
+                     host, self._python, __version__, problem, venv)
+            await self._install_venv(executor, workdir)
+            after = await self._probe(executor, python)
+            if after is not None:
+                raise MissingDependencyError(
+                    f"{host}: the built-in loader was installed in {venv} but {python} still "
+                    f"cannot run it: {after}; " + _HINT.format(version=__version__))
+        self._pythons[host] = python
+
+    def _driver_package(self) -> tuple[str, str] | None:
+        return DRIVER_PACKAGES.get(self._driver)
+
+    async def _probe(self, executor: Executor, python: str) -> str | None:
+        """Why ``python`` on the host cannot run this loader with the driver; ``None``: it can."""
+        driver = self._driver_package()
+        command = [python, "-c", _PROBE, *([driver[1]] if driver else [])]
+        result = await executor.run(command, timeout=PROBE_TIMEOUT, check=False)
+        lines = result.stdout.strip().splitlines()
+        if result.exit_code != 0:
+            tail = result.stderr.strip().splitlines()
+            return f"exit code {result.exit_code}" + (f": {tail[-1]}" if tail else "")
+        found = lines[-1] if lines else ""
+        if found != __version__:
+            return f"it has pytest-scyllabench {found or '(unknown version)'}"
+        return None
+
+    async def _install_venv(self, executor: Executor, workdir: str) -> None:
+        """Upload the wheel, make the venv and pip install the wheel, requirements, driver."""
+        wheel = await self.wheel()
+        venv = venv_dir(workdir)
+        remote_wheel = f"{workdir}/python/{wheel.name}"
+        python = f"{venv}/bin/python"
+        driver = self._driver_package()
+        steps: list[list[str]] = [
+            [self._python, "-m", "venv", venv],
+            [python, *_PIP, "--force-reinstall", "--no-deps", remote_wheel],
+            [python, *_PIP, *loader_requirements(driver[0] if driver else None)],
+        ]
+        try:
+            await executor.run(["mkdir", "-p", f"{workdir}/python"], timeout=PROBE_TIMEOUT)
+            await executor.put(wheel, remote_wheel)
+            for command in steps:
+                await executor.run(command, timeout=PIP_TIMEOUT)
+        except CommandError as exc:
+            raise MissingDependencyError(
+                f"{executor.host}: cannot install the built-in loader in {venv} ("
+                + _HINT.format(version=__version__) + f"): {exc}") from exc
+
+    async def wheel(self) -> Path:
+        """This package as a wheel, built from its source tree once per session."""
+        async with self._lock:
+            if self._wheel is None:
+                self._wheel = await build_wheel(self._cache)
+            return self._wheel
 
     def version(self) -> str:
         return f"pytest-scyllabench {__version__} builtin loader"
@@ -67,7 +195,7 @@ class BuiltinTool:
         """Nothing to refuse: it runs every workload the profile schema accepts."""
 
     def _common(self, phase: str, workload: Workload, inv: Invocation) -> list[str]:
-        argv = [self._python, "-m", MODULE, "--phase", phase,
+        argv = [self.python_for(inv.loader), "-m", MODULE, "--phase", phase,
                 "--hosts", hosts_arg(inv.hosts), "--port", str(inv.port),
                 "--driver", inv.driver or self._driver,
                 "--workload-json", workload_to_json(workload),
@@ -144,6 +272,89 @@ class BuiltinTool:
 def create(spec: LoaderSpec) -> BuiltinTool:
     """The built-in loader with the profile's CQL driver and Python (default: ours)."""
     return BuiltinTool(python=spec.python or None, driver=spec.driver)
+
+
+def venv_dir(workdir: str) -> str:
+    """The loader's virtualenv on a remote host, one per version."""
+    return f"{workdir.rstrip('/')}/python/{DISTRIBUTION}-{__version__}"
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def loader_requirements(driver: str | None) -> list[str]:
+    """The requirements the loader imports, with this package's version bounds where known:
+    :data:`LOADER_REQUIREMENTS` plus the ``driver`` distribution."""
+    wanted = [*LOADER_REQUIREMENTS, *([driver] if driver else [])]
+    try:
+        declared = importlib.metadata.requires(DISTRIBUTION) or []
+    except importlib.metadata.PackageNotFoundError:
+        declared = []
+    bounds: dict[str, str] = {}
+    for requirement in declared:
+        match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+        if match and ";" not in requirement:
+            bounds.setdefault(_canonical(match[1]), requirement.strip())
+    return [bounds.get(_canonical(name), name) for name in wanted]
+
+
+def source_tree() -> Path:
+    """The source tree this package was imported from (its ``pyproject.toml`` beside it)."""
+    root = Path(__file__).resolve().parents[2]
+    pyproject = root / "pyproject.toml"
+    if not pyproject.is_file() or f'name = "{DISTRIBUTION}"' not in pyproject.read_text():
+        raise MissingDependencyError(
+            f"cannot build a wheel of pytest-scyllabench for the loader hosts: it was not "
+            f"imported from a source tree ({root} has no pyproject.toml of {DISTRIBUTION}); "
+            f"install pytest-scyllabench {__version__} in the profile's loader_python on "
+            f"every loader host")
+    return root
+
+
+async def build_wheel(cache: Path | None = None) -> Path:
+    """Build this package's wheel (no dependencies) into
+    ``<cache>/tools/builtin-loader/<version>/`` from a copy of its source tree; its path."""
+    from pytest_scyllabench.execute.local import LocalExecutor
+    from pytest_scyllabench.paths import cache_dir
+
+    root = source_tree()
+    target = (cache or cache_dir()) / "tools" / "builtin-loader" / __version__
+    target.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".build-", dir=target))
+    try:
+        source = work / "src"
+        await asyncio.to_thread(_copy_source, root, source)
+        command = [sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check",
+                   "--no-input", "--no-deps", "--wheel-dir", str(work / "dist")]
+        if importlib.util.find_spec("setuptools") is not None:
+            command.append("--no-build-isolation")  # offline when setuptools is here
+        try:
+            await LocalExecutor().run([*command, str(source)], timeout=BUILD_TIMEOUT)
+        except CommandError as exc:
+            raise MissingDependencyError(f"cannot build the wheel of pytest-scyllabench for "
+                                         f"the loader hosts: {exc}") from exc
+        built = sorted((work / "dist").glob("*.whl"))
+        if len(built) != 1:
+            raise MissingDependencyError(f"`pip wheel` left {len(built)} wheels in "
+                                         f"{work / 'dist'}, expected one")
+        wheel = target / built[0].name
+        os.replace(built[0], wheel)
+        log.info("built %s", wheel)
+        return wheel
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _copy_source(root: Path, destination: Path) -> None:
+    """The files a wheel is built from, without caches, so the build writes nothing in
+    ``root`` (setuptools leaves ``build/`` and ``*.egg-info`` where it builds)."""
+    destination.mkdir(parents=True)
+    for name in SOURCE_FILES:
+        if (root / name).is_file():
+            shutil.copy2(root / name, destination / name)
+    shutil.copytree(root / "pytest_scyllabench", destination / "pytest_scyllabench",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
 
 
 def _field(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...],

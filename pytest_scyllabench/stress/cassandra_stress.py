@@ -185,7 +185,7 @@ class CassandraStressTool:
 
         return (self._cache or cache_dir()) / "tools"
 
-    async def install(self, executor: Executor) -> None:
+    async def install(self, executor: Executor, workdir: str | None = None) -> None:
         """Download, verify and unpack into the cache; copy to a remote host's ``remote_root``.
 
         With a prebuilt ``home``, only check that it is there. Idempotent.

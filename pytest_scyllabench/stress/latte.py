@@ -135,7 +135,7 @@ class LatteTool:
 
     # --- install ----------------------------------------------------------------------
 
-    async def install(self, executor: Executor) -> None:
+    async def install(self, executor: Executor, workdir: str | None = None) -> None:
         """Build the binary into the cache (once) and copy it and the workload to a remote host.
 
         A given binary is not built; its ``--version`` becomes :meth:`version`.

@@ -3,7 +3,8 @@
 Built from source with the Go toolchain through the Go module proxy, from the small wrapper
 module shipped in ``scylla_bench_module/`` (it repeats scylla-bench's ``replace`` of gocql by
 ScyllaDB's fork, which Go ignores in a dependency), into
-``cache_dir()/tools/scylla-bench-v1.1.1/scylla-bench``.
+``cache_dir()/tools/scylla-bench-v1.1.1/scylla-bench``. A remote loader host gets a copy under
+the deployment's workdir, ``<workdir>/tools/scylla-bench-v1.1.1/scylla-bench``.
 
 Not yet checked against a run of the real binary: the module proxy this project reaches
 refuses the archives of scylla-bench and of hdrhistogram-go (403), so the parsers follow the
@@ -38,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shlex
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -133,11 +135,22 @@ class ScyllaBenchTool:
         self._request_timeout = request_timeout
         self._go = go
         self._lock = asyncio.Lock()
+        #: The program on each remote loader host (by executor host name), once uploaded.
+        self._remote: dict[str, str] = {}
 
     @property
     def binary(self) -> Path:
-        """The program run on every loader host (the same path locally and remotely)."""
+        """The program on this machine: given, or built into the cache."""
         return self._given or cache_dir() / "tools" / f"scylla-bench-{VERSION}" / "scylla-bench"
+
+    def binary_for(self, loader: str) -> str:
+        """The program run on host ``loader``: its uploaded copy, else :attr:`binary`."""
+        return self._remote.get(loader, str(self.binary))
+
+    @staticmethod
+    def remote_binary(workdir: str) -> str:
+        """Where a remote loader host keeps its copy, under the deployment's workdir."""
+        return f"{workdir.rstrip('/')}/tools/scylla-bench-{VERSION}/scylla-bench"
 
     @property
     def measures_response_time(self) -> bool:
@@ -149,11 +162,12 @@ class ScyllaBenchTool:
 
     # --- install ----------------------------------------------------------------------
 
-    async def install(self, executor: Executor) -> None:
+    async def install(self, executor: Executor, workdir: str | None = None) -> None:
         """Build the binary into the cache (once), and copy it to a remote loader host.
 
-        A remote host gets it at the same absolute path, so its user must be able to write
-        there (the SSH executor is expected to take over uploads later).
+        A remote host (``workdir`` set: the deployment's directory there, which its login
+        user can write) gets it at :meth:`remote_binary`, uploaded beside it and renamed
+        into place, so that a copy another session is running is replaced, not overwritten.
         """
         from pytest_scyllabench.execute.local import LocalExecutor
 
@@ -163,9 +177,16 @@ class ScyllaBenchTool:
                     raise MissingDependencyError(f"scylla-bench binary {self._given} not found")
             elif not self.binary.is_file():
                 await self._build(LocalExecutor())
-        if not isinstance(executor, LocalExecutor):
-            await executor.put(self.binary, str(self.binary))
-            await executor.run(["chmod", "755", str(self.binary)], timeout=60.0)
+        if workdir is None:
+            return
+        remote = self.remote_binary(workdir)
+        partial = f"{remote}.{executor.host}.partial"
+        await executor.run(["mkdir", "-p", remote.rsplit("/", 1)[0]], timeout=60.0)
+        await executor.put(self.binary, partial)
+        await executor.run(["sh", "-c", f"chmod 755 {shlex.quote(partial)} && "
+                                        f"mv -f {shlex.quote(partial)} {shlex.quote(remote)}"],
+                           timeout=60.0)
+        self._remote[executor.host] = remote
 
     async def _build(self, local: Executor) -> None:
         go = shutil.which(self._go)
@@ -201,7 +222,7 @@ class ScyllaBenchTool:
 
     def _common(self, workload: Workload, inv: Invocation) -> list[str]:
         _check_workload(workload)
-        argv = [str(self.binary), "-nodes", _nodes(inv.hosts, inv.port),
+        argv = [self.binary_for(inv.loader), "-nodes", _nodes(inv.hosts, inv.port),
                 "-consistency-level", workload.consistency.lower(),
                 "-replication-factor", str(inv.replication_factor),
                 "-keyspace", workload.keyspace, "-table", workload.table,

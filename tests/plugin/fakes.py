@@ -82,7 +82,7 @@ class FakeTool:
     measures_response_time = True
     hdr_value_ns = 1000.0
 
-    async def install(self, executor: Any) -> None:
+    async def install(self, executor: Any, workdir: str | None = None) -> None:
         pass
 
     def canonical_tag(self, raw: str, step: Step) -> str | None:

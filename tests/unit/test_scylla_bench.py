@@ -14,6 +14,7 @@ import asyncio
 import os
 import stat
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -464,11 +465,30 @@ class RemoteHost:
         return CommandResult(self.host, tuple(command), 0, "", "")
 
 
-def test_install_copies_a_given_binary_to_a_remote_host(tmp_path: Path) -> None:
+def test_install_copies_a_given_binary_under_the_remote_workdir(tmp_path: Path) -> None:
+    """Not at this machine's path (a non-root user cannot write /root/.cache there): under the
+    deployment's workdir, renamed into place; the loader's commands then run that copy."""
     binary = tmp_path / "scylla-bench"
     binary.write_text("#!/bin/sh\n")
     remote = RemoteHost()
-    asyncio.run(ScyllaBenchTool(binary).install(remote))  # type: ignore[arg-type]
-    assert remote.calls == [("put", str(binary), str(binary)), ("chmod", "755", str(binary))]
+    tool = ScyllaBenchTool(binary)
+    asyncio.run(tool.install(remote, "/var/tmp/sb/"))  # type: ignore[arg-type]
+    target = "/var/tmp/sb/tools/scylla-bench-v1.1.1/scylla-bench"
+    partial = f"{target}.loader-host-2.partial"
+    assert remote.calls == [
+        ("mkdir", "-p", "/var/tmp/sb/tools/scylla-bench-v1.1.1"),
+        ("put", str(binary), partial),
+        ("sh", "-c", f"chmod 755 {partial} && mv -f {partial} {target}")]
+    remote_run = tool.schema_command(WRITE, replace(invocation(), loader="loader-host-2"))
+    local_run = tool.schema_command(WRITE, invocation())
+    assert (remote_run[0], local_run[0]) == (target, str(binary))
     with pytest.raises(MissingDependencyError, match="not found"):
         asyncio.run(ScyllaBenchTool(tmp_path / "absent").install(remote))  # type: ignore[arg-type]
+
+
+def test_install_uploads_nothing_when_the_host_is_this_machine(tmp_path: Path) -> None:
+    binary = tmp_path / "scylla-bench"
+    binary.write_text("#!/bin/sh\n")
+    remote = RemoteHost()
+    asyncio.run(ScyllaBenchTool(binary).install(remote, None))  # type: ignore[arg-type]
+    assert remote.calls == []

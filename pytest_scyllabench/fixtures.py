@@ -1,5 +1,5 @@
-"""Fixtures: the session's cluster (provision, configure, monitoring, teardown) and the step
-runner, whose teardown takes the test's Prometheus snapshot."""
+"""Fixtures: the session's cluster (provision, configure, monitoring, teardown), the step
+runner, whose teardown takes the test's Prometheus snapshot, and the wait for a quiet cluster."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pytest_scyllabench.errors import MonitoringWarning
+from pytest_scyllabench.monitor.stack import QUIET_TIMEOUT
 from pytest_scyllabench.profile import Profile
 from pytest_scyllabench.provision.base import Host
 from pytest_scyllabench.session import BenchSession, Cluster
@@ -107,3 +108,27 @@ def scyllabench_step(request: pytest.FixtureRequest, pytestconfig: pytest.Config
         state.bench.snapshot_test(nodeid, state.trials.test_dir(nodeid))
     _warn_monitoring(state.bench)
 
+
+@pytest.fixture
+def scyllabench_quiet(pytestconfig: pytest.Config,
+                      scyllabench_cluster: Cluster) -> float | None:
+    """Wait until no compaction is pending on any node before the test; the seconds waited.
+
+    The limit is the profile's ``monitoring.quiet_timeout`` (120 s when it is 0). Not settled
+    in time: a ``MonitoringWarning`` (``MonitoringError`` with ``monitoring.required``).
+    With monitoring off or down there is nothing to ask: a warning, and ``None``.
+    """
+    state = _state(pytestconfig)
+    monitoring = scyllabench_cluster.monitoring
+    if monitoring is None:
+        warnings.warn("scyllabench_quiet: monitoring is off (monitoring.enabled: false in the "
+                      "profile); not waiting for compactions to settle", MonitoringWarning,
+                      stacklevel=2)
+        return None
+    timeout = state.profile.monitoring.quiet_timeout or QUIET_TIMEOUT
+    waited = state.bench.run(monitoring.wait_quiet(timeout))
+    _warn_monitoring(state.bench)
+    if waited is None and not monitoring.up:
+        warnings.warn("scyllabench_quiet: monitoring is down; not waiting for compactions to "
+                      "settle", MonitoringWarning, stacklevel=2)
+    return waited

@@ -16,6 +16,7 @@ from pytest_scyllabench.fixtures import (  # noqa: F401  (fixtures are found by 
     scyllabench_cluster,
     scyllabench_loaders,
     scyllabench_profile,
+    scyllabench_quiet,
     scyllabench_session,
     scyllabench_settings,
     scyllabench_step,

@@ -1,0 +1,235 @@
+"""The built-in loader on remote loader hosts: used where the host's Python runs it, else
+installed in a venv under the deployment's workdir (the commands are recorded)."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_scyllabench import __version__
+from pytest_scyllabench.errors import CommandError, MissingDependencyError
+from pytest_scyllabench.execute.base import CommandResult
+from pytest_scyllabench.stress import builtin
+from pytest_scyllabench.stress.base import Invocation
+from pytest_scyllabench.stress.builtin import BuiltinTool, loader_requirements, venv_dir
+from pytest_scyllabench.stress.step import Workload
+
+REPO = Path(__file__).resolve().parents[2]
+WORKDIR = "/var/tmp/sb"
+VENV = f"/var/tmp/sb/python/pytest-scyllabench-{__version__}"
+WHEEL = f"pytest_scyllabench-{__version__}-py3-none-any.whl"
+Answer = Callable[[tuple[str, ...]], tuple[int, str, str]]
+
+
+@dataclass
+class ScriptedHost:
+    """An executor answering each command with ``answer`` and recording everything."""
+
+    answer: Answer
+    host: str = "loader-1"
+    calls: list[tuple[str, ...]] = field(default_factory=list)
+
+    async def run(self, command: Sequence[str], *, timeout: float, check: bool = True,
+                  env: Mapping[str, str] | None = None, cwd: str | None = None,
+                  stdin: bytes | None = None) -> CommandResult:
+        argv = tuple(command)
+        self.calls.append(argv)
+        code, out, err = self.answer(argv)
+        if check and code != 0:
+            raise CommandError(self.host, argv, code, err)
+        return CommandResult(self.host, argv, code, out, err)
+
+    async def put(self, local: Path, remote: str) -> None:
+        self.calls.append(("put", local.name, remote))
+
+    async def start(self, command: Sequence[str], **kwargs: Any) -> Any:
+        raise AssertionError("not expected")
+
+    async def get(self, remote: str, local: Path) -> None:
+        raise AssertionError("not expected")
+
+    async def forward_port(self, address: str, port: int) -> Any:
+        raise AssertionError("not expected")
+
+    async def close(self) -> None:
+        pass
+
+
+def is_probe(command: tuple[str, ...]) -> bool:
+    return len(command) > 2 and command[1] == "-c" and "pytest_scyllabench.loader" in command[2]
+
+
+def host(*, runs: Sequence[str] = (), pip_fails: str = "", version: str = __version__,
+         name: str = "loader-1") -> ScriptedHost:
+    """A host where the Pythons in ``runs`` run the loader of ``version``; the venv's runs
+    this version once pip installed it."""
+    working = dict.fromkeys(runs, version)
+
+    def answer(command: tuple[str, ...]) -> tuple[int, str, str]:
+        if is_probe(command):
+            if command[0] in working:
+                return 0, working[command[0]] + "\n", ""
+            return 1, "", "ModuleNotFoundError: No module named 'pytest_scyllabench'"
+        if command[1:3] == ("-m", "pip"):
+            if pip_fails:
+                return 1, "", pip_fails
+            if "--no-deps" not in command:
+                working[command[0]] = __version__
+        return 0, "", ""
+
+    return ScriptedHost(answer, host=name)
+
+
+@pytest.fixture
+def built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path | None]:
+    """The wheel 'built' here without pip; records each build."""
+    builds: list[Path | None] = []
+    wheel = tmp_path / WHEEL
+    wheel.write_bytes(b"wheel")
+
+    async def build(cache: Path | None = None) -> Path:
+        builds.append(cache)
+        return wheel
+
+    monkeypatch.setattr(builtin, "build_wheel", build)
+    return builds
+
+
+def invocation(loader: str) -> Invocation:
+    return Invocation(loader=loader, index=0, count=2, hosts=("10.0.0.1",), port=9042, rate=10,
+                      start_at=0.0, hdr_log="", summary="", replication_factor=1)
+
+
+WORKLOAD = Workload("w", {"write": 1.0}, partitions=10)
+
+
+def test_a_python_that_runs_the_loader_is_used_as_it_is(built: list[Path | None]) -> None:
+    executor = host(runs=["/opt/py/bin/python"])
+    tool = BuiltinTool(python="/opt/py/bin/python", driver="acsylla")
+    asyncio.run(tool.install(executor, WORKDIR))
+    (probe,) = executor.calls
+    assert probe[0] == "/opt/py/bin/python" and probe[-1] == "acsylla"  # the driver's module
+    assert built == []
+    assert tool.schema_command(WORKLOAD, invocation("loader-1"))[0] == "/opt/py/bin/python"
+
+
+def test_this_machine_needs_nothing(built: list[Path | None]) -> None:
+    executor = host()
+    asyncio.run(BuiltinTool(python="python3").install(executor, None))
+    assert executor.calls == [] and built == []
+
+
+def test_an_older_loader_is_not_good_enough(built: list[Path | None]) -> None:
+    executor = host(runs=["python3"], version="0.0.1")
+    tool = BuiltinTool(python="python3", driver="scylla-driver")
+    asyncio.run(tool.install(executor, WORKDIR))
+    assert built == [None]
+    assert tool.python_for("loader-1") == f"{VENV}/bin/python"
+
+
+def test_the_venv_is_made_once_and_used_by_later_sessions(built: list[Path | None]) -> None:
+    first, second = host(name="loader-1"), host(name="loader-2")
+    tool = BuiltinTool(python="python3", driver="acsylla")
+
+    async def both() -> None:
+        await asyncio.gather(tool.install(first, WORKDIR), tool.install(second, WORKDIR + "/"))
+
+    asyncio.run(both())
+    assert len(built) == 1  # one wheel per session, whatever the number of hosts
+    python = f"{VENV}/bin/python"
+    remote_wheel = f"{WORKDIR}/python/{WHEEL}"
+    pip = ("-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input")
+    requirements = loader_requirements("acsylla")
+    commands = [c if c[0] == "put" or not is_probe(c) else ("probe", c[0])
+                for c in first.calls]
+    assert commands == [
+        ("probe", "python3"),
+        ("probe", python),
+        ("mkdir", "-p", f"{WORKDIR}/python"),
+        ("put", WHEEL, remote_wheel),
+        ("python3", "-m", "venv", VENV),
+        (python, *pip, "--force-reinstall", "--no-deps", remote_wheel),
+        (python, *pip, *requirements),
+        ("probe", python),
+    ]
+    assert [c[0] for c in second.calls if c[0] != "put"] == [c[0] for c in first.calls
+                                                             if c[0] != "put"]
+    for loader in ("loader-1", "loader-2"):
+        assert tool.schema_command(WORKLOAD, invocation(loader))[0] == python
+    # A later session finds the venv and installs nothing.
+    later = host(runs=[python])
+    again = BuiltinTool(python="python3", driver="acsylla")
+    asyncio.run(again.install(later, WORKDIR))
+    assert [c[0] for c in later.calls] == ["python3", python]
+    assert len(built) == 1
+    assert again.python_for("loader-1") == python
+    assert again.python_for("loader-9") == "python3"  # a host not installed keeps its Python
+
+
+def test_a_failed_pip_install_names_the_host_and_the_command(
+        built: list[Path | None]) -> None:
+    executor = host(pip_fails="ERROR: Could not find a version that satisfies the "
+                              "requirement acsylla>=1.2")
+    with pytest.raises(MissingDependencyError) as caught:
+        asyncio.run(BuiltinTool(python="python3", driver="acsylla").install(executor, WORKDIR))
+    message = str(caught.value)
+    assert message.startswith(f"loader-1: cannot install the built-in loader in {VENV} (")
+    assert "python3 with its venv module" in message
+    assert f"loader-1: command failed (exit code 1): {VENV}/bin/python -m pip install" in message
+    assert "Could not find a version" in message
+    assert isinstance(caught.value.__cause__, CommandError)
+
+
+def test_a_venv_that_still_cannot_run_the_loader_is_an_error(built: list[Path | None]) -> None:
+    def answer(command: tuple[str, ...]) -> tuple[int, str, str]:
+        if is_probe(command):
+            return 1, "", "ImportError: libuv.so.1: cannot open shared object file"
+        return 0, "", ""
+
+    with pytest.raises(MissingDependencyError, match=r"loader-1: the built-in loader was "
+                                                     r"installed in .* still cannot run it: "
+                                                     r"exit code 1: ImportError: libuv"):
+        asyncio.run(BuiltinTool(python="python3").install(ScriptedHost(answer), WORKDIR))
+
+
+def test_requirements_carry_this_package_s_bounds() -> None:
+    assert loader_requirements("acsylla") == ["hdrhistogram>=0.10.8", "PyYAML>=6",
+                                              "acsylla>=1.2"]
+    assert loader_requirements("scylla-driver")[-1] == "scylla-driver>=3.29"
+    assert loader_requirements(None) == ["hdrhistogram>=0.10.8", "PyYAML>=6"]
+    assert venv_dir("/w/") == f"/w/python/pytest-scyllabench-{__version__}"
+
+
+def test_the_wheel_is_built_in_the_cache_and_runs_the_loader(tmp_path: Path) -> None:
+    """A real ``pip wheel``: the wheel holds the loader, and the source tree is left as it
+    was (no build/ or egg-info written there)."""
+    before = set(REPO.iterdir())
+    wheel = asyncio.run(builtin.build_wheel(tmp_path / "cache"))
+    assert set(REPO.iterdir()) == before
+    assert wheel.parent == tmp_path / "cache" / "tools" / "builtin-loader" / __version__
+    assert wheel.name == WHEEL
+    assert [p.name for p in wheel.parent.iterdir()] == [WHEEL]  # the build directory is gone
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+    assert "pytest_scyllabench/loader/__main__.py" in names
+    assert not [name for name in names if "__pycache__" in name]
+    # The loader imports from the wheel alone (its requirements come from this venv).
+    unpacked = tmp_path / "unpacked"
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(unpacked)
+    env = {"PYTHONPATH": str(unpacked), "PYTHONSAFEPATH": "1"}
+    probe = subprocess.run([sys.executable, "-c", builtin._PROBE, "acsylla"], cwd=unpacked,
+                           capture_output=True, text=True, timeout=120, env=env)
+    assert (probe.returncode, probe.stdout.strip()) == (0, __version__), probe.stderr
+    where = subprocess.run([sys.executable, "-c", "import pytest_scyllabench.loader as m; "
+                            "print(m.__file__)"], capture_output=True, text=True, timeout=60,
+                           env=env)
+    assert where.stdout.strip().startswith(str(unpacked)), where.stdout + where.stderr

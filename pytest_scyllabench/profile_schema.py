@@ -9,6 +9,9 @@ Everything is validated here, before anything is provisioned.
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -48,6 +51,16 @@ EMBEDDED = Path(__file__).parent / "profiles"
 LOCAL_MAX_NODES = 5
 MIN_SCRAPE_INTERVAL = 0.1
 MAX_SCRAPE_INTERVAL = 300.0
+#: ``database.version`` by kind: Apache Cassandra 5.0.N (the jars come from Maven Central),
+#: a ScyllaDB series or release (6.2, 6.2.3, 2024.1.12). Digits and dots only: the version
+#: names cache directories, packages and URLs.
+VERSION_PATTERNS = {
+    "cassandra": (re.compile(r"5\.0\.\d+"), "5.0.N, e.g. 5.0.9"),
+    "scylla": (re.compile(r"\d+\.\d+(\.\d+)?"), "a series or release such as 6.2, 6.2.3 "
+               "or 2024.1.12"),
+}
+#: Provisioners whose loaders run on this machine.
+LOCAL_LOADERS = ("local", "docker")
 
 
 def find_profile(name: str, rootdir: Path) -> Path:
@@ -78,6 +91,8 @@ def load_profile(path: Path) -> Profile:
     if not isinstance(name, str) or not name:
         raise ProfileError(source, "name", "must be a non-empty string")
     workloads: dict[str, Workload] = {}
+    #: The file each workload of ``workload_files`` came from.
+    origins: dict[str, str] = {}
     if not isinstance(workload_files, list):
         raise ProfileError(source, "workload_files", "must be a list of file paths")
     for index, entry in enumerate(workload_files):
@@ -86,14 +101,23 @@ def load_profile(path: Path) -> Profile:
         file = (path.parent / entry).resolve()
         if not file.is_file():
             raise ProfileError(source, f"workload_files[{index}]", f"no such file: {file}")
-        workloads.update(parse_workloads(_read_yaml(file), str(file), ""))
-    workloads.update(parse_workloads(inline_workloads, source, "workloads"))
+        found = parse_workloads(_read_yaml(file), str(file), "")
+        workloads.update(found)
+        origins.update(dict.fromkeys(found, str(file)))
+    inline = parse_workloads(inline_workloads, source, "workloads")
+    workloads.update(inline)
+    for name in inline:
+        origins.pop(name, None)
 
     known = {f.name for f in dataclasses.fields(Profile)} - {"name", "source", "workloads"}
     _reject_unknown(data, known | {"workload_files", "workloads"}, source, "")
     provisioner = _convert(data.get("provisioner", "local"),
                            Literal["local", "static", "aws", "docker"], source, "provisioner")
     database = build(DatabaseSpec, data.get("database", {}), source, "database")
+    pattern, example = VERSION_PATTERNS[database.kind]
+    if not pattern.fullmatch(database.version):
+        raise ProfileError(source, "database.version",
+                           f"not a {database.kind} version ({example}): {database.version!r}")
     loaders = build(LoaderSpec, data.get("loaders", {}), source, "loaders")
     static = None
     if provisioner == "static":
@@ -144,7 +168,7 @@ def load_profile(path: Path) -> Profile:
                             "thresholds"),
         monitoring=monitoring,
     )
-    check_profile(profile, source)
+    check_profile(profile, source, origins)
     return profile
 
 
@@ -157,6 +181,9 @@ def parse_monitoring(data: Any, source: str, where: str) -> MonitoringSpec:
         raise ProfileError(source, f"{where}.scrape_interval",
                            f"must be between {MIN_SCRAPE_INTERVAL:g} and "
                            f"{MAX_SCRAPE_INTERVAL:g} seconds, got {spec.scrape_interval:g}")
+    if not math.isfinite(spec.quiet_timeout):
+        raise ProfileError(source, f"{where}.quiet_timeout",
+                           f"must be a finite number of seconds, got {spec.quiet_timeout:g}")
     _at_least(spec.quiet_timeout, 0, source, f"{where}.quiet_timeout")
     ports: dict[int, str] = {}
     for key in ("prometheus_port", "node_exporter_port", "jmx_exporter_port"):
@@ -227,6 +254,13 @@ class _SshFields:
     port: int = 22
     connect_timeout: float = 30.0
     command_timeout: float = 600.0
+    connect_attempts: int = 5
+    max_sessions: int = 8
+    #: The environment variable holding the key's passphrase (never the passphrase itself).
+    key_passphrase_env: str = ""
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 _STATIC_KEYS = {"ssh", "servers", "loaders", "monitor", "workdir", "loader_python"}
@@ -250,6 +284,10 @@ def parse_static(data: Any, path: Path, where: str) -> StaticSpec:
                                    "state it explicitly)")
         if ssh["known_hosts"] is False:  # YAML reads a bare ``off`` as false
             ssh = {**ssh, "known_hosts": "off"}
+        if "key_passphrase" in ssh:  # its value is not repeated: it may be the secret
+            raise ProfileError(source, f"{where}.ssh.key_passphrase",
+                               "a passphrase is never written in a profile: put it in an "
+                               "environment variable and name that with key_passphrase_env")
     fields = build(_SshFields, ssh, source, f"{where}.ssh")
     key = Path(fields.key).expanduser()
     key = key if key.is_absolute() else (path.parent / key).resolve()
@@ -263,9 +301,15 @@ def parse_static(data: Any, path: Path, where: str) -> StaticSpec:
         raise ProfileError(source, f"{where}.ssh.known_hosts",
                            f"no such known_hosts file: {policy.path}")
     _at_least(fields.command_timeout, 1, source, f"{where}.ssh.command_timeout")
+    _at_least(fields.connect_attempts, 1, source, f"{where}.ssh.connect_attempts")
+    _at_least(fields.max_sessions, 1, source, f"{where}.ssh.max_sessions")
+    passphrase = _passphrase(fields.key_passphrase_env, source,
+                             f"{where}.ssh.key_passphrase_env")
     try:
         options = SshOptions(key_path=key, known_hosts=policy, user=fields.user,
-                             port=fields.port, connect_timeout=fields.connect_timeout)
+                             port=fields.port, connect_timeout=fields.connect_timeout,
+                             connect_attempts=fields.connect_attempts,
+                             max_sessions=fields.max_sessions, key_passphrase=passphrase)
     except ConfigError as exc:
         raise ProfileError(source, f"{where}.ssh", str(exc)) from None
     servers = _hosts(data["servers"], "node", source, f"{where}.servers")
@@ -288,6 +332,25 @@ def parse_static(data: Any, path: Path, where: str) -> StaticSpec:
     return StaticSpec(ssh=options, servers=servers, loaders=loaders, monitor=monitor,
                       command_timeout=fields.command_timeout, workdir=workdir.rstrip("/"),
                       loader_python=python)
+
+
+def _passphrase(variable: str, source: str, where: str) -> str | None:
+    """The passphrase held by environment variable ``variable`` (``None`` when not named).
+
+    Errors name the variable, never its value.
+    """
+    if not variable:
+        return None
+    if not _ENV_NAME.fullmatch(variable):
+        raise ProfileError(source, where, f"must name an environment variable (letters, "
+                           f"digits, _), got {variable!r}")
+    value = os.environ.get(variable)
+    if value is None:
+        raise ProfileError(source, where, f"environment variable {variable} is not set "
+                           f"(it must hold the passphrase of the private key)")
+    if not value:
+        raise ProfileError(source, where, f"environment variable {variable} is empty")
+    return value
 
 
 def _hosts(data: Any, prefix: str, source: str, where: str) -> tuple[HostSpec, ...]:
@@ -369,7 +432,9 @@ def check_workload(workload: Workload, source: str, where: str) -> None:
                                f"must be a CQL identifier (letters, digits, _), got {value!r}")
 
 
-def check_profile(profile: Profile, source: str) -> None:
+def check_profile(profile: Profile, source: str,
+                  origins: Mapping[str, str] | None = None) -> None:
+    """Checks across sections; ``origins`` maps a workload to the file it came from."""
     db = profile.database
     if profile.provisioner == "local":
         if not 1 <= db.nodes <= LOCAL_MAX_NODES:
@@ -398,19 +463,7 @@ def check_profile(profile: Profile, source: str) -> None:
     _at_least(profile.loaders.count, 1, source, "loaders.count")
     _at_least(profile.loaders.concurrency, 1, source, "loaders.concurrency")
     _at_least(profile.loaders.connections, 1, source, "loaders.connections")
-    from pytest_scyllabench.backends import STRESS_TOOLS
-
-    if profile.loaders.tool not in STRESS_TOOLS:
-        raise ProfileError(source, "loaders.tool",
-                           f"must be one of {', '.join(sorted(STRESS_TOOLS))}, "
-                           f"got {profile.loaders.tool!r}")
-    for name, path in profile.loaders.tool_paths.items():
-        if name not in STRESS_TOOLS:
-            raise ProfileError(source, f"loaders.tool_paths.{name}",
-                               f"not a stress tool; known: {', '.join(sorted(STRESS_TOOLS))}")
-        if not path.startswith("/"):
-            raise ProfileError(source, f"loaders.tool_paths.{name}",
-                               f"must be an absolute path, got {path!r}")
+    _check_tools(profile, source, origins or {})
     if not 0 <= profile.rate_tolerance < 1:
         raise ProfileError(source, "rate_tolerance", "must be in [0, 1)")
     warmup = profile.warmup
@@ -425,6 +478,57 @@ def check_profile(profile: Profile, source: str) -> None:
             parse_threshold(name, value)
         except ConfigError as exc:
             raise ProfileError(source, f"thresholds.{name}", str(exc)) from None
+
+
+def _check_tools(profile: Profile, source: str, origins: Mapping[str, str]) -> None:
+    """The profile's tool exists and can run every workload; ``tool_paths`` name real files."""
+    from pytest_scyllabench import backends
+
+    tools = backends.STRESS_TOOLS
+    if profile.loaders.tool not in tools:
+        raise ProfileError(source, "loaders.tool",
+                           f"must be one of {', '.join(sorted(tools))}, "
+                           f"got {profile.loaders.tool!r}")
+    for name, path in profile.loaders.tool_paths.items():
+        where = f"loaders.tool_paths.{name}"
+        if name not in tools:
+            raise ProfileError(source, where,
+                               f"not a stress tool; known: {', '.join(sorted(tools))}")
+        if not path.startswith("/"):
+            raise ProfileError(source, where, f"must be an absolute path, got {path!r}")
+        problem = _tool_path_problem(name, Path(path), profile.provisioner in LOCAL_LOADERS)
+        if problem:
+            raise ProfileError(source, where, problem)
+    tool = backends.stress_tool(profile.loaders.tool, profile.loaders)
+    for name, workload in profile.workloads.items():
+        try:
+            tool.check_workload(workload)
+        except ConfigError as exc:
+            message, origin = str(exc), source
+            if name in origins and message.startswith(f"workloads.{name}."):
+                # From a workload file, where the workloads are at the top level.
+                message, origin = message.removeprefix("workloads."), origins[name]
+            raise ProfileError(origin, "", f"{message} (loaders.tool: {tool.name})") from None
+
+
+def _tool_path_problem(tool: str, path: Path, local_loaders: bool) -> str:
+    """Why ``loaders.tool_paths.<tool>`` cannot be used; empty when it can, or cannot be known.
+
+    A cassandra-stress tree is used where it is, on each loader host: checked here only when
+    the loaders run on this machine. The other tools' binaries are copied from this machine.
+    """
+    if tool == "cassandra-stress":
+        from pytest_scyllabench.stress.cassandra_stress_dist import MARKER
+
+        if local_loaders and not (path / MARKER).is_file():
+            return (f"{path} has no {MARKER} (expected an unpacked Apache Cassandra binary "
+                    f"tarball)")
+        return ""
+    if not path.is_file():
+        return f"no such file: {path}"
+    if not os.access(path, os.X_OK):
+        return f"not executable: {path}"
+    return ""
 
 
 def build(cls: type[T], data: Any, source: str, path: str) -> T:

@@ -85,6 +85,9 @@ class FakeTool:
     async def install(self, executor: Any, workdir: str | None = None) -> None:
         pass
 
+    def check_workload(self, workload: Workload) -> None:
+        pass
+
     def canonical_tag(self, raw: str, step: Step) -> str | None:
         return raw or None
 

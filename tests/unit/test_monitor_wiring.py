@@ -68,8 +68,7 @@ def test_defaults_are_the_monitor_packages(tmp_path: Path) -> None:
                                                                     NODE_EXPORTER_BINARY)
 
 
-@pytest.mark.parametrize("path", [EMBEDDED / "local.yaml", REPO / "fixtures" / "profiles" /
-                                  "local.yaml"], ids=["embedded", "fixtures"])
+@pytest.mark.parametrize("path", [EMBEDDED / "local.yaml"], ids=["embedded"])
 def test_default_profiles_monitor_optionally(path: Path) -> None:
     spec = load_profile(path).monitoring
     assert spec.enabled and not spec.required

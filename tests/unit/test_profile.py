@@ -141,3 +141,46 @@ def test_find_profile_by_name_and_path(tmp_path: Path) -> None:
     assert find_profile(str(own), tmp_path) == own
     with pytest.raises(ProfileError, match=r"no such profile; known profiles: .*local"):
         find_profile("nope", tmp_path)
+
+
+def test_profile_local_has_one_copy_the_embedded_one() -> None:
+    """The README's C1-only default is what ``local`` runs, in this repository too."""
+    assert find_profile("local", REPO) == EMBEDDED / "local.yaml"
+    profile = load_profile(EMBEDDED / "local.yaml")
+    assert profile.database.jvm_options == ("-XX:TieredStopAtLevel=1",)
+    # Its inline workloads are the suite's workload file, which local-1node reads.
+    suite = load_profile(REPO / "fixtures" / "profiles" / "local-1node.yaml")
+    assert profile.workloads == suite.workloads
+
+
+@pytest.mark.parametrize("version", ["banana", "4.1.5", "../../x", "5.0", "5.0.9-rc1",
+                                     "5.0.x", " 5.0.9", "5.1.0"])
+def test_cassandra_version_is_5_0_n(tmp_path: Path, version: str) -> None:
+    message = error_of(write(tmp_path, f"database:\n  version: '{version}'\n"))
+    assert f"database.version: not a cassandra version (5.0.N, e.g. 5.0.9): {version!r}" \
+        in message
+
+
+@pytest.mark.parametrize("version", ["banana", "../../x", "6", "6.2.x", "6.2.3-rc1",
+                                     "2024.1.1.1", "6..2"])
+def test_scylla_version_is_digits_and_dots(tmp_path: Path, version: str) -> None:
+    text = f"provisioner: docker\ndatabase:\n  kind: scylla\n  version: '{version}'\n"
+    assert "database.version: not a scylla version" in error_of(write(tmp_path, text))
+
+
+@pytest.mark.parametrize(("kind", "version"), [("cassandra", "5.0.12"), ("scylla", "6.2"),
+                                               ("scylla", "6.2.3"), ("scylla", "2024.1.12")])
+def test_good_versions(tmp_path: Path, kind: str, version: str) -> None:
+    provisioner = "docker" if kind == "scylla" else "local"
+    text = f"provisioner: {provisioner}\ndatabase:\n  kind: {kind}\n  version: '{version}'\n"
+    assert load_profile(write(tmp_path, text)).database.version == version
+
+
+@pytest.mark.parametrize(("value", "problem"), [
+    (".inf", "must be a finite number of seconds, got inf"),
+    (".nan", "must be a finite number of seconds, got nan"),
+    ("-1", "must be at least 0, got -1"),
+])
+def test_quiet_timeout_is_finite(tmp_path: Path, value: str, problem: str) -> None:
+    message = error_of(write(tmp_path, f"monitoring: {{quiet_timeout: {value}}}\n"))
+    assert f"monitoring.quiet_timeout: {problem}" in message

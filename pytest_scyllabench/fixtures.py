@@ -3,8 +3,9 @@ runner, whose teardown takes the test's Prometheus snapshot, and the wait for a 
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,24 @@ def _warn_monitoring(bench: BenchSession) -> None:
     """Show monitoring failures tolerated since the last call (pytest's warnings summary)."""
     for warning in bench.new_monitoring_warnings():
         warnings.warn(warning, MonitoringWarning, stacklevel=2)
+
+
+def _terminal_announcer(config: pytest.Config) -> Callable[[str], None] | None:
+    """Backends' progress lines (a cost estimate, deletions) on pytest's terminal, shown at
+    once even while a fixture's output is captured; ``None`` without a terminal reporter."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None:
+        return None
+
+    def announce(text: str) -> None:
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            writer = config.get_terminal_writer()
+            if writer.width_of_current_line:  # after -q's progress dots
+                writer.line()
+            reporter.write_line(text)
+
+    return announce
 
 
 @pytest.fixture(scope="session")
@@ -56,6 +75,9 @@ def scyllabench_session(pytestconfig: pytest.Config) -> Generator[BenchSession, 
     Teardown runs at the end of the session, on errors in setup, on Ctrl-C and on SIGTERM.
     """
     state = _state(pytestconfig)
+    announce = _terminal_announcer(pytestconfig)
+    if announce is not None:
+        state.bench.announce = announce
     restore = sigterm_as_interrupt()
     try:
         yield state.bench

@@ -25,6 +25,7 @@ from pytest_scyllabench.fixtures import (  # noqa: F401  (fixtures are found by 
 from pytest_scyllabench.markers import MARKER, REGRESSION_MARKER, validate_markers
 from pytest_scyllabench.profile_schema import find_profile, load_profile
 from pytest_scyllabench.report.terminal import progress_line
+from pytest_scyllabench.session import check_options
 from pytest_scyllabench.state import STATE_KEY, SessionState
 
 MARKERS = (
@@ -55,6 +56,7 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         settings = settings_module.resolve(cli, ini, os.environ, Path(config.rootpath))
         profile = load_profile(find_profile(settings.profile, settings.rootdir))
+        check_options(settings, profile)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
     state = SessionState(settings, profile)

@@ -7,6 +7,13 @@ database that needs one (before ``install``), has the database export its metric
 :class:`~pytest_scyllabench.monitor.stack.Monitoring` once the cluster is ready (its stop on
 the teardown stack first). In optional mode (``required: false``) every monitoring failure
 becomes a line of :attr:`Cluster.monitoring_warnings` and the benchmarks go on.
+
+Lifetime: an interrupt (Ctrl-C, or SIGTERM turned into one) or any error that leaves
+:meth:`BenchSession.run` cancels the coroutine it was running and waits for it to unwind, so
+teardown never races a half-finished setup. The database is stopped and wiped at the end
+unless ``--scyllabench-keep-cluster`` is given, a reused cluster too; a kept cluster whose
+setup failed is stopped all the same. Reusing a kept cluster is checked against the
+profile's provisioner before anything is provisioned (:func:`check_options`).
 """
 
 from __future__ import annotations
@@ -16,8 +23,9 @@ import logging
 import os
 import secrets
 import shutil
+import sys
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, runtime_checkable
@@ -37,6 +45,41 @@ from pytest_scyllabench.teardown import TeardownStack
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+#: Provisioners whose clusters can be kept by one session and reused by the next.
+REUSABLE_PROVISIONERS = ("local",)
+#: Seconds an interrupted coroutine gets to unwind before teardown runs anyway.
+CANCEL_TIMEOUT = 120.0
+
+
+def check_options(settings: Settings, profile: Profile) -> None:
+    """Refuse option combinations the profile cannot honour (before anything is provisioned)."""
+    if settings.reuse_cluster and profile.provisioner not in REUSABLE_PROVISIONERS:
+        raise ConfigError(
+            f"--scyllabench-reuse-cluster: profile {profile.name!r} uses provisioner "
+            f"{profile.provisioner!r}, which cannot reuse a kept cluster (only "
+            + ", ".join(repr(name) for name in REUSABLE_PROVISIONERS)
+            + " can); run without --scyllabench-reuse-cluster")
+
+
+def announce_to_stderr(text: str) -> None:
+    """Show a progress line on the process's own stderr (outside pytest's ``sys.stderr``)."""
+    stream = sys.__stderr__
+    if stream is not None:
+        print(text, file=stream, flush=True)
+
+
+@runtime_checkable
+class Announcing(Protocol):
+    """A backend that shows progress lines a person waits for (a cost estimate, deletions)."""
+
+    announce: Callable[[str], None]
+
+
+@runtime_checkable
+class TimedRelease(Protocol):
+    """A provisioner whose ``release`` needs longer than teardown's default limit."""
+
+    release_timeout: float
 
 
 @runtime_checkable
@@ -80,7 +123,10 @@ class BenchSession:
         self.settings = settings
         self.profile = profile
         self.teardown = TeardownStack()
+        #: Where progress lines of the backends go (the plugin sets pytest's terminal).
+        self.announce: Callable[[str], None] = announce_to_stderr
         self._runner: asyncio.Runner | None = None
+        self._setup_complete = False
         self._cluster: Cluster | None = None
         self._closed = False
         #: Prometheus snapshot archives by test node id (``monitoring.snapshots: per-test``).
@@ -96,7 +142,35 @@ class BenchSession:
             raise RuntimeError("the benchmark session is closed")
         if self._runner is None:
             self._runner = asyncio.Runner()
-        return self._runner.run(coroutine)
+        runner = self._runner
+        tasks: list[asyncio.Task[Any]] = []
+
+        async def main() -> T:
+            task = asyncio.current_task()
+            if task is not None:
+                tasks.append(task)
+            return await coroutine
+
+        try:
+            return runner.run(main())
+        except BaseException:
+            # A signal handler raised out of the loop (SIGTERM as KeyboardInterrupt) and left
+            # the task pending: it must not wake up later and create more during teardown.
+            for task in tasks:
+                self._unwind(runner, task)
+            raise
+
+    @staticmethod
+    def _unwind(runner: asyncio.Runner, task: asyncio.Task[Any]) -> None:
+        """Cancel ``task`` and run the loop until it has finished (or ``CANCEL_TIMEOUT``)."""
+        if not task.done():
+            task.cancel()
+            runner.get_loop().run_until_complete(asyncio.wait({task}, timeout=CANCEL_TIMEOUT))
+        if not task.done():
+            log.warning("the interrupted setup did not finish within %g s of its "
+                        "cancellation; tearing down anyway", CANCEL_TIMEOUT)
+        elif not task.cancelled():
+            task.exception()  # retrieved: it is the error being raised, or one it caused
 
     def cluster(self, trial_dir: Path) -> Cluster:
         """Provision and start the cluster once; later calls return the same one.
@@ -136,10 +210,15 @@ class BenchSession:
     async def _start_cluster(self, trial_dir: Path) -> Cluster:
         began = time.monotonic()
         settings, profile = self.settings, self.profile
+        check_options(settings, profile)
         logs_dir = trial_dir / "logs"
         tool = backends.stress_tool(profile.loaders.tool, profile.loaders)
         provisioner = backends.provisioner(profile, trial_dir)
-        self.teardown.push("hosts", provisioner.release)
+        if isinstance(provisioner, Announcing):
+            provisioner.announce = self._announce
+        self.teardown.push("hosts", provisioner.release,
+                           timeout=(provisioner.release_timeout
+                                    if isinstance(provisioner, TimedRelease) else None))
         deployment = await provisioner.provision()
         database = backends.database(profile, deployment, cluster_dir(profile.name), cache_dir(),
                                      keep=settings.keep_cluster)
@@ -158,9 +237,10 @@ class BenchSession:
                     + (f" ({why})" if why else "")
                     + "; run once with --scyllabench-keep-cluster to leave one running")
             version, reused = database.version, True
-        else:
             if not settings.keep_cluster:
-                self.teardown.push("database", self._stop_and_wipe(database))
+                self.teardown.push("database", self._stop_and_wipe(database, self._kept))
+        else:
+            self.teardown.push("database", self._stop_and_wipe(database, self._kept))
             self.teardown.push("database logs", self._collect_logs(database, logs_dir))
             version = await database.install()
             await database.configure()
@@ -173,7 +253,15 @@ class BenchSession:
         if profile.monitoring.enabled:
             cluster.monitoring = await self._start_monitoring(deployment, metrics_port,
                                                               monitoring_warnings, trial_dir)
+        self._setup_complete = True
         return cluster
+
+    def _announce(self, text: str) -> None:
+        self.announce(text)
+
+    def _kept(self) -> bool:
+        """Whether the database stays up: kept by option, and only once setup completed."""
+        return self.settings.keep_cluster and self._setup_complete
 
     async def _jmx_agent(self, warnings: list[str]) -> JmxAgent | None:
         """The JMX exporter agent (downloaded once per cache); in optional mode a failure
@@ -223,8 +311,11 @@ class BenchSession:
         return snapshot
 
     @staticmethod
-    def _stop_and_wipe(database: Database) -> Any:
+    def _stop_and_wipe(database: Database, kept: Callable[[], bool]) -> Any:
         async def stop_and_wipe() -> None:
+            if kept():
+                log.info("keeping the cluster running (--scyllabench-keep-cluster)")
+                return
             try:
                 await database.stop()
             finally:

@@ -123,7 +123,16 @@ def test_setup_failure_still_tears_down(pytester: pytest.Pytester, session_dir: 
 def test_keep_cluster_leaves_it_running(pytester: pytest.Pytester, session_dir: Path) -> None:
     pytester.makepyfile(test_bench=BENCH)
     run(pytester, "-k", "test_write", "--scyllabench-keep-cluster").assert_outcomes(passed=2)
-    assert "stop" not in journal(session_dir)
+    assert journal(session_dir) == ["install", "configure", "start", "ready"]
+
+
+def test_keep_cluster_still_stops_a_cluster_whose_setup_failed(
+        pytester: pytest.Pytester, session_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_DB_FAIL", "start")
+    pytester.makepyfile(test_bench=BENCH)
+    result = run(pytester, "-k", "test_write", "--scyllabench-keep-cluster")
+    result.assert_outcomes(errors=2)
+    assert journal(session_dir) == ["install", "configure", "start", "stop", "wipe"]
 
 
 def test_reuse_without_a_kept_cluster(pytester: pytest.Pytester, session_dir: Path) -> None:
@@ -134,12 +143,41 @@ def test_reuse_without_a_kept_cluster(pytester: pytest.Pytester, session_dir: Pa
     assert "start" not in journal(session_dir)
 
 
-def test_reuse_starts_nothing(pytester: pytest.Pytester, session_dir: Path,
-                              monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("keep", "events"), [
+    ((), ["adopt", "stop", "wipe"]),  # reused, not kept: stopped at the end
+    (("--scyllabench-keep-cluster",), ["adopt"]),
+])
+def test_reuse_starts_nothing_and_keeps_only_when_asked(
+        pytester: pytest.Pytester, session_dir: Path, monkeypatch: pytest.MonkeyPatch,
+        keep: tuple[str, ...], events: list[str]) -> None:
     monkeypatch.setenv("FAKE_DB_RUNNING", "1")
     pytester.makepyfile(test_bench=BENCH)
-    run(pytester, "-k", "test_write", "--scyllabench-reuse-cluster").assert_outcomes(passed=2)
-    assert journal(session_dir) == ["adopt"]
+    run(pytester, "-k", "test_write", "--scyllabench-reuse-cluster",
+        *keep).assert_outcomes(passed=2)
+    assert journal(session_dir) == events
+
+
+@pytest.mark.parametrize("provisioner", ["static", "aws"])
+def test_reuse_with_a_remote_provisioner_is_refused_before_provisioning(
+        pytester: pytest.Pytester, session_dir: Path, provisioner: str) -> None:
+    (session_dir / "id_test").write_text("not really a key")
+    remote = {"static": "static: {ssh: {user: bench, key: id_test, known_hosts: accept-new}, "
+                        "servers: [192.0.2.1, 192.0.2.3], loaders: [192.0.2.2]}\n",
+              "aws": "aws: {region: us-east-1, zone: us-east-1a, operator_cidr: "
+                     "203.0.113.5/32, owner: me, servers: {instance_type: i4i.large, count: 2, "
+                     "ami: ami-785db401}, loaders: {instance_type: c6i.2xlarge, count: 1, "
+                     "ami: ami-785db401}}\n"}[provisioner]
+    pytester.makefile(".yaml", remote=PROFILE.replace("name: fake", "name: remote")
+                      + f"provisioner: {provisioner}\n" + remote)
+    pytester.makepyfile(test_bench=BENCH)
+    result = pytester.runpytest("--scyllabench-profile=remote.yaml", "-p", "no:cacheprovider",
+                                "--scyllabench-reuse-cluster")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([
+        f"*--scyllabench-reuse-cluster: profile 'remote' uses provisioner '{provisioner}', "
+        "which cannot reuse a kept cluster (only 'local' can)*"])
+    assert journal(session_dir) == []
+    assert not (session_dir / "trials" / "remote").exists()
 
 
 def test_k_selects_benchmarks_without_starting_anything(pytester: pytest.Pytester,
@@ -197,3 +235,40 @@ def test_a_failed_loader_keeps_the_others_data(pytester: pytest.Pytester, sessio
     assert data["verdict"]["passed"] is False
     assert "loader-2" in data["verdict"]["breaches"][0]
     assert (saved.parent / "loader-2.out").exists()
+
+
+ANNOUNCER = """
+from pytest_scyllabench.provision import local
+
+
+class Announcing(local.LocalProvisioner):
+    def __init__(self, profile):
+        super().__init__(profile)
+        self.announce = print  # replaced by the session
+
+    async def provision(self):
+        self.announce("estimated cost per hour: $1.23 (fake)")
+        return await super().provision()
+
+    async def release(self):
+        self.announce("deleting fake run")
+        await super().release()
+
+
+def create(profile, trial_dir):
+    return Announcing(profile)
+"""
+
+
+def test_backend_announcements_reach_the_terminal_through_capture(
+        pytester: pytest.Pytester, session_dir: Path) -> None:
+    """A cost estimate printed during fixture setup would be captured: it goes to pytest's
+    terminal instead, at once, with ``-q`` too."""
+    pytester.makepyfile(announcer=ANNOUNCER, test_bench=BENCH)
+    pytester.makeconftest(CONFTEST + 'backends.PROVISIONERS["local"] = "announcer:create"\n')
+    result = run(pytester, "-q", "-k", "test_write", "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+    lines = result.stdout.lines
+    assert "estimated cost per hour: $1.23 (fake)" in lines
+    assert "deleting fake run" in lines
+    assert not any("Captured" in line for line in lines)

@@ -99,6 +99,7 @@ class StepRunner:
         """Create the workload's table and populate it, once per session and tool."""
         cluster = self._cluster
         tool = tool or await self.tool()
+        tool.check_workload(workload)  # a step's own tool: refused before schema and data
         key = (tool.name, workload.keyspace, workload.table)
         loaders = cluster.deployment.loaders
         if key not in cluster.schemas:

@@ -13,7 +13,13 @@ from pathlib import Path
 from pytest_scyllabench import backends
 from pytest_scyllabench.errors import CommandError, HdrLogError, LoaderFailed, StressError
 from pytest_scyllabench.execute.base import RunningProcess
-from pytest_scyllabench.hdr.merge import LoaderOutput, Window, build_step_result, common_window
+from pytest_scyllabench.hdr.merge import (
+    LoaderChecks,
+    LoaderOutput,
+    Window,
+    common_window,
+    merge_step,
+)
 from pytest_scyllabench.profile import Profile
 from pytest_scyllabench.provision.base import Host
 from pytest_scyllabench.report.artifacts import TrialsDir
@@ -184,7 +190,8 @@ class StepRunner:
                 canonical_tag=functools.partial(tool.canonical_tag, step=step),
                 value_unit_ns=tool.hdr_value_ns))
         # Merging a long step takes seconds: off the event loop, which serves progress lines.
-        result = await asyncio.to_thread(self._merge, step, outputs, tool, problems)
+        result = await asyncio.to_thread(self._merge, step, outputs, tool, problems,
+                                         self._profile.rate_tolerance)
         if result is not None:
             result.overhead = max(0.0, time.monotonic() - began - step.duration)
             result.artifacts = step_dir
@@ -234,27 +241,49 @@ class StepRunner:
 
     @staticmethod
     def _merge(step: Step, outputs: list[LoaderOutput], tool: StressTool,
-               problems: dict[str, str]) -> StepResult | None:
-        """Merge the usable loaders; a loader whose log is corrupt joins ``problems``."""
+               problems: dict[str, str], rate_tolerance: float = 0.05) -> StepResult | None:
+        """Merge the usable loaders; a loader whose data fails the checks joins ``problems``.
+
+        A corrupt or truncated log, a log that stopped early, a count that disagrees with
+        the loader's own, a rate below its share while the others reached theirs
+        (:func:`~pytest_scyllabench.hdr.merge.merge_step`): the step is merged again from the
+        other loaders (or, when every loader is at fault, kept as measured). Problems of the
+        whole step (a short common window, too many failed
+        operations) join ``problems`` under ``step`` and the result stands.
+        """
+        checks = LoaderChecks(duration=step.duration, rate_tolerance=rate_tolerance)
         while outputs:
             try:
                 window = common_window([output.summary for output in outputs])
                 # Tools that cannot start on time run longer; every loader is judged on the
                 # step's duration from the common start.
                 window = Window(window.start, min(window.end, window.start + step.duration))
-                result = build_step_result(step, outputs, window,
-                                           service_time_only=not tool.measures_response_time)
-                result.measure_start = window.start
-                return result
+                merged = merge_step(step, outputs, window,
+                                    service_time_only=not tool.measures_response_time,
+                                    checks=checks)
             except HdrLogError as exc:
                 if exc.loader not in {output.name for output in outputs}:
                     raise
                 problems[exc.loader] = str(exc)
                 outputs = [output for output in outputs if output.name != exc.loader]
+                continue
             except StressError as exc:
                 # The loaders' data cannot be combined (windows do not overlap...).
                 problems["step"] = str(exc)
                 return None
+            if merged.faults:
+                problems.update(merged.faults)
+                kept = [output for output in outputs if output.name not in merged.faults]
+                if kept:
+                    outputs = kept
+                    continue
+                # Every loader is at fault (all stopped early...): what they measured is
+                # still saved with the failed step.
+            if merged.problems:
+                problems["step"] = "; ".join(merged.problems)
+            result = merged.result
+            result.measure_start = window.start
+            return result
         return None
 
     @staticmethod

@@ -21,6 +21,18 @@ bucket. They are reported in milliseconds whatever the unit of the logs.
 decoded once and feeds the merged histograms, the per-loader counts and the per-second series.
 Each loader's tool says what its tags mean and in which unit it records
 (:class:`LoaderOutput`); loaders recording in different units cannot be merged.
+
+:func:`merge_step` does the same and, given :class:`LoaderChecks`, judges each loader's data
+(:class:`StepMerge`): a loader is *at fault* -- its data must not be merged -- when its log
+ends with a truncated line, when its log covers less of its measured window than the step's
+duration minus one interval (it stopped early), when its logged count and its own count
+disagree by more than one interval's worth (plus one per interval of its window outside the
+merged one), or when its achieved rate is below its share of the target less the rate
+tolerance while other loaders reached theirs (when every loader falls short it is the step's
+rate, judged with the step). The step as a whole has a problem when its loaders measured
+together for less than the duration minus one interval, or when more than the rate tolerance
+of its operations failed. Without checks these are warnings (as :func:`build_step_result`
+gives them).
 """
 
 from __future__ import annotations
@@ -28,10 +40,12 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import accumulate
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from pytest_scyllabench.errors import StressError
 from pytest_scyllabench.hdr.histogram import MICROSECONDS, NANOSECONDS_PER_MS, Histogram
@@ -52,7 +66,9 @@ from pytest_scyllabench.stress.step import Step
 __all__ = [
     "ALL",
     "SLACK",
+    "LoaderChecks",
     "LoaderOutput",
+    "StepMerge",
     "Window",
     "aggregate_tag",
     "build_step_result",
@@ -61,6 +77,7 @@ __all__ = [
     "counting_tags",
     "loader_count",
     "merge_logs",
+    "merge_step",
     "merged_latencies",
     "percentiles",
     "values_at_percentiles",
@@ -193,6 +210,28 @@ def common_window(summaries: Sequence[LoaderSummary]) -> Window:
     return Window(start, end)
 
 
+@dataclass(frozen=True)
+class LoaderChecks:
+    """What each loader's data must meet to be merged (see :func:`merge_step`)."""
+
+    #: The step's measured duration, seconds.
+    duration: float
+    #: Fraction of its share of the target rate a loader may miss, and of the step's
+    #: operations that may fail.
+    rate_tolerance: float = 0.05
+
+
+@dataclass
+class StepMerge:
+    """A merged step and what the checks found."""
+
+    result: StepResult
+    #: Loaders whose data must not be merged -> why (``loader <name>: <file>: ...``).
+    faults: dict[str, str] = field(default_factory=dict)
+    #: Problems of the step as a whole: the result stands, the step fails.
+    problems: list[str] = field(default_factory=list)
+
+
 def build_step_result(step: Step, loaders: Sequence[LoaderOutput], window: Window | None = None,
                       *, service_time_only: bool = False, grid: float = 1.0,
                       workers: int | None = None) -> StepResult:
@@ -202,6 +241,20 @@ def build_step_result(step: Step, loaders: Sequence[LoaderOutput], window: Windo
     tags, or service-time tags for a tool without them); each loader's count is checked
     against its summary and a difference beyond one interval becomes a warning. Loaders
     whose logs record values in different units raise ``StressError``.
+    """
+    return merge_step(step, loaders, window, service_time_only=service_time_only, grid=grid,
+                      workers=workers).result
+
+
+def merge_step(step: Step, loaders: Sequence[LoaderOutput], window: Window | None = None,
+               *, service_time_only: bool = False, grid: float = 1.0,
+               workers: int | None = None, checks: LoaderChecks | None = None) -> StepMerge:
+    """:func:`build_step_result`, judging each loader's data when ``checks`` are given.
+
+    With ``checks`` a truncated log, a log that stopped early, a count mismatch and a loader
+    below its share of the rate are :attr:`StepMerge.faults` (the caller merges again
+    without those loaders); a short common window and too many failed operations are
+    :attr:`StepMerge.problems`. Without, the first and third are warnings of the result.
     """
     units = {output.value_unit_ns for output in loaders}
     if len(units) > 1:
@@ -215,23 +268,137 @@ def build_step_result(step: Step, loaders: Sequence[LoaderOutput], window: Windo
         logs = read_logs(files, pool)
         window = window or common_window([output.summary for output in loaders])
         merged = merge(logs, window, grid=grid, workers=pool)
-    warnings = [line for log in logs for line in log.warnings()]
-    warnings.extend(merged.warnings)
+    found = _Findings(checks)
     runs = []
-    for output, counted_ops, largest in zip(loaders, merged.loader_ops, merged.loader_largest,
-                                            strict=True):
-        mismatch = count_mismatch(output.name, counted_ops, output.summary.ops, largest)
+    spans = [_LogSpan.of(log, merged.counted_tags) for log in logs]
+    for output, log, span, counted_ops, largest in zip(
+            loaders, logs, spans, merged.loader_ops, merged.loader_largest, strict=True):
+        if log.truncated_line is not None:
+            found.loader(output.name, f"loader {output.name}: {log.path}: line "
+                                      f"{log.truncated_line} is truncated (the loader stopped "
+                                      f"mid-write)", log.warnings())
+        own = _own_window(output.summary, span)
+        if checks is not None and _short(own, checks.duration, span.interval):
+            found.loader(output.name, f"loader {output.name}: {log.path}: its log covers "
+                                      f"{max(own, 0.0):.1f} s of its measured window, less "
+                                      f"than the step's {checks.duration:g} s (the loader "
+                                      f"stopped early)")
+        outside = max(0.0, output.summary.measure_end - output.summary.measure_start
+                      - window.length)
+        tolerance = largest * (1 + math.ceil(outside / span.interval - 0.01))
+        mismatch = count_mismatch(output.name, counted_ops, output.summary.ops, tolerance)
         if mismatch is not None:
-            warnings.append(mismatch)
+            found.loader(output.name, mismatch.replace(
+                f"loader {output.name}: ", f"loader {output.name}: {log.path}: ", 1), [mismatch])
         runs.append(_loader_run(output, counted_ops, window))
+    found.warnings.extend(merged.warnings)
     ops = sum(merged.loader_ops)
-    return StepResult(
+    result = StepResult(
         step=step.id, workload=step.workload.name, target_rate=float(step.rate),
         duration=window.length, achieved_rate=ops / window.length, ops=ops,
         errors=sum(output.summary.errors for output in loaders), histograms=merged.histograms,
         loaders=tuple(runs), service_time_only=service_time_only,
-        series=list(merged.series), warnings=warnings, value_unit_ns=merged.value_unit_ns,
+        series=list(merged.series), warnings=found.warnings, value_unit_ns=merged.value_unit_ns,
     )
+    if checks is not None:
+        _check_rates(found, checks, loaders, result)
+        _check_step(found, checks, loaders, result, window, spans)
+    return StepMerge(result, found.faults, found.problems)
+
+
+class _Findings:
+    """Faults, problems and warnings as the checks find them."""
+
+    def __init__(self, checks: LoaderChecks | None) -> None:
+        self.checks = checks
+        self.faults: dict[str, str] = {}
+        self.problems: list[str] = []
+        self.warnings: list[str] = []
+
+    def loader(self, name: str, fault: str, warnings: Sequence[str] = ()) -> None:
+        """A fault of loader ``name`` with checks; its ``warnings`` without."""
+        if self.checks is None:
+            self.warnings.extend(warnings)
+        elif name in self.faults:
+            self.faults[name] += "; " + fault.removeprefix(f"loader {name}: ")
+        else:
+            self.faults[name] = fault
+
+
+@dataclass(frozen=True)
+class _LogSpan:
+    """The first start and last end of a log's counted intervals, and their usual length."""
+
+    first: float
+    last: float
+    interval: float
+
+    @classmethod
+    def of(cls, log: HdrLog, tags: frozenset[str]) -> _LogSpan:
+        slots = [number for number, name in enumerate(log.tag_names) if name in tags]
+        rows = np.isin(log.tag_index, slots)
+        if not rows.any():
+            return cls(math.inf, -math.inf, 1.0)
+        starts, ends = log.starts[rows], log.ends[rows]
+        interval = float(np.median(ends - starts))
+        return cls(float(starts.min()), float(ends.max()), interval if interval > 0 else 1.0)
+
+
+def _own_window(summary: LoaderSummary, span: _LogSpan) -> float:
+    """Seconds of the loader's own measured window its log covers."""
+    return min(summary.measure_end, span.last) - max(summary.measure_start, span.first)
+
+
+def _short(length: float, duration: float, interval: float) -> bool:
+    """Whether ``length`` is less than ``duration`` minus one interval (1 % of it spared)."""
+    return length < duration - interval * 1.01 - SLACK
+
+
+def _check_rates(found: _Findings, checks: LoaderChecks, loaders: Sequence[LoaderOutput],
+                 result: StepResult) -> None:
+    """A fault for each loader below its share of the rate, unless every loader is."""
+    keep = 1.0 - checks.rate_tolerance
+    judged = [(output, run) for output, run in zip(loaders, result.loaders, strict=True)
+              if output.target_rate > 0]
+    slow = [(output, run) for output, run in judged
+            if run.achieved_rate < output.target_rate * keep]
+    if not slow or len(slow) == len(judged):
+        return  # every loader short of its share: the step's own rate check says so
+    for output, run in slow:
+        found.loader(output.name, (
+            f"loader {output.name}: {output.hdr_log}: achieved {run.achieved_rate:.1f} ops/s, "
+            f"below its share of the target, {output.target_rate:g} ops/s "
+            f"-{checks.rate_tolerance * 100:g}% (the other loaders reached theirs)"))
+
+
+def _one_line(text: str, limit: int = 160) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[:limit - 3] + "..."
+
+
+def _check_step(found: _Findings, checks: LoaderChecks, loaders: Sequence[LoaderOutput],
+                result: StepResult, window: Window, spans: Sequence[_LogSpan]) -> None:
+    """The common window's length and the failed operations; errors are always shown."""
+    interval = max((span.interval for span in spans), default=1.0)
+    if _short(window.length, checks.duration, interval) and not found.faults:
+        own = ", ".join(f"{output.name} [{output.summary.measure_start:.3f}, "
+                        f"{output.summary.measure_end:.3f}]" for output in loaders)
+        found.problems.append(
+            f"the loaders measured together for {window.length:.1f} s of the "
+            f"{checks.duration:g} s step (their windows: {own}): they did not run together")
+    if not result.errors:
+        return
+    attempted = result.ops + result.errors
+    fraction = result.errors / attempted
+    by_loader = ", ".join(f"{run.name} {run.errors}" for run in result.loaders)
+    samples = [_one_line(sample) for run in result.loaders for sample in run.error_samples][:3]
+    shown = f"; e.g. {' | '.join(samples)}" if samples else ""
+    line = (f"{result.errors} of {attempted} operations failed ({fraction * 100:.2f}%; by "
+            f"loader: {by_loader}){shown}")
+    found.warnings.append(line)
+    if fraction > checks.rate_tolerance:
+        found.problems.append(f"{line}: more than the {checks.rate_tolerance * 100:g}% "
+                              f"the rate tolerance allows")
 
 
 def _loader_run(output: LoaderOutput, counted: int, window: Window) -> LoaderRun:

@@ -104,11 +104,16 @@ class Ticker:
     The interval grid is aligned on the start of the measured window (``start + warmup``):
     when the warm-up is not a whole number of seconds the first interval is shorter, so the
     intervals of the window tile it exactly and its rate is not skewed by a straddling one.
+
+    With an ``end`` (seconds from the start: the end of the measured window) the ticker stops
+    before the interval that ends there: :meth:`final` logs it, with its nominal length, once
+    the operations in flight have completed (the cool-down), so that their latencies land in
+    the window instead of after it.
     """
 
     def __init__(self, args: LoaderArgs, recorder: Recorder, loop: OpenLoop | ClosedLoop,
                  start_epoch: float, start_ns: int, writer: IntervalLogWriter | None,
-                 warmup: float = 0.0) -> None:
+                 warmup: float = 0.0, end: float | None = None) -> None:
         self._args = args
         self._recorder = recorder
         self._loop = loop
@@ -119,21 +124,44 @@ class Ticker:
         self._offset = 0.0
         phase = round(warmup % 1.0, 3)
         self._first_length = phase if phase > 0 else 1.0
+        self._end = end
 
     def _next_boundary(self) -> float:
-        return self._offset + (self._first_length if self._offset == 0 else 1.0)
+        boundary = self._offset + (self._first_length if self._offset == 0 else 1.0)
+        return boundary if self._end is None else min(boundary, self._end)
+
+    def _is_last(self, boundary: float) -> bool:
+        return self._end is not None and boundary >= self._end - 1e-6
 
     async def run(self) -> None:
+        """Log each interval as it ends; returns before the last one when there is an end."""
         while True:
             boundary = self._next_boundary()
-            target = self._start_ns + int(boundary * NS)
-            while (delay := (target - time.monotonic_ns()) / NS) > 0:
-                await asyncio.sleep(min(delay, TICK_POLL))
+            if self._is_last(boundary):
+                return
+            await self._sleep_until(boundary)
             self._emit_interval(boundary - self._offset)
 
+    async def reach_end(self) -> None:
+        """Wait until the end of the measured window has passed (now if there is no end)."""
+        if self._end is not None:
+            await self._sleep_until(self._end)
+
+    async def _sleep_until(self, offset: float) -> None:
+        target = self._start_ns + int(offset * NS)
+        while (delay := (target - time.monotonic_ns()) / NS) > 0:
+            await asyncio.sleep(min(delay, TICK_POLL))
+
     def final(self) -> None:
-        """Log the partial interval in progress (if it has begun)."""
-        elapsed = (time.monotonic_ns() - self._start_ns) / NS - self._offset
+        """Log the interval in progress (if it has begun), at most its nominal length.
+
+        Intervals whose end has passed but that :meth:`run` did not log yet (a busy event
+        loop) are logged first, each whole, so the last one is never lost.
+        """
+        now = (time.monotonic_ns() - self._start_ns) / NS
+        while now >= (boundary := self._next_boundary()) and not self._is_last(boundary):
+            self._emit_interval(boundary - self._offset)
+        elapsed = now - self._offset
         if elapsed > 0:
             self._emit_interval(min(elapsed, self._next_boundary() - self._offset))
         if self._writer is not None:
@@ -263,13 +291,19 @@ async def run_phase(args: LoaderArgs, driver: Driver, stopper: Stopper) -> int:
     Path(args.hdr_log).parent.mkdir(parents=True, exist_ok=True)
     with open(args.hdr_log, "w", encoding="ascii") as log_file:
         ticker = Ticker(args, recorder, loop, start_at, start_ns,
-                        IntervalLogWriter(log_file, start_at), warmup=args.warmup)
+                        IntervalLogWriter(log_file, start_at), warmup=args.warmup, end=span)
         stopper.on_stop(loop.stop)
         cpu0 = cpu_seconds()
         tick_task = asyncio.create_task(ticker.run())
         try:
             await loop.run()
-            await loop.drain(STOP_DRAIN if loop.stopping else args.request_timeout + 2)
+            # Cool-down: the window's last interval waits for the operations in flight.
+            bound = STOP_DRAIN if loop.stopping else args.request_timeout + 2
+            await loop.drain(bound)
+            if loop.inflight:
+                loop.abandon(bound)
+            if not loop.stopping:
+                await ticker.reach_end()
         finally:
             tick_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -287,7 +321,7 @@ async def run_phase(args: LoaderArgs, driver: Driver, stopper: Stopper) -> int:
         "achieved_rate": round(stats.measured / args.duration, 1) if args.duration else 0.0,
         "errors": stats.errors.total, "errors_by_type": stats.errors.by_type,
         "error_samples": stats.errors.samples,
-        "max_lag_ms": round(stats.max_lag_ns / 1e6, 3), "unfinished": loop.inflight,
+        "max_lag_ms": round(stats.max_lag_ns / 1e6, 3), "unfinished": stats.abandoned,
         "cpu_seconds": round(cpu, 3), "cpu_percent": round(100.0 * cpu / wall, 1),
         "hdr_log": args.hdr_log, "interrupted": stopper.signum is not None})
     if stopper.signum is not None:

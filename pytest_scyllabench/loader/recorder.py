@@ -2,7 +2,11 @@
 
 Values are microseconds, clamped to ``[1, 60 s]``. Tags are ``<operation>-rt`` (response
 time: completion minus intended start) and ``<operation>-st`` (service time: completion
-minus actual send), see :func:`pytest_scyllabench.result.tag`.
+minus actual send), see :func:`pytest_scyllabench.result.tag`. A failed operation is recorded
+apart, under ``<operation>-err`` (failure minus intended start), so that the percentiles of
+the successes stay clean and no issued operation is silently lost; that tag is written only for
+intervals that had failures, and it feeds neither ``all-rt``/``all-st`` nor the operation
+counts of the merge (:mod:`pytest_scyllabench.hdr.tags`).
 
 The log is a standard HdrHistogram interval log, format 1.3, as Java's ``HistogramLogWriter``
 writes it, with **absolute** timestamps (epoch seconds) and an explicit
@@ -30,6 +34,8 @@ from pytest_scyllabench.result import RESPONSE_TIME, SERVICE_TIME, tag
 LOWEST_US = 1
 HIGHEST_US = 60_000_000
 SIGNIFICANT_DIGITS = 3
+#: Latency kind of failed operations (``write-err``): kept apart from ``rt`` and ``st``.
+ERROR = "err"
 LEGEND = '"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"'
 
 
@@ -61,27 +67,39 @@ class IntervalLogWriter:
 class Recorder:
     """Per-interval histograms of response and service time for each operation type.
 
-    ``record`` is on the hot path: two histogram updates. ``rotate`` hands back the interval's
-    histograms and starts new ones; the loader calls it once per second.
+    ``record`` is on the hot path: two histogram updates. ``record_error`` keeps a failed
+    operation's time to failure apart. ``rotate`` hands back the interval's histograms and
+    starts new ones; the loader calls it once per second.
     """
 
     def __init__(self, operations: Iterable[str]) -> None:
         self.operations = tuple(operations)
         self._rt: dict[str, Any] = {op: new_histogram() for op in self.operations}
         self._st: dict[str, Any] = {op: new_histogram() for op in self.operations}
+        self._err: dict[str, Any] = {op: new_histogram() for op in self.operations}
 
     def record(self, operation: str, response_us: int, service_us: int) -> None:
         self._rt[operation].record_value(min(max(response_us, LOWEST_US), HIGHEST_US))
         self._st[operation].record_value(min(max(service_us, LOWEST_US), HIGHEST_US))
 
+    def record_error(self, operation: str, response_us: int) -> None:
+        """A failed operation: its time from the intended start to the failure."""
+        self._err[operation].record_value(min(max(response_us, LOWEST_US), HIGHEST_US))
+
     def rotate(self) -> dict[str, Any]:
-        """The current interval's histograms by tag; recording continues into fresh ones."""
+        """The current interval's histograms by tag; recording continues into fresh ones.
+
+        ``<op>-rt`` and ``<op>-st`` always, ``<op>-err`` only when operations failed.
+        """
         out: dict[str, Any] = {}
         for op in self.operations:
             out[tag(op, RESPONSE_TIME)] = self._rt[op]
             out[tag(op, SERVICE_TIME)] = self._st[op]
             self._rt[op] = new_histogram()
             self._st[op] = new_histogram()
+            if self._err[op].get_total_count():
+                out[tag(op, ERROR)] = self._err[op]
+                self._err[op] = new_histogram()
         return out
 
 

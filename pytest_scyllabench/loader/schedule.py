@@ -10,11 +10,21 @@ database shows up as large response times (coordinated omission corrected) while
 service time, counted from the actual send, stays small.
 
 Errors: an operation that fails (timeout, unavailable, overloaded...) is counted per error
-type with a few samples, and is **not** recorded in the latency histograms nor counted as an
-operation. Its latency would mix failure handling into the response-time distribution (a
-fast "unavailable" would even improve it); instead errors lower the achieved rate, so a
-step whose operations fail misses its target rate and fails, and the error count and samples
-travel with the result.
+type with a few samples, and is **not** recorded in the response- and service-time
+histograms nor counted as an operation: its latency would mix failure handling into the
+response-time distribution (a fast "unavailable" would even improve it). Its time from the
+intended start to the failure goes to its own histogram (``<op>-err``, see
+:class:`~pytest_scyllabench.loader.recorder.Recorder`), so nothing issued is silently lost.
+Errors lower the achieved rate, so a step whose operations fail misses its target rate and
+fails, and the error count and samples travel with the result.
+
+Cool-down: the last interval of the measured window takes every completion until the
+operations in flight have finished (:meth:`_Base.drain`): an operation intended inside the
+window but completing after its end -- a stall at the end of the step -- is recorded, not
+dropped. :attr:`LoopStats.measured` counts the successes completed from the window's start
+on, which is what the log's intervals in the window hold. Operations still in flight when the
+drain's bound runs out are counted as errors (:meth:`_Base.abandon`) and their late
+completions ignored.
 """
 
 from __future__ import annotations
@@ -50,19 +60,27 @@ class ErrorLog:
     total: int = 0
 
     def add(self, operation: str, error: BaseException) -> None:
-        name = type(error).__name__
-        self.total += 1
-        self.by_type[name] = self.by_type.get(name, 0) + 1
+        self.add_count(type(error).__name__, 1, f"{operation}: {type(error).__name__}: {error}")
+
+    def add_count(self, name: str, count: int, sample: str) -> None:
+        """``count`` errors of type ``name``, ``sample`` describing them."""
+        if count <= 0:
+            return
+        self.total += count
+        self.by_type[name] = self.by_type.get(name, 0) + count
         if len(self.samples) < MAX_SAMPLES:
-            self.samples.append(f"{operation}: {name}: {error}"[:300])
+            self.samples.append(sample[:300])
 
 
 @dataclass
 class LoopStats:
     issued: int = 0
     completed: int = 0
-    #: Successful operations completed inside the measured window.
+    #: Successful operations completed from the measured window's start until the drain
+    #: ended (the window's last interval takes the completions after its end).
     measured: int = 0
+    #: Operations still in flight when the drain's bound ran out (counted in ``errors``).
+    abandoned: int = 0
     #: Largest delay of an actual send behind its intended start, nanoseconds.
     max_lag_ns: int = 0
     errors: ErrorLog = field(default_factory=ErrorLog)
@@ -101,6 +119,7 @@ class _Base:
         self.stats = LoopStats()
         self.inflight = 0
         self._stopping = False
+        self._abandoned = False
         self._slot = _Waiter()
         self._drained = _Waiter()
 
@@ -115,14 +134,17 @@ class _Base:
 
     def _complete(self, operation: str, intended: int, sent: int,
                   end: int, error: BaseException | None) -> None:
+        if self._abandoned:
+            return  # counted as an error when the drain gave up on it
         self.inflight -= 1
         stats = self.stats
         if error is None:
             self._recorder.record(operation, (end - intended) // 1000, (end - sent) // 1000)
             stats.completed += 1
-            if self._window[0] <= end < self._window[1]:
+            if end >= self._window[0]:
                 stats.measured += 1
         else:
+            self._recorder.record_error(operation, (end - intended) // 1000)
             stats.errors.add(operation, error)
         if self.inflight < self._concurrency:
             self._slot.wake()
@@ -137,6 +159,20 @@ class _Base:
             if remaining <= 0:
                 return
             await self._drained.wait(min(remaining, SLOT_POLL))
+
+    def abandon(self, waited: float) -> int:
+        """Count the operations still in flight as errors and ignore their completions.
+
+        Called when :meth:`drain` gave up after ``waited`` seconds; returns their number.
+        """
+        count = self.inflight
+        self._abandoned = True
+        self.inflight = 0
+        self.stats.abandoned += count
+        self.stats.errors.add_count(
+            "Unfinished", count, f"{count} operation(s) still in flight {waited:g} s after "
+                                 f"the last was issued (counted as errors)")
+        return count
 
 
 class OpenLoop(_Base):

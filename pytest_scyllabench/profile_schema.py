@@ -106,8 +106,8 @@ def load_profile(path: Path) -> Profile:
         origins.update(dict.fromkeys(found, str(file)))
     inline = parse_workloads(inline_workloads, source, "workloads")
     workloads.update(inline)
-    for name in inline:
-        origins.pop(name, None)
+    for workload in inline:
+        origins.pop(workload, None)
 
     known = {f.name for f in dataclasses.fields(Profile)} - {"name", "source", "workloads"}
     _reject_unknown(data, known | {"workload_files", "workloads"}, source, "")

@@ -8,6 +8,8 @@ gone, at the end of its test.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import socket
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -262,6 +264,37 @@ def test_monitoring_stack_end_to_end(tmp_path: Path, runner: asyncio.Runner) -> 
             assert await teardown.run() == []
 
     runner.run(scenario())
+    assert not monitoring.up
+    assert leftovers(options.node_exporter_port, options.prometheus_port) == []
+
+
+def test_a_prometheus_killed_mid_session_is_reported_once(tmp_path: Path,
+                                                          runner: asyncio.Runner) -> None:
+    options = MonitorOptions(required=False, scrape_interval=1.0, prometheus_port=free_port(),
+                             node_exporter_port=free_port())
+    monitoring = Monitoring(options, hosts=[WatchedHost(LOCAL, LocalExecutor())],
+                            database=None, prometheus_executor=LocalExecutor(),
+                            workdir=str(tmp_path / "prom"))
+    teardown = TeardownStack()
+
+    async def scenario() -> None:
+        try:
+            assert await monitoring.start(teardown)
+            (pid, _), = processes_matching("prometheus", f":{options.prometheus_port}")
+            os.kill(pid, signal.SIGKILL)
+            # Asked at once, before the event loop may have reaped it: the failed query is
+            # reported as Prometheus's end, not as a query failure.
+            assert await monitoring.vitals(time.time() - 5, time.time()) is None
+            assert await monitoring.snapshot(tmp_path / "trials") is None
+            assert await monitoring.wait_quiet(5) is None
+        finally:
+            assert await teardown.run() == []
+
+    runner.run(scenario())
+    (warning,) = monitoring.warnings
+    assert warning.startswith(
+        f"monitoring stopped (benchmarks go on without it): Prometheus on local "
+        f"(127.0.0.1:{options.prometheus_port}) exited with code -9 during the session")
     assert not monitoring.up
     assert leftovers(options.node_exporter_port, options.prometheus_port) == []
 

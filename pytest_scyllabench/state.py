@@ -5,6 +5,7 @@ Kept in ``config.stash[STATE_KEY]``; hooks and fixtures reach everything through
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import platform
 from collections import Counter
@@ -29,6 +30,7 @@ from pytest_scyllabench.runner import StepRunner
 from pytest_scyllabench.session import BenchSession, Cluster
 from pytest_scyllabench.settings import Settings
 from pytest_scyllabench.stress.base import Progress
+from pytest_scyllabench.thresholds import Verdict
 
 log = logging.getLogger(__name__)
 STATE_KEY = pytest.StashKey["SessionState"]()
@@ -43,6 +45,12 @@ class Recorded:
     breaches: tuple[str, ...]
     summary: StepSummary
     result_json: Path
+    #: The verdict of every latency limit applied to it.
+    limits: tuple[Verdict, ...] = ()
+    #: Vital signs of its measured window (metric -> host -> [(t, value)]), if monitored.
+    vitals: Vitals | None = None
+    #: ``write@100 run 2 of 3`` with repetitions, else the step's id.
+    label: str = ""
 
 
 class SessionState:
@@ -59,8 +67,6 @@ class SessionState:
         self._session_written = False
         #: The live progress line of the terminal (``None``: quiet, or no terminal reporter).
         self.live: ProgressLine | None = None
-        #: Vital signs by (node id, step id), from monitoring: charted under the step.
-        self.vitals: dict[tuple[str, str], Vitals] = {}
         #: (node id, step) -> the point of the baseline it was compared with: drawn dashed
         #: on its benchmark's latency/throughput chart.
         self.baseline_points: dict[tuple[str, str], LatencyPoint] = {}
@@ -146,15 +152,22 @@ class SessionState:
         if self.live is not None:
             self.live.end_step()
 
-    def record(self, item: pytest.Item, result: StepResult, breaches: Sequence[str]) -> None:
-        """Save a finished step at once (before the test may fail) and remember it."""
+    def record(self, item: pytest.Item, result: StepResult, breaches: Sequence[str], *,
+               limits: Sequence[Verdict] = (), vitals: Vitals | None = None,
+               label: str | None = None) -> None:
+        """Save a finished run of a step at once (before the test may fail), remember it for
+        the reports and tell the ``pytest_scyllabench_step_result`` hook."""
         tolerance = self.profile.rate_tolerance
         path = self.trials.write_result(result, test=item.nodeid, breaches=breaches,
-                                        rate_tolerance=tolerance)
+                                        rate_tolerance=tolerance, limits=limits)
         summary = summarize(result, test=item.nodeid, breaches=breaches,
-                            rate_tolerance=tolerance)
+                            rate_tolerance=tolerance, limits=limits)
+        label = label or result.step
+        if label != result.step:  # repetitions: each run is a row of its own
+            summary = dataclasses.replace(summary, step=label)
         self._end_live()
-        self.records.append(Recorded(item.nodeid, result, tuple(breaches), summary, path))
+        self.records.append(Recorded(item.nodeid, result, tuple(breaches), summary, path,
+                                     tuple(limits), vitals, label))
         junit.record_properties(item, result, breaches, test=item.nodeid,
                                 rate_tolerance=tolerance)
         item.ihook.pytest_scyllabench_step_result(item=item, result=result,
@@ -172,10 +185,6 @@ class SessionState:
 
     # --- reports ---------------------------------------------------------------------------
 
-    def add_vitals(self, nodeid: str, step: str, vitals: Vitals) -> None:
-        """Vital signs of one step (metric -> host -> [(t, value)]), charted under it."""
-        self.vitals[(nodeid, step)] = vitals
-
     def attach(self, item: pytest.Item, report: pytest.TestReport) -> None:
         """Add this test's steps to its pytest-html row."""
         self._end_live()
@@ -184,13 +193,15 @@ class SessionState:
             return
         extras = list(getattr(report, "extras", []))
         report_dir = self.html_report.parent
+        last = {(r.nodeid, r.result.step): r for r in mine}  # a comparison goes under it
         for recorded in mine:
+            key = (recorded.nodeid, recorded.result.step)
             links = html.artifact_links(recorded.result, report_dir, recorded.result_json)
             extras.extend(html.step_extras(
                 recorded.result, recorded.breaches, links, test=recorded.nodeid,
-                rate_tolerance=self.profile.rate_tolerance,
-                vitals=self.vitals.get((recorded.nodeid, recorded.result.step)),
-                comparison=self.comparisons.get((recorded.nodeid, recorded.result.step), ())))
+                rate_tolerance=self.profile.rate_tolerance, vitals=recorded.vitals,
+                comparison=self.comparisons.get(key, ()) if last[key] is recorded else (),
+                limits=recorded.limits, label=recorded.label))
         setattr(report, "extras", extras)  # noqa: B010  (pytest-html's attribute)
 
     def environment(self) -> list[tuple[str, str]]:
@@ -239,7 +250,13 @@ class SessionState:
                                  baseline_name=self.baseline.baseline_name,
                                  snapshots=snapshots,
                                  session_snapshot=(None if session is None else
-                                                   html.relative_href(session, report_dir)))
+                                                   html.relative_href(session, report_dir)),
+                                 notes=self._notes())
+
+    def _notes(self) -> list[str]:
+        """Warnings the reader of the report must see: monitoring failures tolerated."""
+        cluster = self.bench.current_cluster
+        return cluster.monitoring_warnings if cluster is not None else []
 
     def terminal_lines(self) -> list[str]:
         lines = terminal.summary_lines(r.summary for r in self.records)

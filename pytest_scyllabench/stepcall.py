@@ -10,16 +10,17 @@ import pytest
 from pytest_scyllabench.backends import STRESS_TOOLS
 from pytest_scyllabench.baseline.record import Identity, environment_of, record_from_results
 from pytest_scyllabench.baseline.store import BaselineMissing
-from pytest_scyllabench.errors import ConfigError, LoaderFailed
+from pytest_scyllabench.errors import ConfigError, LoaderFailed, MonitoringError
 from pytest_scyllabench.markers import marker_rule_layers, marker_thresholds
 from pytest_scyllabench.profile import Profile
+from pytest_scyllabench.report.charts import Vitals
 from pytest_scyllabench.result import StepResult
 from pytest_scyllabench.runner import StepRunner
 from pytest_scyllabench.session import Cluster
 from pytest_scyllabench.state import SessionState
 from pytest_scyllabench.stress.base import StressTool
 from pytest_scyllabench.stress.step import Step
-from pytest_scyllabench.thresholds import check, check_rate, parse_thresholds
+from pytest_scyllabench.thresholds import check_rate, evaluate, parse_thresholds
 from pytest_scyllabench.units import parse_duration
 
 
@@ -65,12 +66,14 @@ class StepCall:
         bench.run(runner.prepare(step.workload, state.trials.path / "populate", stress_tool))
         repeat = state.settings.repeat
         results: list[StepResult] = []
-        breaches: list[str] = []
+        failures: list[str] = []
         reached = True
         for run in range(1, repeat + 1):
             label = step.id if repeat == 1 else f"{step.id} run {run} of {repeat}"
             result = self._run_once(runner, step, stress_tool, label)
-            breaches = [str(b) for b in check(result, limits)]
+            vitals, breaches = self._vitals(result)
+            verdicts = evaluate(result, limits)
+            breaches += [verdict.breach for verdict in verdicts if verdict.breach is not None]
             missed = check_rate(result, state.profile.rate_tolerance)
             if missed is not None:
                 breaches.insert(0, str(missed))
@@ -78,12 +81,13 @@ class StepCall:
             results.append(result)
             for warning in result.warnings:
                 warnings.warn(f"{label}: {warning}", StepWarning, stacklevel=2)
-            if run < repeat:
-                state.record(self._item, result, breaches)
-        breaches += self._compare(step, results, reached=reached)
-        state.record(self._item, results[-1], breaches)
-        if breaches:
-            pytest.fail("\n".join(breaches), pytrace=False)
+            if run == repeat:  # the last run is saved with its baseline comparison
+                breaches += self._compare(step, results, reached=reached)
+            state.record(self._item, result, breaches, limits=verdicts, vitals=vitals,
+                         label=label)
+            failures += breaches if repeat == 1 else [f"{label}: {line}" for line in breaches]
+        if failures:
+            pytest.fail("\n".join(failures), pytrace=False)
         return results[-1]
 
     def _run_once(self, runner: StepRunner, step: Step, tool: StressTool,
@@ -96,18 +100,25 @@ class StepCall:
             state.bench.run(monitoring.wait_quiet())
         state.step_started(self._item.nodeid, label, step.warmup + step.duration)
         try:
-            result = state.bench.run(runner.run(step, step_dir, on_progress=state.progress,
-                                                tool=tool))
+            return state.bench.run(runner.run(step, step_dir, on_progress=state.progress,
+                                              tool=tool))
         except LoaderFailed as exc:
             if exc.partial is not None:
-                state.record(self._item, exc.partial, [str(exc)])
+                state.record(self._item, exc.partial, [str(exc)], label=label)
             pytest.fail(f"{label}: {exc}", pytrace=False)
-        if monitoring is not None and result.measure_start:
-            vitals = state.bench.run(monitoring.vitals(
+
+    def _vitals(self, result: StepResult) -> tuple[Vitals | None, list[str]]:
+        """The vital signs of the step's measured window; a monitoring failure in required
+        mode becomes a breach of the step (its result is saved all the same)."""
+        monitoring = self._cluster.monitoring
+        if monitoring is None or not result.measure_start:
+            return None, []
+        try:
+            vitals = self._state.bench.run(monitoring.vitals(
                 result.measure_start, result.measure_start + result.duration))
-            if vitals:
-                state.add_vitals(self._item.nodeid, result.step, vitals)
-        return result
+        except MonitoringError as exc:
+            return None, [f"monitoring (required) failed: {exc}"]
+        return vitals or None, []
 
     def _compare(self, step: Step, results: list[StepResult], *, reached: bool) -> list[str]:
         """Keep the step for the saved baseline and compare it; regressions, one line each."""

@@ -103,33 +103,63 @@ def parse_thresholds(values: Mapping[str, Any]) -> dict[str, Threshold]:
     return {name: parse_threshold(name, value) for name, value in values.items()}
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """How a step fared against one limit, for the report's per-threshold rows."""
+
+    label: str
+    limit_ms: float
+    #: The observed value, milliseconds; ``None`` when nothing was recorded to check.
+    observed_ms: float | None
+    #: The breach's one-line message; ``None`` when the limit was met.
+    breach: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.breach is None
+
+
+def evaluate(result: StepResult, thresholds: Mapping[str, Threshold]) -> list[Verdict]:
+    """One verdict per limit of ``thresholds``, in the order given."""
+    verdicts = []
+    for threshold in thresholds.values():
+        label, observed, breach = _check_one(result, threshold)
+        verdicts.append(Verdict(label, threshold.limit_ms,
+                                None if math.isnan(observed) else observed,
+                                None if breach is None else str(breach)))
+    return verdicts
+
+
 def check(result: StepResult, thresholds: Mapping[str, Threshold]) -> list[Breach]:
     """Every limit of ``thresholds`` that ``result`` exceeds, in the order given."""
     breaches = []
     for threshold in thresholds.values():
-        breach = _check_one(result, threshold)
+        breach = _check_one(result, threshold)[2]
         if breach is not None:
             breaches.append(breach)
     return breaches
 
 
-def _check_one(result: StepResult, threshold: Threshold) -> Breach | None:
+def _check_one(result: StepResult, threshold: Threshold) -> tuple[str, float, Breach | None]:
+    """(label, observed ms, breach or ``None``) of one limit."""
     kind, suffix = RESPONSE_TIME, ""
     if tag(threshold.operation, kind) not in result.histograms and result.service_time_only:
         kind, suffix = SERVICE_TIME, " (service time)"
-    what = f"{threshold.label}{suffix} of {result.step}"
+    label = f"{threshold.label}{suffix}"
+    what = f"{label} of {result.step}"
     limit = _ms(threshold.limit_ms)
     histogram = result.histograms.get(tag(threshold.operation, kind))
     if histogram is None or histogram.get_total_count() == 0:
         operations = "operations" if threshold.operation == ALL_OPERATIONS else (
             f"{threshold.operation} operations")
-        return Breach(threshold.label, result.step, math.nan, threshold.limit_ms,
-                      f"{what}: no {operations} were recorded, cannot check limit {limit} ms")
+        return label, math.nan, Breach(
+            threshold.label, result.step, math.nan, threshold.limit_ms,
+            f"{what}: no {operations} were recorded, cannot check limit {limit} ms")
     observed = result.latency(threshold.operation, kind)[threshold.metric]
     if observed <= threshold.limit_ms:
-        return None
-    return Breach(threshold.label, result.step, observed, threshold.limit_ms,
-                  f"{what}: observed {_ms(observed)} ms > limit {limit} ms")
+        return label, observed, None
+    return label, observed, Breach(threshold.label, result.step, observed, threshold.limit_ms,
+                                   f"{what}: observed {_ms(observed)} ms > limit {limit} ms")
 
 
 def check_rate(result: StepResult, tolerance: float) -> Breach | None:

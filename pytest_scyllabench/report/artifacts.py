@@ -36,6 +36,7 @@ from typing import Any
 from pytest_scyllabench.report.serialize import result_to_dict
 from pytest_scyllabench.result import StepResult
 from pytest_scyllabench.stress.base import LoaderFiles
+from pytest_scyllabench.thresholds import Verdict
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +232,7 @@ class TrialsDir:
 
     def write_result(self, result: StepResult, *, test: str, breaches: Sequence[str] = (),
                      rate_tolerance: float | None = None,
-                     step_dir: Path | None = None) -> Path:
+                     step_dir: Path | None = None, limits: Sequence[Verdict] = ()) -> Path:
         """Write the step's ``result.json`` atomically into its step directory; returns its path.
 
         Call it as soon as the step ends, before thresholds fail the test, so that a later
@@ -242,7 +243,7 @@ class TrialsDir:
             raise ValueError(f"step {result.step!r} has no artifacts directory to write to")
         path = Path(directory) / RESULT_FILE
         data = result_to_dict(result, test=test, breaches=breaches,
-                              rate_tolerance=rate_tolerance, base=self.path)
+                              rate_tolerance=rate_tolerance, base=self.path, limits=limits)
         atomic_write_json(path, data)
         return path
 

@@ -26,6 +26,7 @@ so the self-contained report opens offline.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from html import escape
@@ -43,6 +44,7 @@ from pytest_scyllabench.result import (
     LoaderRun,
     StepResult,
 )
+from pytest_scyllabench.thresholds import Verdict
 
 #: Column titles of the percentiles, in the order of :data:`PERCENTILES`.
 TITLES = {"p50": "p50", "p90": "p90", "p99": "p99", "p999": "p99.9", "p9999": "p99.99",
@@ -213,20 +215,33 @@ def _count(step: StepSummary, operation: str) -> str:
 
 
 def _thresholds_html(step: StepSummary) -> str:
+    """One row per check of the step: target rate, every latency limit with its observed
+    value, and any other breach (a regression, a failed loader, monitoring)."""
     rows: list[str] = []
     if step.rate_reached is not None:
-        mark = "PASS" if step.rate_reached else "FAIL"
-        rows.append(_threshold_row("target rate reached", mark))
-    rows += [_threshold_row(breach, "FAIL") for breach in step.breaches]
-    if not step.breaches:
-        rows.append(_threshold_row("latency thresholds", "PASS"))
-    return ('<table class="sb-table"><thead><tr><th class="sb-l">threshold</th>'
+        rows.append(_threshold_row("target rate reached", "PASS" if step.rate_reached
+                                   else "FAIL", observed=f"{fmt_rate(step.achieved_rate)} "
+                                                         f"of {fmt_rate(step.target_rate)} ops/s"))
+    for limit in step.limits:
+        observed = "nothing recorded" if limit.observed_ms is None else (
+            f"{fmt_ms(limit.observed_ms)} ms")
+        rows.append(_threshold_row(limit.label, "PASS" if limit.passed else "FAIL",
+                                   limit=f"\u2264 {fmt_ms(limit.limit_ms)} ms",
+                                   observed=observed))
+    judged = {limit.breach for limit in step.limits}
+    rows += [_threshold_row(breach, "FAIL") for breach in step.breaches
+             if breach not in judged]
+    if not step.limits:
+        rows.append(_threshold_row("latency thresholds", "none set"))
+    return ('<table class="sb-table"><thead><tr><th class="sb-l">check</th>'
+            '<th class="sb-l">limit</th><th class="sb-l">observed</th>'
             f'<th class="sb-l">result</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
 
 
-def _threshold_row(text: str, mark: str) -> str:
-    css = "sb-pass" if mark == "PASS" else "sb-fail"
-    return (f'<tr><td class="sb-l">{_e(text)}</td>'
+def _threshold_row(text: str, mark: str, *, limit: str = "", observed: str = "") -> str:
+    css = {"PASS": "sb-pass", "FAIL": "sb-fail"}.get(mark, "sb-note")
+    return (f'<tr><td class="sb-l">{_e(text)}</td><td class="sb-l">{_e(limit)}</td>'
+            f'<td class="sb-l">{_e(observed)}</td>'
             f'<td class="sb-l"><span class="{css}">{_e(mark)}</span></td></tr>')
 
 
@@ -250,16 +265,22 @@ def _loaders_html(loaders: Sequence[LoaderRun]) -> str:
 def step_extras(result: StepResult, breaches: Sequence[str],
                 artifact_links: Sequence[tuple[str, str]] = (), *, test: str = "",
                 rate_tolerance: float | None = None, vitals: Vitals | None = None,
-                with_charts: bool = True,
-                comparison: Sequence[str] = ()) -> list[dict[str, str | None]]:
+                with_charts: bool = True, comparison: Sequence[str] = (),
+                limits: Sequence[Verdict] = (),
+                label: str | None = None) -> list[dict[str, str | None]]:
     """pytest-html extras for one step of a test: append them to ``report.extras``.
 
     ``vitals`` (metric -> host -> [(t, value)]) adds the vital-sign charts; ``comparison``
-    the lines of its baseline comparison (baseline and current value, change, verdict).
+    the lines of its baseline comparison (baseline and current value, change, verdict);
+    ``limits`` the verdict of every latency limit; ``label`` names the step in the heading
+    (``write@100 run 2 of 3`` with repetitions).
     """
     from pytest_html import extras  # type: ignore[import-untyped]
 
-    step = summarize(result, test=test, breaches=breaches, rate_tolerance=rate_tolerance)
+    step = summarize(result, test=test, breaches=breaches, rate_tolerance=rate_tolerance,
+                     limits=limits)
+    if label is not None:
+        step = dataclasses.replace(step, step=label)
     figures = step_charts(result, vitals) if with_charts else []
     content = step_html(step, artifact_links, result.loaders, figures, result.warnings)
     if comparison:
@@ -298,7 +319,8 @@ def summary_html(steps: Iterable[StepSummary], *, environment: Sequence[tuple[st
                  baselines: Mapping[str, Sequence[LatencyPoint]] | None = None,
                  baseline_name: str = "", with_charts: bool = True,
                  snapshots: Mapping[str, str] | None = None,
-                 session_snapshot: str | None = None) -> list[str]:
+                 session_snapshot: str | None = None,
+                 notes: Sequence[str] = ()) -> list[str]:
     """HTML for ``pytest_html_results_summary``'s ``prefix``: the environment, then a section
     per benchmark.
 
@@ -307,7 +329,8 @@ def summary_html(steps: Iterable[StepSummary], *, environment: Sequence[tuple[st
     latency/throughput chart, with ``baselines[benchmark]`` (points of baseline
     ``baseline_name``) dashed when given, then links to its tests' Prometheus snapshots
     (``snapshots``: test node id -> href); ``session_snapshot`` (an href) is linked under the
-    environment. Empty when no step ran.
+    environment, as are ``notes`` (what went wrong around the benchmarks, e.g. monitoring
+    that failed in optional mode). Empty when no step ran.
     """
     groups: dict[str, list[StepSummary]] = {}
     for step in steps:
@@ -316,6 +339,9 @@ def summary_html(steps: Iterable[StepSummary], *, environment: Sequence[tuple[st
         return []
     parts = [STYLE, '<div class="sb-block sb-summary"><h3>Benchmarks</h3>',
              environment_html(environment)]
+    if notes:
+        items = "".join(f"<li>{_e(note)}</li>" for note in notes)
+        parts.append(f'<h4>Warnings</h4><ul class="sb-note sb-warnings">{items}</ul>')
     if session_snapshot:
         parts.append(f"<p>{_snapshot_link(session_snapshot, 'Prometheus snapshot of the session')}"
                      f"</p>")

@@ -9,7 +9,9 @@ Schema (``schema_version`` 1)::
       "test": "<node id>", "step": "write@2000", "workload": "write",
       "target_rate": 2000.0, "achieved_rate": 1998.7, "duration_s": 30.0, "overhead_s": 9.1,
       "ops": 59961, "errors": 0, "service_time_only": false,
-      "verdict": {"passed": true, "breaches": [], "rate_reached": true, "rate_tolerance": 0.05},
+      "verdict": {"passed": true, "breaches": [], "rate_reached": true, "rate_tolerance": 0.05,
+                  "thresholds": [{"name": "p99", "limit_ms": 20.0, "observed_ms": 3.1,
+                                  "passed": true}]},
       "latency_ms": {"all-rt": {"count": 59961, "p50": 0.41, ..., "max": 12.3}, "write-st": ...},
       "loaders": [{"name", "host", "tool", "tool_version", "exit_code", "target_rate", "ops",
                    "errors", "achieved_rate", "hdr_log", "output", "error_samples"}],
@@ -50,6 +52,7 @@ from pytest_scyllabench.result import (
     split_tag,
     tag,
 )
+from pytest_scyllabench.thresholds import Verdict
 
 SCHEMA = "pytest-scyllabench/step-result"
 SCHEMA_VERSION = 1
@@ -99,6 +102,8 @@ class StepSummary:
     encoded_histograms: Mapping[str, str] = field(default_factory=dict)
     #: Nanoseconds per value of those histograms (1000.0: microseconds).
     value_unit_ns: float = MICROSECONDS
+    #: The latency limits applied to the step, each with its observed value and verdict.
+    limits: tuple[Verdict, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -140,7 +145,8 @@ def _latencies(result: StepResult) -> dict[str, Latency]:
 
 
 def summarize(result: StepResult, *, test: str, breaches: Sequence[str] = (),
-              rate_tolerance: float | None = None) -> StepSummary:
+              rate_tolerance: float | None = None,
+              limits: Sequence[Verdict] = ()) -> StepSummary:
     """The report's view of a step that just ran."""
     return StepSummary(
         test=test, step=result.step, workload=result.workload,
@@ -150,6 +156,7 @@ def summarize(result: StepResult, *, test: str, breaches: Sequence[str] = (),
         breaches=tuple(breaches),
         rate_reached=None if rate_tolerance is None else result.rate_reached(rate_tolerance),
         artifacts=str(result.artifacts) if result.artifacts else None,
+        limits=tuple(limits),
     )
 
 
@@ -174,10 +181,11 @@ def decode_histogram(encoded: str) -> Any:
 
 
 def result_to_dict(result: StepResult, *, test: str = "", breaches: Sequence[str] = (),
-                   rate_tolerance: float | None = None,
-                   base: Path | None = None) -> dict[str, Any]:
+                   rate_tolerance: float | None = None, base: Path | None = None,
+                   limits: Sequence[Verdict] = ()) -> dict[str, Any]:
     """The JSON-able form of ``result``; paths are made relative to ``base`` when inside it."""
-    summary = summarize(result, test=test, breaches=breaches, rate_tolerance=rate_tolerance)
+    summary = summarize(result, test=test, breaches=breaches, rate_tolerance=rate_tolerance,
+                        limits=limits)
     return {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
@@ -196,6 +204,12 @@ def result_to_dict(result: StepResult, *, test: str = "", breaches: Sequence[str
             "breaches": list(summary.breaches),
             "rate_reached": summary.rate_reached,
             "rate_tolerance": rate_tolerance,
+            "thresholds": [
+                {"name": limit.label, "limit_ms": _number(limit.limit_ms),
+                 "observed_ms": None if limit.observed_ms is None else _number(
+                     limit.observed_ms), "passed": limit.passed}
+                for limit in summary.limits
+            ],
         },
         "latency_ms": {name: _latency_dict(value) for name, value in summary.latency.items()},
         "loaders": [
@@ -277,11 +291,25 @@ def summary_from_dict(data: Mapping[str, Any], source: str = "<result>") -> Step
             rate_reached=verdict.get("rate_reached"), artifacts=data.get("artifacts"),
             encoded_histograms=dict(data.get("histograms", {}).get("tags", {})),
             value_unit_ns=_unit_ns(data.get("histograms", {})),
+            limits=tuple(_verdict(entry, verdict["breaches"])
+                         for entry in verdict.get("thresholds", ())),
         )
     except KeyError as exc:
         raise ResultFileError(source, f"missing field {exc.args[0]!r}") from exc
     except (TypeError, ValueError, AttributeError) as exc:
         raise ResultFileError(source, f"malformed field: {exc}") from exc
+
+
+def _verdict(entry: Mapping[str, Any], breaches: Sequence[str]) -> Verdict:
+    """A threshold's verdict read back; a failed one takes its line among ``breaches``."""
+    label = str(entry["name"])
+    observed = entry.get("observed_ms")
+    breach = None
+    if not entry["passed"]:
+        breach = next((str(line) for line in breaches if str(line).startswith(f"{label} ")),
+                      f"{label}: limit {entry['limit_ms']} ms not met")
+    return Verdict(label, _float(entry["limit_ms"]),
+                   None if observed is None else float(observed), breach)
 
 
 def read_summary(path: Path) -> StepSummary:

@@ -238,3 +238,35 @@ def test_merge_warnings_are_shown_escaped(tmp_path: Path) -> None:
     assert "truncated last line &lt;script&gt;" in content
     assert "<ul class=\"sb-note\">" not in str(step_extras(make_result(tmp_path), [],
                                             with_charts=False)[0]["content"])
+
+
+def _rows(content: str) -> list[list[str]]:
+    """The cells of every row of the step's checks table."""
+    table = content[content.index('<th class="sb-l">check</th>'):]
+    table = table[:table.index("</table>")]
+    return [[re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+            for row in re.findall(r"<tr>(.*?)</tr>", table)]
+
+
+def test_every_latency_limit_has_a_row_with_its_observed_value(tmp_path: Path) -> None:
+    from pytest_scyllabench.thresholds import evaluate, parse_thresholds
+
+    result = make_result(tmp_path, operations=("read", "write"))
+    p99 = result.latency()["p99"]
+    verdicts = evaluate(result, parse_thresholds({"p99": "1000ms", "read_p50": "0.001ms"}))
+    breaches = [v.breach for v in verdicts if v.breach] + ["p99 regressed: +30% (rule +10%)"]
+    content = str(step_extras(result, breaches, rate_tolerance=0.05, limits=verdicts,
+                              with_charts=False)[0]["content"])
+    rows = _rows(content)
+    assert rows[0][0] == "target rate reached" and rows[0][3] == "PASS"
+    assert rows[1] == ["p99", f"\u2264 {fmt_ms(1000)} ms", f"{fmt_ms(p99)} ms", "PASS"]
+    assert rows[2][0] == "read p50" and rows[2][3] == "FAIL"
+    # The limit's breach is its row; a breach of another kind gets a row of its own.
+    assert rows[3] == ["p99 regressed: +30% (rule +10%)", "", "", "FAIL"]
+    assert len(rows) == 4
+
+
+def test_a_step_without_limits_says_so(tmp_path: Path) -> None:
+    result = make_result(tmp_path)
+    content = str(step_extras(result, [], with_charts=False)[0]["content"])
+    assert ["latency thresholds", "", "", "none set"] in _rows(content)

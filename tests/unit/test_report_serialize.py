@@ -40,7 +40,7 @@ def test_dict_has_the_figures_and_percentiles_of_every_tag(tmp_path: Path) -> No
         assert values["max"] == pytest.approx(expected["max"])
     assert data["latency_ms"]["all-rt"]["max"] == pytest.approx(50.0, rel=0.01)
     assert data["verdict"] == {"passed": True, "breaches": [], "rate_reached": True,
-                               "rate_tolerance": 0.05}
+                               "rate_tolerance": 0.05, "thresholds": []}
     loader = data["loaders"][0]
     assert loader["name"] == "loader-1" and loader["host"] == "10.0.0.1"
     assert loader["hdr_log"] == "step/loader-1.hlog" and loader["output"] == "step/loader-1.out"

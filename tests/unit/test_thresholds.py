@@ -13,8 +13,10 @@ from pytest_scyllabench.hdr.merge import percentiles
 from pytest_scyllabench.result import StepResult
 from pytest_scyllabench.thresholds import (
     Threshold,
+    Verdict,
     check,
     check_rate,
+    evaluate,
     parse_thresholds,
     valid_names,
 )
@@ -98,6 +100,24 @@ def test_service_time_only_tool_is_checked_on_service_time() -> None:
     result = _result({"all-st": record([30_000])}, service_time_only=True)
     (breach,) = check(result, parse_thresholds({"max": "20ms"}))
     assert str(breach) == "max (service time) of write@2000: observed 30.015 ms > limit 20 ms"
+
+
+def test_every_limit_gets_a_verdict_with_its_observed_value() -> None:
+    reads, writes = record([9000] * 10), record([1000] * 1000)
+    result = _result({"all-rt": record([9000] * 10 + [1000] * 1000), "read-rt": reads,
+                      "write-rt": writes}, step="mixed@500")
+    limits = parse_thresholds({"p99": "10ms", "read_p99": "5ms", "write_max": "1s"})
+    verdicts = evaluate(result, limits)
+    assert [(v.label, v.limit_ms, v.passed) for v in verdicts] == [
+        ("p99", 10.0, True), ("read p99", 5.0, False), ("write max", 1000.0, True)]
+    assert verdicts[0].observed_ms == percentiles(result.histograms["all-rt"])["p99"]
+    assert verdicts[1].observed_ms == 9.007
+    assert verdicts[1].breach == "read p99 of mixed@500: observed 9.007 ms > limit 5 ms"
+    assert verdicts[2].observed_ms == 1.0
+    (missing,) = evaluate(_result({"all-rt": writes}), parse_thresholds({"read_p99": 1}))
+    assert missing.observed_ms is None and not missing.passed  # not silently passed
+    assert [v.breach for v in verdicts if v.breach] == [str(b) for b in check(result, limits)]
+    assert Verdict("p50", 1.0, 0.5).passed
 
 
 def test_rate_check() -> None:

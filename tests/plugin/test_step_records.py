@@ -1,0 +1,134 @@
+"""What a step saves and fails on, in sessions of fakes: every run of a repeated step counts,
+each latency limit gets its own verdict, and a failure after the load (required monitoring)
+never loses the measured result."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.plugin.test_session import CONFTEST, PROFILE, run
+
+pytest_plugins = ["pytester"]
+
+#: The fake loader's latency comes from FAKE_LATENCY_MS when it starts: after the first run
+#: of a step, this hook makes the next runs fast.
+FAST_AFTER_FIRST_RUN = CONFTEST + """
+import os
+
+def pytest_scyllabench_step_result(item, result, breaches, result_json):
+    os.environ["FAKE_LATENCY_MS"] = "2"
+"""
+
+MONITORING_FAILS = CONFTEST + """
+from pytest_scyllabench.errors import MonitoringError
+
+class BrokenMonitoring:
+    warnings = []
+
+    async def wait_quiet(self, timeout=None):
+        return None
+
+    async def vitals(self, start, end):
+        raise MonitoringError("prometheus at 127.0.0.1:9090: query_range: connection refused")
+
+    async def snapshot(self, directory, name="prometheus"):
+        return None
+
+def pytest_scyllabench_cluster_ready(cluster, trial_dir, config):
+    cluster.monitoring = BrokenMonitoring()
+"""
+
+
+def results(trial: Path) -> list[dict[str, Any]]:
+    return [json.loads(path.read_text()) for path in sorted(trial.rglob("result.json"))]
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Path:
+    pytester.makefile(".yaml", fake=PROFILE)
+    monkeypatch.setenv("FAKE_DB_JOURNAL", str(pytester.path / "journal"))
+    monkeypatch.setenv("SCYLLABENCH_CACHE", str(pytester.path / "cache"))
+    return pytester.path
+
+
+def test_a_breach_in_any_repetition_fails_the_test(pytester: pytest.Pytester, project: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makeconftest(FAST_AFTER_FIRST_RUN)
+    pytester.makepyfile(test_bench="""
+import pytest
+
+@pytest.mark.scyllabench_thresholds(p99="10ms", write_max="1s")
+def test_write(scyllabench_step):
+    scyllabench_step("write", rate=100, duration=1, warmup=0)
+""")
+    monkeypatch.setenv("FAKE_LATENCY_MS", "50")
+    result = run(pytester, "--scyllabench-repeat=2", "--html=report.html",
+                 "--self-contained-html")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "write@100 run 1 of 2: p99 of write@100: observed 50.0* ms > limit 10 ms"])
+    assert "run 2 of 2: p99" not in result.stdout.str()
+
+    first, second = results(project / "trials" / "fake" / "latest")
+    assert first["verdict"]["thresholds"] == [
+        {"name": "p99", "limit_ms": 10.0, "observed_ms": pytest.approx(50.0, rel=0.01),
+         "passed": False},
+        {"name": "write max", "limit_ms": 1000.0, "observed_ms": pytest.approx(50.0, rel=0.01),
+         "passed": True}]
+    assert second["verdict"]["thresholds"][0]["passed"] is True
+    assert second["verdict"]["thresholds"][0]["observed_ms"] == pytest.approx(2.0, rel=0.01)
+
+    report = (project / "report.html").read_text()
+    assert "Step write@100 run 1 of 2" in report and "Step write@100 run 2 of 2" in report
+
+
+def test_required_monitoring_that_fails_after_the_load_keeps_the_result(
+        pytester: pytest.Pytester, project: Path) -> None:
+    pytester.makeconftest(MONITORING_FAILS)
+    pytester.makepyfile(test_bench="""
+def test_write(scyllabench_step):
+    scyllabench_step("write", rate=100, duration=1, warmup=0)
+""")
+    result = run(pytester)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*monitoring (required) failed: prometheus at *"
+                                 "connection refused*"])
+    (saved,) = results(project / "trials" / "fake" / "latest")
+    assert saved["ops"] == 100
+    assert saved["verdict"]["passed"] is False
+    assert saved["verdict"]["breaches"] == [
+        "monitoring (required) failed: prometheus at 127.0.0.1:9090: query_range: "
+        "connection refused"]
+
+
+def test_monitoring_warnings_are_in_the_html_report(pytester: pytest.Pytester,
+                                                    project: Path) -> None:
+    pytester.makeconftest(CONFTEST + """
+class ToleratedFailure:
+    warnings = ["monitoring start failed (benchmarks go on without it): port 9090 is taken"]
+
+    async def wait_quiet(self, timeout=None):
+        return None
+
+    async def vitals(self, start, end):
+        return None
+
+    async def snapshot(self, directory, name="prometheus"):
+        return None
+
+def pytest_scyllabench_cluster_ready(cluster, trial_dir, config):
+    cluster.monitoring = ToleratedFailure()
+""")
+    pytester.makepyfile(test_bench="""
+def test_write(scyllabench_step):
+    scyllabench_step("write", rate=100, duration=1, warmup=0)
+""")
+    result = run(pytester, "--html=report.html", "--self-contained-html")
+    result.assert_outcomes(passed=1)
+    report = (project / "report.html").read_text()
+    assert "<h4>Warnings</h4>" in report
+    assert "monitoring start failed (benchmarks go on without it): port 9090 is taken" in report

@@ -4,16 +4,21 @@ Before anything is created the spec is validated, then checked with AWS (the zon
 the instance types offered in the zone, the default VPC), and the estimated cost per hour is
 announced. A run then gets an id, and everything it creates is tagged with it, its owner, its
 expiry (ISO time) and its role: an EC2-generated key pair (the private key goes to a 0600 file
-in the trials directory and nowhere else), a security group open to the operator's CIDR on
-ports 22, 9042 and 9090 and to its own members, and the instances of each role (spot for the
-roles that ask). An OpenSSH config and an inventory are written beside the key.
+in a 0700 directory of the cache, ``<cache>/aws/<run id>/key.pem``, and nowhere else: no
+trials file holds it), a security group open to the operator's CIDR on ports 22 and 9042
+(``OPERATOR_PORTS``) and to its own members, and the instances of each role (spot for the
+roles that ask). An OpenSSH config and an inventory, both pointing at the key, are written to
+``<trials>/aws-<run id>/``. The cost estimate and the creating/deleting lines go to
+:attr:`AwsProvisioner.announce` (the session points it at pytest's terminal) and to the log.
 
 Teardown: the caller registers :meth:`AwsProvisioner.release` before calling
 :meth:`~AwsProvisioner.provision` (the ``Provisioner`` contract). The provisioner records each
 resource id the moment AWS answers, and ``release`` deletes those and whatever else carries
-the run's tag: instances (terminated, and waited for), the security group, the key pair. It
-is idempotent and runs after a failure or Ctrl-C as after success. A completed run is kept
-only when ``spec.keep`` says so; a later session reuses it with ``spec.run_id``.
+the run's tag: instances (terminated, and waited for), the security group, the key pair,
+then the private key file. It first closes the SSH connections it opened. It is idempotent
+and runs after a failure or Ctrl-C as after success; it may take up to ``release_timeout``
+seconds. A completed run is kept (its key file too) only when ``spec.keep`` says so; a later
+session reuses it with ``spec.run_id``, finding the key in the cache by the run id.
 
 boto3 runs only in worker threads (``asyncio.to_thread``), from this module.
 """
@@ -31,6 +36,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pytest_scyllabench.errors import ConfigError, ProvisionError, ScyllaBenchError
+from pytest_scyllabench.execute.base import Executor
+from pytest_scyllabench.paths import cache_dir
 from pytest_scyllabench.provision.aws_create import (
     Ledger,
     create_key_pair,
@@ -56,6 +63,8 @@ from pytest_scyllabench.provision.aws_files import (
     KNOWN_HOSTS_FILE,
     Inventory,
     InventoryHost,
+    key_dir,
+    remove_private_key,
     run_dir,
     write_inventory,
     write_private_key,
@@ -79,6 +88,8 @@ ReachabilityCheck = Callable[[Host, float], Coroutine[Any, Any, None]]
 API_TIMEOUT = 120.0
 #: Seconds allowed for the whole release (terminating and waiting included).
 RELEASE_TIMEOUT = 900.0
+#: Teardown's limit for ``release``: the deletions, the EC2 calls around them, the SSH closes.
+RELEASE_LIMIT = RELEASE_TIMEOUT + 3 * API_TIMEOUT + 60.0
 #: Host names by role: node1.., loader-1.., monitor-1.
 _HOST_NAMES = {"servers": "node{}", "loaders": "loader-{}", "monitor": "monitor-{}"}
 
@@ -104,8 +115,10 @@ async def wait_for_ssh(host: Host, timeout: float) -> None:
                          f"last error: {last}")
 
 
-def _stderr(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
+def _to_stderr(text: str) -> None:
+    """The process's own stderr, not a ``sys.stderr`` that pytest captures."""
+    if sys.__stderr__ is not None:
+        print(text, file=sys.__stderr__, flush=True)
 
 
 class _InFlight:
@@ -134,20 +147,28 @@ class AwsProvisioner:
 
     ``address_map`` rewrites each instance's address before SSH uses it; ``check`` waits
     until a host is reachable (``None``: no check); ``announce`` shows the cost estimate and
-    progress (default: stderr); ``poll_interval`` is the pause of the EC2 waiters.
+    progress (default: the process's stderr; every line is logged too); ``key_root`` holds
+    the private keys, one directory per run (default: ``<cache>/aws``); ``poll_interval`` is
+    the pause of the EC2 waiters.
     """
+
+    #: Seconds teardown allows :meth:`release` (above its own limits).
+    release_timeout = RELEASE_LIMIT
 
     def __init__(self, spec: AwsSpec, trials_dir: Path, *,
                  address_map: AddressMap | None = None,
                  check: ReachabilityCheck | None = wait_for_ssh,
-                 announce: Callable[[str], None] = _stderr,
+                 announce: Callable[[str], None] | None = None,
+                 key_root: Path | None = None,
                  poll_interval: float = 5.0) -> None:
         self._spec = spec
         self._trials_dir = trials_dir
+        self._key_root = key_root if key_root is not None else cache_dir() / "aws"
         self._address_map = address_map
         self._check = check
-        self._announce = announce
+        self.announce: Callable[[str], None] = announce or _to_stderr
         self._poll = poll_interval
+        self._executors: list[Executor] = []
         self._ec2 = Ec2(spec.region, spec.endpoint_url)
         self._ledger = Ledger()
         self._inflight = _InFlight()
@@ -165,8 +186,22 @@ class AwsProvisioner:
 
     @property
     def directory(self) -> Path | None:
-        """``<trials>/aws-<run id>``: the key, ssh config and inventory."""
+        """``<trials>/aws-<run id>``: the ssh config, known hosts and inventory."""
         return None if self._run_id is None else run_dir(self._trials_dir, self._run_id)
+
+    @property
+    def key_file(self) -> Path | None:
+        """The run's private key: ``aws.key_file`` of a reuse, else ``<key root>/<run id>/
+        key.pem``."""
+        if self._run_id is None:
+            return None
+        if self._reused and self._spec.key_file:
+            return Path(self._spec.key_file).expanduser()
+        return key_dir(self._key_root, self._run_id) / KEY_FILE
+
+    def _announce(self, text: str) -> None:
+        log.info("%s", text)
+        self.announce(text)
 
     async def _thread(self, fn: Callable[..., T], *args: Any, timeout: float = API_TIMEOUT,
                       **kwargs: Any) -> T:
@@ -205,7 +240,8 @@ class AwsProvisioner:
         self._announce(f"creating EC2 run {run_id} in {spec.availability_zone} (files in "
                        f"{directory})")
         name = f"scyllabench-{run_id}"
-        await self._thread(self._make_key, name, tags, directory / KEY_FILE)
+        key = key_dir(self._key_root, run_id) / KEY_FILE
+        await self._thread(self._make_key, name, tags, key)
         assert self._ledger.key_name is not None
         group_id = await self._thread(create_security_group, self._ec2, self._ledger, name,
                                       checked.vpc_id, spec.operator_cidr.strip(), tags)
@@ -226,8 +262,8 @@ class AwsProvisioner:
             instance_id: {"Name": f"{name}-{host}", TAG_HOST: host}
             for instance_id, host in named.items()})
         running = await self._thread(describe, self._ec2, ids, what)
-        inventory = self._inventory(run_id, tags[TAG_EXPIRY], directory / KEY_FILE,
-                                    group_id, self._ledger.key_name, running)
+        inventory = self._inventory(run_id, tags[TAG_EXPIRY], key, group_id,
+                                    self._ledger.key_name, running)
         deployment = await self._finish(inventory, directory)
         self._completed = True
         return deployment
@@ -257,7 +293,8 @@ class AwsProvisioner:
         if stopped:
             raise ProvisionError(f"run {run_id}: instances not running: {', '.join(stopped)}")
         directory = run_dir(self._trials_dir, run_id)
-        key = Path(spec.key_file).expanduser() if spec.key_file else directory / KEY_FILE
+        key = (Path(spec.key_file).expanduser() if spec.key_file
+               else key_dir(self._key_root, run_id) / KEY_FILE)
         if not key.is_file():
             raise ProvisionError(f"run {run_id}: its private key is not at {key}; set "
                                  "aws.key_file to the key.pem the run's first session wrote")
@@ -310,11 +347,15 @@ class AwsProvisioner:
         options = SshOptions(key_path=Path(inventory.key_file), user=inventory.ssh_user,
                              known_hosts=KnownHostsPolicy("accept-new",
                                                           Path(inventory.known_hosts)))
-        hosts = {role: tuple(Host(h.name, h.address, SshExecutor(h.address, options,
-                                                                  name=h.name),
-                                  private_address=self._private_address(h))
-                             for h in inventory.hosts if h.role == role)
-                 for role in _HOST_NAMES}
+        hosts: dict[str, tuple[Host, ...]] = {}
+        for role in _HOST_NAMES:
+            made = []
+            for h in (h for h in inventory.hosts if h.role == role):
+                executor = SshExecutor(h.address, options, name=h.name)
+                self._executors.append(executor)  # closed by release
+                made.append(Host(h.name, h.address, executor,
+                                 private_address=self._private_address(h)))
+            hosts[role] = tuple(made)
         if self._check is not None:
             await self._check_all([h for role in hosts.values() for h in role], self._check)
         self.monitor = hosts["monitor"]
@@ -352,8 +393,11 @@ class AwsProvisioner:
 
         A run is kept only when ``spec.keep`` is set and provisioning completed: a run that
         failed half-way is always deleted. A reused run is deleted only when its reuse
-        succeeded and ``spec.keep`` is not set.
+        succeeded and ``spec.keep`` is not set. The SSH connections are closed in every case.
         """
+        executors, self._executors = self._executors, []
+        for executor in executors:
+            await executor.close()
         run_id = self._run_id
         if self._released or run_id is None:
             return
@@ -384,9 +428,9 @@ class AwsProvisioner:
             raise ProvisionError(f"run {run_id} was not wholly deleted (`scyllabench aws list "
                                  f"--run-id {run_id}` shows what is left):\n  "
                                  + "\n  ".join(errors))
-        key = run_dir(self._trials_dir, run_id) / KEY_FILE
-        if not self._reused:
-            key.unlink(missing_ok=True)  # the key pair is gone: its private half is useless
+        if not (self._reused and self._spec.key_file):  # the operator's own file stays
+            # The key pair is gone: its private half is useless.
+            remove_private_key(key_dir(self._key_root, run_id))
         self._released = True
 
 

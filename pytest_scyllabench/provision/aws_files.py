@@ -1,12 +1,16 @@
-"""The files of an EC2 run in the trials directory: the private key (mode 0600), an OpenSSH
-config and an inventory (JSON), and the ``ssh`` command line that reaches one of its hosts.
+"""The files of an EC2 run: the private key (mode 0600) in the cache, an OpenSSH config and
+an inventory (JSON) in the trials directory, and the ``ssh`` command line that reaches one of
+its hosts.
 
-Layout: ``<trials>/aws-<run id>/`` (mode 0700) holds ``key.pem``, ``known_hosts``,
-``ssh_config`` and ``inventory.json``. Only ``key.pem`` holds the private key.
+Layout: ``<cache>/aws/<run id>/key.pem`` (directory 0700, file 0600) is the private key, the
+only file that holds it; no trials file ever does, since trials are shared and published.
+``<trials>/aws-<run id>/`` (mode 0700) holds ``known_hosts``, ``ssh_config`` and
+``inventory.json``, which name the key by its absolute path.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Sequence
@@ -26,13 +30,27 @@ def run_dir(trials_dir: Path, run_id: str) -> Path:
     return trials_dir / f"aws-{run_id}"
 
 
+def key_dir(key_root: Path, run_id: str) -> Path:
+    """``<key root>/<run id>``: the directory of a run's private key."""
+    return key_root / run_id
+
+
 def write_private_key(path: Path, material: str) -> None:
-    """Write a private key readable by its owner only (created 0600, never another mode)."""
+    """Write a private key readable by its owner only (created 0600, never another mode), in
+    a directory only its owner can enter (0700, whatever the umask)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.parent.chmod(0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.fchmod(fd, 0o600)  # exactly 0600, whatever the umask took away
     with os.fdopen(fd, "w", encoding="ascii") as handle:
         handle.write(material if material.endswith("\n") else material + "\n")
+
+
+def remove_private_key(directory: Path) -> None:
+    """Delete a run's key file and its directory (if empty); missing ones are fine."""
+    (directory / KEY_FILE).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        directory.rmdir()
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ class AwsSpec:
     monitor: RoleSpec = RoleSpec("t3.large", 0)
     #: Login user of the AMIs (``ubuntu`` on Ubuntu images, ``ec2-user`` on Amazon Linux).
     ssh_user: str = "ubuntu"
-    #: The network allowed to reach SSH (22), CQL (9042) and Prometheus (9090), as a CIDR
+    #: The network allowed to reach SSH (22) and CQL (9042), ``OPERATOR_PORTS``, as a CIDR
     #: (``203.0.113.5/32``). Required: there is no detection, and ``0.0.0.0/0`` is refused.
     operator_cidr: str = ""
     #: Who to ask about these instances; written in the ``owner`` tag. Required.
@@ -63,8 +63,8 @@ class AwsSpec:
     expiry_hours: float = 8.0
     #: Reuse the instances of an earlier run (found by their run-id tag) instead of creating.
     run_id: str = ""
-    #: Private key of a reused run: the ``key.pem`` its first session wrote in its trials
-    #: directory (``<trials>/aws-<run id>/key.pem``); default: that path in this trials dir.
+    #: Private key of a reused run; default: the ``key.pem`` its first session wrote in the
+    #: cache, ``<cache>/aws/<run id>/key.pem`` (set this when the cache is another one).
     key_file: str = ""
     #: Address the executors connect to: the public one, or the private one (from inside the
     #: VPC, through a VPN or a bastion).

@@ -65,6 +65,7 @@ def fake_aws(moto_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("SCYLLABENCH_CACHE", str(tmp_path / "cache"))  # the private keys
     request = urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")
     with urllib.request.urlopen(request, timeout=10):
         pass
@@ -124,8 +125,17 @@ def ec2_hooks(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Callable[..., 
 
 def test_provision_check_and_release(moto_url: str, ec2: Any, tmp_path: Path,
                                      caplog: pytest.LogCaptureFixture,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+                                     capsys: pytest.CaptureFixture[str],
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
     caplog.set_level(logging.DEBUG)  # botocore's debug log holds response bodies
+    closed: list[str] = []
+    close = SshExecutor.close
+
+    async def recording_close(self: SshExecutor) -> None:
+        closed.append(self.host)
+        await close(self)
+
+    monkeypatch.setattr(SshExecutor, "close", recording_close)
     trials = tmp_path / "trials"
     checked = Checked([])
     mapped: list[str] = []
@@ -191,29 +201,38 @@ def test_provision_check_and_release(moto_url: str, ec2: Any, tmp_path: Path,
     assert rules == {("tcp", 22, (OPERATOR,), ()), ("tcp", 9042, (OPERATOR,), ()),
                      ("-1", None, (), (group["GroupId"],))}
     assert moto["key_tags"][TAG_RUN] == run_id
-    # files: the key (0600 in a 0700 directory), ssh config, inventory
+    # files: the key (0600 in a 0700 directory of the cache, not in the trials), ssh config,
+    # inventory (in the trials, 0700)
     key = moto["key_file"]
-    assert stat.S_IMODE(moto["key_mode"]) == 0o600 and stat.S_IMODE(moto["dir_mode"]) == 0o700
+    assert key == (tmp_path / "cache" / "aws" / run_id / "key.pem").resolve()
+    assert stat.S_IMODE(moto["key_mode"]) == 0o600
+    assert stat.S_IMODE(moto["key_dir_mode"]) == 0o700
+    assert stat.S_IMODE(moto["dir_mode"]) == 0o700
+    assert not key.is_relative_to(trials.resolve())
     assert "Host node1\n    HostName 127.0.0.1\n    User ubuntu" in moto["ssh_config"]
     assert f"IdentityFile {key}" in moto["ssh_config"]
     inventory = moto["inventory"]
     assert inventory.run_id == run_id and inventory.key_file == str(key)
     assert {h.instance_id for h in inventory.hosts} == {i["InstanceId"] for i in instances}
     assert {h.public_ip for h in inventory.hosts} == {i["PublicIpAddress"] for i in instances}
-    # the planted secret: the private key is in key.pem and nowhere else
+    # the planted secret: the private key is in key.pem and in no file under the trials
     secret_lines = moto["secret_lines"]
     assert len(secret_lines) >= 2
     out = capsys.readouterr()
     assert "estimated cost per hour" in out.out and "creating EC2 run" in out.out
+    assert "estimated cost per hour" in caplog.text and "deleting EC2 run" in caplog.text
+    assert {"inventory.json", "ssh_config"} <= {Path(p).name for p in moto["trials_files"]}
     for line in secret_lines:
         assert line not in caplog.text
         assert line not in out.out + out.err
-        for path, text in moto["other_files"].items():
+        for path, text in moto["trials_files"].items():
             assert line not in text, f"the private key leaked into {path}"
     assert "response body redacted" in caplog.text  # botocore tried to log it
-    # after release: nothing left in moto, the key file gone, release again is harmless
+    # after release: the connections closed, nothing left in moto, the key file and its
+    # directory gone, release again is harmless
+    assert sorted(closed) == ["loader-1", "node1", "node2", "node3"]
     assert leftovers(ec2) == NOTHING
-    assert not key.exists()
+    assert not key.exists() and not key.parent.exists()
     asyncio.run(aws.release())
     sys.stderr.write(f"\nmoto flow: provision {observed['provision_s']:.2f} s, release "
                      f"{observed['release_s']:.2f} s, whole {whole:.2f} s\n")
@@ -230,20 +249,21 @@ def _inspect(ec2: Any, aws: AwsProvisioner) -> dict[str, Any]:
     group = ec2.describe_security_groups(Filters=run_filter)["SecurityGroups"][0]
     group["Tags"] = {t["Key"]: t["Value"] for t in group["Tags"]}
     key_pair = ec2.describe_key_pairs(Filters=run_filter)["KeyPairs"][0]
-    directory = aws.directory
-    assert directory is not None
-    key_file = directory / "key.pem"
+    directory, key_file = aws.directory, aws.key_file
+    assert directory is not None and key_file is not None
     material = key_file.read_text()
     secret = [line for line in material.splitlines() if len(line) >= 16 and "-----" not in line]
-    others = {str(p): p.read_text(errors="replace")
-              for p in directory.parent.rglob("*") if p.is_file() and p != key_file}
+    # Every file under the trials directory, with no exception.
+    trials_files = {str(p): p.read_text(errors="replace")
+                    for p in directory.parent.rglob("*") if p.is_file()}
     return {"instances": instances, "volume_sizes": [v["Size"] for v in volumes],
             "group": group, "key_tags": {t["Key"]: t["Value"] for t in key_pair["Tags"]},
             "key_file": key_file.resolve(), "key_mode": key_file.stat().st_mode,
+            "key_dir_mode": key_file.parent.stat().st_mode,
             "dir_mode": directory.stat().st_mode,
             "ssh_config": (directory / "ssh_config").read_text(),
             "inventory": read_inventory(directory / "inventory.json"),
-            "secret_lines": secret, "other_files": others}
+            "secret_lines": secret, "trials_files": trials_files}
 
 
 # --- validation against AWS: nothing is created ---------------------------------------------
@@ -394,15 +414,19 @@ def test_ctrl_c_while_provisioning_leaves_nothing(
 
 def test_a_kept_run_is_reused_by_its_id_then_released(moto_url: str, ec2: Any,
                                                        tmp_path: Path) -> None:
-    first = provisioner(spec(moto_url, keep=True), tmp_path)
+    first = provisioner(spec(moto_url, keep=True), tmp_path / "first")
     asyncio.run(first.provision())
-    asyncio.run(first.release())  # kept: nothing deleted
+    asyncio.run(first.release())  # kept: nothing deleted, the key file neither
     run_id = first.run_id
     assert run_id is not None and len(leftovers(ec2)["instances"]) == 4
+    key = first.key_file
+    assert key is not None and key.is_file()
     old_expiry = first.inventory.expiry if first.inventory else ""
 
-    again = provisioner(spec(moto_url, run_id=run_id, expiry_hours=5.0), tmp_path)
+    # Another session, another trials directory: the key is found in the cache by run id.
+    again = provisioner(spec(moto_url, run_id=run_id, expiry_hours=5.0), tmp_path / "again")
     deployment = asyncio.run(again.provision())
+    assert again.inventory is not None and again.inventory.key_file == str(key.resolve())
     assert [h.name for h in deployment.servers] == ["node1", "node2", "node3"]
     assert again.inventory is not None and again.inventory.expiry > old_expiry
     tags = {t["Key"]: t["Value"] for r in ec2.describe_instances()["Reservations"]
@@ -416,6 +440,7 @@ def test_a_kept_run_is_reused_by_its_id_then_released(moto_url: str, ec2: Any,
     assert len(leftovers(ec2)["instances"]) == 4
     asyncio.run(again.release())  # not kept this time
     assert leftovers(ec2) == NOTHING
+    assert not key.exists()
 
 
 # --- the companion command ------------------------------------------------------------------
@@ -442,7 +467,8 @@ def test_cli_aws_list(moto_url: str, ec2: Any, tmp_path: Path,
     script = Path(sys.executable).parent / "scyllabench"
     shown = subprocess.run([str(script), "ssh", "--print", str(directory / "inventory.json"),
                             "loader-1"], capture_output=True, text=True, check=True, timeout=60)
-    assert shown.stdout.split()[:3] == ["ssh", "-i", str((directory / "key.pem").resolve())]
+    assert aws.key_file is not None
+    assert shown.stdout.split()[:3] == ["ssh", "-i", str(aws.key_file.resolve())]
     assert shown.stdout.split()[-1] == "ubuntu@127.0.0.1"
 
 

@@ -13,7 +13,9 @@ from pytest_scyllabench.errors import ConfigError
 from pytest_scyllabench.provision.aws_files import (
     Inventory,
     InventoryHost,
+    key_dir,
     read_inventory,
+    remove_private_key,
     ssh_argv,
     ssh_config,
     write_inventory,
@@ -46,6 +48,21 @@ def test_the_private_key_is_created_0600_whatever_the_umask(tmp_path: Path) -> N
     assert path.read_text().endswith("-----END PRIVATE KEY-----\n")
     with pytest.raises(FileExistsError):  # never overwritten, never reopened with other bits
         write_private_key(path, "other")
+
+
+def test_the_key_directory_is_0700_whatever_the_umask_and_goes_with_the_key(
+        tmp_path: Path) -> None:
+    directory = key_dir(tmp_path / "cache" / "aws", "20261123-193839-a1b2c3")
+    assert directory == tmp_path / "cache" / "aws" / "20261123-193839-a1b2c3"
+    old = os.umask(0o022)
+    try:
+        write_private_key(directory / "key.pem", "secret")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    remove_private_key(directory)
+    assert not directory.exists()
+    remove_private_key(directory)  # idempotent
 
 
 def test_the_inventory_round_trips_as_json_and_yaml(tmp_path: Path) -> None:

@@ -130,6 +130,17 @@ def test_release_before_provision_does_nothing(tmp_path: Any) -> None:
     asyncio.run(AwsProvisioner(good(), tmp_path).release())  # no boto3 call, no error
 
 
+def test_teardown_gives_release_more_time_than_its_own_limits(tmp_path: Any) -> None:
+    from pytest_scyllabench.provision.aws import API_TIMEOUT, RELEASE_TIMEOUT
+    from pytest_scyllabench.session import Announcing, TimedRelease
+    from pytest_scyllabench.teardown import DEFAULT_TIMEOUT
+
+    provisioner = AwsProvisioner(good(), tmp_path, key_root=tmp_path / "keys")
+    assert isinstance(provisioner, TimedRelease) and isinstance(provisioner, Announcing)
+    # waiting for EC2 calls in flight, finding the run, deleting it (each with its API limit)
+    assert provisioner.release_timeout > RELEASE_TIMEOUT + 3 * API_TIMEOUT > DEFAULT_TIMEOUT
+
+
 def test_invalid_settings_fail_before_aws_is_asked(tmp_path: Any) -> None:
     import asyncio
 

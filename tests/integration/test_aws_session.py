@@ -8,7 +8,11 @@ into the session's directory that wraps ``provision.aws.create``:
   (``node1..3`` onto hosts 1..3, ``loader-1`` onto host 4, the inventory's order);
 * its reachability check first appends the public half of the run's EC2-generated key to the
   test bed's authorized keys, then runs the real ``wait_for_ssh``: the executors log in with
-  ``key.pem`` as written by the provisioner, under its ``accept-new`` known-hosts policy.
+  ``key.pem`` as written by the provisioner (in the session's cache, never under the trials),
+  under its ``accept-new`` known-hosts policy.
+
+The session's environment holds a planted AWS secret access key; no file of the trials, the
+report or the JUnit XML may contain it, nor a line of the run's private key.
 
 Everything else is the production path: preflight, tags, files, Cassandra installed over SSH,
 the built-in loader run over SSH, and the release that must leave moto empty. The hosts run
@@ -51,6 +55,8 @@ REGION = "us-east-1"
 NAME = "it-aws"
 INVENTORIES = f"{NAME}/*/aws-*/inventory.json"
 SESSION_TIMEOUT = 900.0
+#: A fake secret access key planted in the session's environment (moto takes any).
+PLANTED_SECRET = "wJalrXUtnFEMI/K7MDENG+PLANTEDbyScyllaBenchTEST0"
 
 PROFILE = """
 name: {name}
@@ -125,15 +131,17 @@ def create(profile, trial_dir):
 
     async def check(host, timeout):
         if not authorized:
-            key = provisioner.directory / "key.pem"
+            key = provisioner.key_file
             public = asyncssh.import_private_key(key.read_text()).export_public_key()
             with AUTHORIZED_KEYS.open("ab") as keys:
                 keys.write(public)
             authorized.append(key)
             mode = key.stat().st_mode
+            secret = [line for line in key.read_text().splitlines()
+                      if len(line) >= 16 and "-----" not in line]
             SEEN.write_text(json.dumps({{"key": str(key), "mode": mode,
                                         "dir_mode": key.parent.stat().st_mode,
-                                        "public": public.decode()}}))
+                                        "public": public.decode(), "secret_lines": secret}}))
         await aws.wait_for_ssh(host, timeout)
 
     provisioner = aws.AwsProvisioner(spec, trial_dir, address_map=address_map, check=check,
@@ -165,9 +173,10 @@ def aws_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL",
                         "AWS_SESSION_TOKEN")}
-    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY=PLANTED_SECRET,
                AWS_DEFAULT_REGION=REGION, AWS_CONFIG_FILE=str(tmp_path / "no-aws-config"),
-               AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "no-aws-credentials"))
+               AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "no-aws-credentials"),
+               SCYLLABENCH_CACHE=str(tmp_path / "cache"))
     return env
 
 
@@ -229,6 +238,7 @@ def start_session(directory: Path, bed: TestBed, moto_url: str, ami: str, python
         process = subprocess.Popen(
             [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rA",
              f"--scyllabench-profile={profile}", f"--scyllabench-output={directory / 'trials'}",
+             "--scyllabench-html", f"--junitxml={directory / 'junit.xml'}",
              str(directory / "test_bench.py")],
             cwd=directory, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
             env=aws_env(directory), preexec_fn=interruptible)
@@ -347,10 +357,22 @@ def test_whole_session_on_moto_and_the_test_bed(tmp_path: Path, ec2: Any, moto_u
     # Every host's key was learnt (accept-new) into the run's known_hosts.
     known = (directory / "known_hosts").read_text()
     assert all(host.address in known for host in bed.hosts), known
-    # The key pair's private half: 0600 in a 0700 directory while the run lived, gone after.
-    assert Path(seen["key"]).resolve() == Path(inventory.key_file)
+    # The key pair's private half: 0600 in a 0700 directory of the cache while the run lived,
+    # gone after (its directory too).
+    key = Path(seen["key"]).resolve()
+    assert key == Path(inventory.key_file)
+    assert key == (tmp_path / "cache" / "aws" / inventory.run_id / "key.pem").resolve()
     assert stat.S_IMODE(seen["mode"]) == 0o600 and stat.S_IMODE(seen["dir_mode"]) == 0o700
-    assert not Path(inventory.key_file).exists()
+    assert not key.exists() and not key.parent.exists()
+    # Secrets: neither the planted AWS secret nor a line of the private key is in any file of
+    # the trials (every one), the HTML report or the JUnit XML.
+    assert len(seen["secret_lines"]) >= 2
+    files = [p for p in session.trials.rglob("*") if p.is_file()] + [tmp_path / "junit.xml"]
+    assert trial / "report.html" in files and (tmp_path / "junit.xml").is_file()
+    for path in files:
+        text = path.read_bytes().decode("utf-8", errors="replace")
+        for secret in (PLANTED_SECRET, *seen["secret_lines"]):
+            assert secret not in text, f"a secret leaked into {path}"
 
 
 def test_a_failing_start_errors_and_leaves_nothing(tmp_path: Path, ec2: Any, moto_url: str,
@@ -374,7 +396,8 @@ def test_a_failing_start_errors_and_leaves_nothing(tmp_path: Path, ec2: Any, mot
         assert no_ssh_sessions(inodes) == []
     assert testbed.processes_in_namespaces(inodes) == []
     assert leftovers(ec2) == NOTHING
-    assert not (run_directory(session) / "key.pem").exists()
+    assert run_directory(session).is_dir()
+    assert list((tmp_path / "cache" / "aws").glob("*/key.pem")) == []
 
 
 @pytest.mark.parametrize("moment", ["hosts-written", "nodes-starting"])

@@ -12,9 +12,10 @@ Pure functions, no I/O. The hosts, by provisioner:
 Prometheus (:func:`prometheus_place`) runs on the monitor host of a remote deployment that
 has one, in ``<deployment workdir>/prometheus/<session>`` there, listening on its private
 address (its ``address`` when it has none: Prometheus refuses to start on a public one, see
-:func:`~pytest_scyllabench.monitor.prometheus.listen_address_problem`), installed if missing; this process reaches it through a port forwarded over that
-host's SSH connection. Otherwise it runs on this machine, under ``<cache>/prometheus/<session>``
-on 127.0.0.1, and scrapes every target at its address.
+:func:`~pytest_scyllabench.monitor.prometheus.listen_address_problem`), installed if missing;
+this process reaches it through a port forwarded over that host's SSH connection. Otherwise
+it runs on this machine, under ``<cache>/prometheus/<session>`` on 127.0.0.1, and scrapes
+every target at its address.
 """
 
 from __future__ import annotations

@@ -33,10 +33,11 @@ version, and (when decoded) a payload that is not a histogram.
 
 A truncated last line -- the file does not end with a newline and the last line does not
 parse or decode -- is what a loader killed mid-write leaves behind. It is dropped, not
-raised: the interval it held is lost and :attr:`HdrLog.truncated_line` gives its line number
-so that the step result can carry a warning (a killed loader also fails the step through its
-exit code, and the ops sanity check flags the missing counts). The same damage on a line that
-ends with a newline is corruption and raises.
+raised: the interval it held is lost and :attr:`HdrLog.truncated_line` gives its line number.
+The runner's merge then fails that loader, naming the file and line, and merges the step from
+the others (:func:`pytest_scyllabench.hdr.merge.merge_step`); without its checks the step
+result carries a warning. The same damage on a line that ends with a newline is corruption
+and raises.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_scyllabench import machine
 from pytest_scyllabench.baseline.compare import Comparison
 from pytest_scyllabench.baseline.gate import BaselineGate
 from pytest_scyllabench.baseline.rules import parse_rules
@@ -226,8 +227,9 @@ class SessionState:
             facts.append(("instance types", types))
         facts += sorted(self.facts.items())
         uname = platform.uname()
-        facts.append(("kernel (this machine)", f"{uname.system} {uname.release} "
-                                               f"{uname.machine}"))
+        here = machine.describe()
+        facts.append(("this machine", f"{here['cpus']}, {here['memory']}, {uname.system} "
+                                      f"{uname.release} {uname.machine}"))
         facts.append(("python", f"{platform.python_implementation()} "
                                 f"{platform.python_version()}"))
         plugins = [f"{name} {versions[name]}" for name in

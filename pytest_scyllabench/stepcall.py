@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 import pytest
 
+from pytest_scyllabench import machine
 from pytest_scyllabench.backends import STRESS_TOOLS
 from pytest_scyllabench.baseline.record import Identity, environment_of, record_from_results
 from pytest_scyllabench.baseline.store import BaselineMissing
@@ -129,7 +130,8 @@ class StepCall:
         identity = Identity(state.profile.name, item.nodeid, step.id)
         environment = environment_of(
             results[0], database=state.profile.database.kind, database_version=cluster.version,
-            nodes=len(cluster.deployment.servers), instance_types=instance_types(state.profile))
+            nodes=len(cluster.deployment.servers), instance_types=instance_types(state.profile),
+            extra=machine_of(state.profile))
         params = getattr(getattr(item, "callspec", None), "params", {})
         layers = marker_rule_layers(item)
         record = record_from_results(identity, environment, results, params=params,
@@ -175,6 +177,11 @@ class StepCall:
         )
 
 
+
+
+def machine_of(profile: Profile) -> dict[str, str]:
+    """This machine's CPUs and memory when the nodes run on it (local, docker)."""
+    return machine.describe() if profile.provisioner in ("local", "docker") else {}
 
 
 def instance_types(profile: Profile) -> list[str]:

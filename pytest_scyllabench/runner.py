@@ -140,11 +140,15 @@ class StepRunner:
                     warmup=0.0, concurrency=self._profile.loaders.concurrency,
                     connections=self._profile.loaders.connections,
                     name=f"warm-up {spec.workload}@{spec.rate}")
-        return await self.run(step, directory)
+        return await self.run(step, directory, judged=False)
 
     async def run(self, step: Step, step_dir: Path, on_progress: ProgressSink | None = None,
-                  tool: StressTool | None = None) -> StepResult:
-        """Run ``step`` on every loader with ``tool`` (default: the profile's), merge the logs."""
+                  tool: StressTool | None = None, *, judged: bool = True) -> StepResult:
+        """Run ``step`` on every loader with ``tool`` (default: the profile's), merge the logs.
+
+        A step that is not ``judged`` (the warm-up) fails only for loaders that exited badly
+        or left unreadable logs, not for the checks of :meth:`_merge`.
+        """
         cluster = self._cluster
         tool = tool or await self.tool()
         loaders = cluster.deployment.loaders
@@ -190,8 +194,9 @@ class StepRunner:
                 canonical_tag=functools.partial(tool.canonical_tag, step=step),
                 value_unit_ns=tool.hdr_value_ns))
         # Merging a long step takes seconds: off the event loop, which serves progress lines.
-        result = await asyncio.to_thread(self._merge, step, outputs, tool, problems,
-                                         self._profile.rate_tolerance)
+        checks = LoaderChecks(duration=step.duration,
+                              rate_tolerance=self._profile.rate_tolerance) if judged else None
+        result = await asyncio.to_thread(self._merge, step, outputs, tool, problems, checks)
         if result is not None:
             result.overhead = max(0.0, time.monotonic() - began - step.duration)
             result.artifacts = step_dir
@@ -241,17 +246,16 @@ class StepRunner:
 
     @staticmethod
     def _merge(step: Step, outputs: list[LoaderOutput], tool: StressTool,
-               problems: dict[str, str], rate_tolerance: float = 0.05) -> StepResult | None:
+               problems: dict[str, str], checks: LoaderChecks | None) -> StepResult | None:
         """Merge the usable loaders; a loader whose data fails the checks joins ``problems``.
 
         A corrupt or truncated log, a log that stopped early, a count that disagrees with
         the loader's own, a rate below its share while the others reached theirs
         (:func:`~pytest_scyllabench.hdr.merge.merge_step`): the step is merged again from the
         other loaders (or, when every loader is at fault, kept as measured). Problems of the
-        whole step (a short common window, too many failed
-        operations) join ``problems`` under ``step`` and the result stands.
+        whole step (a short common window, too many failed operations) join ``problems``
+        under ``step`` and the result stands. Without ``checks`` only corrupt logs count.
         """
-        checks = LoaderChecks(duration=step.duration, rate_tolerance=rate_tolerance)
         while outputs:
             try:
                 window = common_window([output.summary for output in outputs])

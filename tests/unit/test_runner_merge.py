@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_scyllabench.hdr.merge import LoaderOutput
+from pytest_scyllabench.hdr.merge import LoaderChecks, LoaderOutput
 from pytest_scyllabench.result import StepResult
 from pytest_scyllabench.runner import StepRunner
 from pytest_scyllabench.stress.base import LoaderFiles, StressTool
@@ -69,7 +69,7 @@ def _output(tool: StressTool, step: Step, name: str, files: LoaderFiles,
 def _merge(step: Step, outputs: list[LoaderOutput], tool: StressTool,
            ) -> tuple[StepResult | None, dict[str, str]]:
     problems: dict[str, str] = {}
-    result = StepRunner._merge(step, outputs, tool, problems, 0.05)
+    result = StepRunner._merge(step, outputs, tool, problems, LoaderChecks(step.duration, 0.05))
     return result, problems
 
 
@@ -147,7 +147,7 @@ def test_a_loader_below_its_share_of_the_rate_fails_by_name(tmp_path: Path) -> N
     outputs = [_output(tool, step, "loader-1", files[0], 300),
                _output(tool, step, "loader-2", files[1], 400)]
     problems: dict[str, str] = {}
-    result = StepRunner._merge(step, outputs, tool, problems, 0.15)
+    result = StepRunner._merge(step, outputs, tool, problems, LoaderChecks(step.duration, 0.15))
     assert set(problems) == {"loader-2"}
     assert "below its share of the target, 400 ops/s -15%" in problems["loader-2"]
     assert result is not None and [run.name for run in result.loaders] == ["loader-1"]
@@ -186,3 +186,15 @@ def test_two_cassandra_stress_loaders_started_together_pass() -> None:
     # Their common window is 5 s of the 6 s step: one interval less, which is allowed.
     assert problems == {}
     assert result is not None and result.duration == pytest.approx(5.0)
+
+
+def test_the_warm_up_is_not_judged(tmp_path: Path) -> None:
+    tool, files = _two_latte_loaders(tmp_path)
+    _stop_latte_at(files[1], 8.0)
+    outputs = [_output(tool, READ_STEP, f"loader-{i + 1}", f, 300) for i, f in enumerate(files)]
+    problems: dict[str, str] = {}
+    result = StepRunner._merge(READ_STEP, outputs, tool, problems, None)
+    assert problems == {}
+    # Not judged: both loaders merged over the window they share, as measured.
+    assert result is not None and len(result.loaders) == 2
+    assert result.duration < 6.1

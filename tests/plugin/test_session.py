@@ -161,7 +161,7 @@ def test_reuse_starts_nothing_and_keeps_only_when_asked(
 def test_reuse_with_a_remote_provisioner_is_refused_before_provisioning(
         pytester: pytest.Pytester, session_dir: Path, provisioner: str) -> None:
     (session_dir / "id_test").write_text("not really a key")
-    remote = {"static": "static: {ssh: {user: bench, key: id_test, known_hosts: accept-new}, "
+    remote = {"static": "static: {ssh: {user: bench, key: id_test, known_hosts: 'accept-new:kh'}, "
                         "servers: [192.0.2.1, 192.0.2.3], loaders: [192.0.2.2]}\n",
               "aws": "aws: {region: us-east-1, zone: us-east-1a, operator_cidr: "
                      "203.0.113.5/32, owner: me, servers: {instance_type: i4i.large, count: 2, "

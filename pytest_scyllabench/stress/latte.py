@@ -5,7 +5,10 @@ Built from source with ``cargo install latte-cli --version 0.29.0 --locked`` int
 under the cache). It runs our own Rune workload, ``latte_workloads/kv.rn`` (copied into
 ``cache_dir()/tools/latte-workloads/`` at install): the built-in loader's table
 ``(pk bigint PRIMARY KEY, v blob)``, functions ``write`` and ``read`` mixed by
-``-f write:W -f read:R``, keys uniform (hashed cycle number) or sequential.
+``-f write:W -f read:R``, keys uniform (hashed cycle number) or sequential. A remote loader
+host gets both under the deployment's workdir, ``<workdir>/tools/latte-0.29.0/latte`` and
+``<workdir>/tools/latte-workloads/kv.rn`` (its login user can write there, not in this
+machine's cache path).
 
 What the tool does, read from the 0.29.0 source (``src/main.rs``, ``src/exec``, ``src/stats``)
 and checked on recorded runs (``tests/unit/data/latte``):
@@ -119,16 +122,39 @@ class LatteTool:
         self._cargo = cargo
         self._version = VERSION
         self._lock = asyncio.Lock()
+        #: The program and the workload on each remote loader host (by executor host name),
+        #: once uploaded.
+        self._remote: dict[str, tuple[str, str]] = {}
 
     @property
     def binary(self) -> Path:
-        """The program run on every loader host (the same path locally and remotely)."""
+        """The program on this machine: given, or built into the cache."""
         return self._given or cache_dir() / "tools" / f"latte-{VERSION}" / "bin" / "latte"
 
     @property
     def workload_script(self) -> Path:
-        """Our Rune workload, copied out of the package at install (same path on every host)."""
+        """Our Rune workload on this machine, copied out of the package at install."""
         return cache_dir() / "tools" / "latte-workloads" / WORKLOAD
+
+    def binary_for(self, loader: str) -> str:
+        """The program run on host ``loader``: its uploaded copy, else :attr:`binary`."""
+        remote = self._remote.get(loader)
+        return remote[0] if remote else str(self.binary)
+
+    def script_for(self, loader: str) -> str:
+        """The workload run on host ``loader``: its uploaded copy, else :attr:`workload_script`."""
+        remote = self._remote.get(loader)
+        return remote[1] if remote else str(self.workload_script)
+
+    @staticmethod
+    def remote_binary(workdir: str) -> str:
+        """Where a remote loader host keeps its copy, under the deployment's workdir."""
+        return f"{workdir.rstrip('/')}/tools/latte-{VERSION}/latte"
+
+    @staticmethod
+    def remote_script(workdir: str) -> str:
+        """Where a remote loader host keeps the workload, under the deployment's workdir."""
+        return f"{workdir.rstrip('/')}/tools/latte-workloads/{WORKLOAD}"
 
     def version(self) -> str:
         return f"latte {self._version}"
@@ -138,7 +164,11 @@ class LatteTool:
     async def install(self, executor: Executor, workdir: str | None = None) -> None:
         """Build the binary into the cache (once) and copy it and the workload to a remote host.
 
-        A given binary is not built; its ``--version`` becomes :meth:`version`.
+        A given binary is not built; its ``--version`` becomes :meth:`version`. A remote host
+        (``workdir`` set: the deployment's directory there, which its login user can write)
+        gets them at :meth:`remote_binary` and :meth:`remote_script`, each uploaded beside its
+        place and renamed into it, so that copies another session is running are replaced,
+        not overwritten.
         """
         from pytest_scyllabench.execute.local import LocalExecutor
 
@@ -154,11 +184,19 @@ class LatteTool:
             elif not self.binary.is_file():
                 await self._build(local)
             _write_if_changed(self.workload_script, _script_bytes())
-        if not isinstance(executor, LocalExecutor):
-            for path in (self.binary, self.workload_script):
-                await executor.run(["mkdir", "-p", str(path.parent)], timeout=60.0)
-                await executor.put(path, str(path))
-            await executor.run(["chmod", "755", str(self.binary)], timeout=60.0)
+        if workdir is None:
+            return
+        binary, script = self.remote_binary(workdir), self.remote_script(workdir)
+        partial_binary = f"{binary}.{executor.host}.partial"
+        partial_script = f"{script}.{executor.host}.partial"
+        await executor.run(["mkdir", "-p", binary.rsplit("/", 1)[0], script.rsplit("/", 1)[0]],
+                           timeout=60.0)
+        await executor.put(self.binary, partial_binary)
+        await executor.put(self.workload_script, partial_script)
+        quoted = [shlex.quote(path) for path in (partial_binary, binary, partial_script, script)]
+        await executor.run(["sh", "-c", f"chmod 755 {quoted[0]} && mv -f {quoted[0]} {quoted[1]}"
+                                        f" && mv -f {quoted[2]} {quoted[3]}"], timeout=60.0)
+        self._remote[executor.host] = (binary, script)
 
     async def _build(self, local: Executor) -> None:
         cargo = shutil.which(self._cargo) or _rustup_cargo(self._cargo)
@@ -217,11 +255,11 @@ class LatteTool:
         argv = []
         if self._request_timeout is not None:
             argv += ["--request-timeout", _duration(self._request_timeout)]
-        return [*argv, str(self.workload_script), *_addresses(inv.hosts, inv.port)]
+        return [*argv, self.script_for(inv.loader), *_addresses(inv.hosts, inv.port)]
 
     def schema_command(self, workload: Workload, invocation: Invocation) -> list[str]:
         """``latte schema``: keyspace (SimpleStrategy) and table if missing; drops nothing."""
-        return [str(self.binary), "--log-file", os.devnull, "schema",
+        return [self.binary_for(invocation.loader), "--log-file", os.devnull, "schema",
                 *self._params(workload, invocation), *self._connection(invocation)]
 
     def populate_command(self, workload: Workload, invocation: Invocation) -> list[str]:
@@ -236,7 +274,7 @@ class LatteTool:
         if count <= 0:
             return ["true"]
         log = _beside(invocation.hdr_log, ".latte.log") if invocation.hdr_log else os.devnull
-        return [str(self.binary), "--log-file", log, "load", "--quiet",
+        return [self.binary_for(invocation.loader), "--log-file", log, "load", "--quiet",
                 "--threads", str(self._threads),
                 "--concurrency", str(min(POPULATE_CONCURRENCY, count)),
                 "--consistency", workload.consistency,
@@ -270,7 +308,8 @@ class LatteTool:
         hdr_log = invocation.hdr_log
         report = _beside(hdr_log, ".latte.json")
         exported = _beside(hdr_log, ".latte.hlog")
-        run = [str(self.binary), "--log-file", _beside(hdr_log, ".latte.log"), "run", "--quiet",
+        binary = self.binary_for(invocation.loader)
+        run = [binary, "--log-file", _beside(hdr_log, ".latte.log"), "run", "--quiet",
                *(["--rate", str(invocation.rate)] if invocation.rate > 0 else []),
                "--warmup", "0", "--duration", _duration(step.warmup + step.duration),
                "--sampling", _duration(SAMPLING), "--threads", str(self._threads),
@@ -280,7 +319,7 @@ class LatteTool:
         for function in functions:
             run += ["--functions", function]
         run += [*self._params(step.workload, invocation), *self._connection(invocation)]
-        export = [str(self.binary), "--log-file", os.devnull, "hdr", report,
+        export = [binary, "--log-file", os.devnull, "hdr", report,
                   "--output", exported]
         legend = ["awk", "-v", f"legend={LEGEND}",
                   "!done && !/^#/ { print legend; done = 1 } { print }", exported]

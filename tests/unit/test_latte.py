@@ -25,6 +25,7 @@ import os
 import stat
 import subprocess
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -593,16 +594,41 @@ class RemoteHost:
         return CommandResult(self.host, tuple(command), 0, "", "")
 
 
-def test_install_copies_binary_and_workload_to_a_remote_host(tmp_path: Path,
-                                                             cache: Path) -> None:
+def test_install_copies_binary_and_workload_under_the_remote_workdir(tmp_path: Path,
+                                                                   cache: Path) -> None:
+    """Not at this machine's cache path (a non-root user cannot write /root/.cache there):
+    under the deployment's workdir, each renamed into place; the loader's commands then run
+    those copies, other loaders this machine's."""
     binary = tmp_path / "latte"
     binary.write_text("#!/bin/sh\necho 'Cassandra Latency and Throughput Tester 0.29.0'\n")
     binary.chmod(0o755)
     remote = RemoteHost()
-    latte = LatteTool(binary)
-    asyncio.run(latte.install(remote))  # type: ignore[arg-type]
-    script = str(latte.workload_script)
+    latte = LatteTool(binary, allow_service_time=True)
+    asyncio.run(latte.install(remote, "/var/tmp/sb/"))  # type: ignore[arg-type]
+    target = "/var/tmp/sb/tools/latte-0.29.0/latte"
+    script = "/var/tmp/sb/tools/latte-workloads/kv.rn"
+    partial, partial_script = f"{target}.loader-host-2.partial", f"{script}.loader-host-2.partial"
     assert remote.calls == [
-        ("mkdir", "-p", str(tmp_path)), ("put", str(binary), str(binary)),
-        ("mkdir", "-p", str(Path(script).parent)), ("put", script, script),
-        ("chmod", "755", str(binary))]
+        ("mkdir", "-p", "/var/tmp/sb/tools/latte-0.29.0", "/var/tmp/sb/tools/latte-workloads"),
+        ("put", str(binary), partial), ("put", str(latte.workload_script), partial_script),
+        ("sh", "-c", f"chmod 755 {partial} && mv -f {partial} {target} && "
+                     f"mv -f {partial_script} {script}")]
+    there = replace(invocation(), loader="loader-host-2")
+    schema = latte.schema_command(WRITE, there)
+    assert schema[0] == target and script in schema and str(latte.workload_script) not in schema
+    run, export, _ = step_parts(latte.step_command(Step(WRITE, rate=10, duration=1), there))
+    assert (run[0], export[0]) == (target, target) and script in run
+    populate = latte.populate_command(WRITE, there)
+    assert populate[0] == target and script in populate
+    here = latte.schema_command(WRITE, invocation())
+    assert here[0] == str(binary) and str(latte.workload_script) in here
+
+
+def test_install_uploads_nothing_when_the_hosts_are_this_machine(tmp_path: Path,
+                                                                 cache: Path) -> None:
+    binary = tmp_path / "latte"
+    binary.write_text("#!/bin/sh\necho 'Cassandra Latency and Throughput Tester 0.29.0'\n")
+    binary.chmod(0o755)
+    remote = RemoteHost()
+    asyncio.run(LatteTool(binary).install(remote, None))  # type: ignore[arg-type]
+    assert remote.calls == []

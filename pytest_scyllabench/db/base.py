@@ -17,11 +17,46 @@ or, to reuse a cluster kept running by an earlier session, ``export_metrics`` th
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+from pytest_scyllabench.errors import DatabaseError, ScyllaBenchError
 
 if TYPE_CHECKING:
     from pytest_scyllabench.monitor.exporters import JmxAgent
+    from pytest_scyllabench.provision.base import Host
+
+T = TypeVar("T")
+
+
+async def on_every_host(what: str, items: Sequence[T], host: Callable[[T], Host],
+                        action: Callable[[T], Awaitable[None]]) -> None:
+    """Run ``action(item)`` for every item (one per host, ``host(item)``) at once, to the end
+    on each of them.
+
+    Raises one ``DatabaseError`` naming every host where it failed, in the order of
+    ``items``, and why (``what`` says what was being done), never an ``ExceptionGroup``.
+    A host that dropped its connection (``ProvisionError``, ``OSError``) is one more failure.
+    """
+    failures: dict[int, ScyllaBenchError | OSError] = {}
+
+    async def attempt(index: int, item: T) -> None:
+        try:
+            await action(item)
+        except (ScyllaBenchError, OSError) as exc:
+            failures[index] = exc
+
+    async with asyncio.TaskGroup() as group:
+        for index, item in enumerate(items):
+            group.create_task(attempt(index, item))
+    if failures:
+        order = sorted(failures)
+        lines = "\n".join(f"  {host(items[i]).name} ({host(items[i]).address}): {failures[i]}"
+                          for i in order)
+        raise DatabaseError(f"could not {what} on {len(failures)} of {len(items)} host(s):\n"
+                            f"{lines}") from failures[order[0]]
 
 
 class Database(Protocol):

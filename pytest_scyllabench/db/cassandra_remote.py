@@ -34,6 +34,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pytest_scyllabench.db import cassandra_config as cfg
+from pytest_scyllabench.db.base import on_every_host
 from pytest_scyllabench.db.cassandra_probe import NodeProbe
 from pytest_scyllabench.db.maven import CassandraJars, find_java, resolve_jars
 from pytest_scyllabench.errors import (
@@ -179,29 +180,11 @@ class RemoteCassandraCluster:
         return list(zip(self._servers, self._nodes, strict=True))
 
     async def _each(self, what: str, action: NodeAction) -> None:
-        """Run ``action(host, node)`` on every server at once, to the end on each of them.
-
-        Raises one ``DatabaseError`` naming every host where it failed (``what`` says what
-        was being done) and why, never an ``ExceptionGroup``.
-        """
-        failures: list[tuple[Host, ScyllaBenchError | OSError]] = []
-
-        async def attempt(host: Host, node: cfg.NodeLayout) -> None:
-            try:
-                await action(host, node)
-            # A host that dropped its connection (ProvisionError, OSError) is one more failure.
-            except (ScyllaBenchError, OSError) as exc:
-                failures.append((host, exc))
-
-        async with asyncio.TaskGroup() as group:
-            for host, node in self._pairs():
-                group.create_task(attempt(host, node))
-        if failures:
-            order = {host.name: index for index, host in enumerate(self._servers)}
-            failures.sort(key=lambda failure: order[failure[0].name])
-            lines = "\n".join(f"  {host.name} ({host.address}): {exc}" for host, exc in failures)
-            raise DatabaseError(f"could not {what} on {len(failures)} of {len(self._servers)} "
-                                f"host(s):\n{lines}") from failures[0][1]
+        """Run ``action(host, node)`` on every server at once, to the end on each of them
+        (:func:`~pytest_scyllabench.db.base.on_every_host`: one ``DatabaseError`` naming
+        every host where it failed, and why)."""
+        await on_every_host(what, self._pairs(), lambda pair: pair[0],
+                            lambda pair: action(*pair))
 
     # -- install -------------------------------------------------------------------------
 

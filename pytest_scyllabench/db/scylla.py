@@ -25,7 +25,9 @@ Three ways to run a node, one ``NodeControl`` each, chosen by :func:`create`:
 Scylla bootstraps one node at a time, so ``start`` launches the seed (node 1) only and
 ``wait_ready`` starts every other node in order once the previous one is up and normal (UN) in
 its own ``nodetool status``, all within ``wait_ready``'s deadline; the cluster is ready when every
-node lists all nodes UN and answers a CQL ``OPTIONS`` request with ``SUPPORTED``.
+node lists all nodes UN and answers a CQL ``OPTIONS`` request with ``SUPPORTED``. Install,
+configure, stop and wipe run on all hosts at once and are tried on each of them: one error names
+every host where they failed, and why.
 
 What was exercised: the orchestration and every node command against recording fake
 executors only (``tests/unit/test_scylla_backend.py`` asserts the exact commands and files);
@@ -50,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_scyllabench.db import scylla_config as cfg
+from pytest_scyllabench.db.base import on_every_host
 from pytest_scyllabench.db.scylla_nodes import (
     PROBE_TIMEOUT,
     ContainerControl,
@@ -61,7 +64,6 @@ from pytest_scyllabench.db.scylla_nodes import (
 )
 from pytest_scyllabench.errors import (
     ClusterNotReady,
-    CommandError,
     CommandTimeout,
     ConfigError,
     DatabaseError,
@@ -240,14 +242,22 @@ class ScyllaCluster:
         """Local copies of the nodes' logs (made by ``fetch_logs``)."""
         return [self._local_dir / node.name / "logs" / "scylla.log" for node in self._nodes]
 
-    async def _each(self, action: Callable[[Node], Coroutine[Any, Any, None]]) -> None:
-        async with asyncio.TaskGroup() as group:
-            for node in self._nodes:
-                group.create_task(action(node))
+    async def _each(self, what: str, action: Callable[[Node], Coroutine[Any, Any, None]]
+                    ) -> None:
+        """Run ``action(node)`` on every server at once, to the end on each of them
+        (:func:`~pytest_scyllabench.db.base.on_every_host`: one ``DatabaseError`` naming
+        every host where it failed, and why)."""
+        await on_every_host(what, self._nodes, lambda node: node.host, action)
 
     async def install(self) -> str:
         """Install ScyllaDB on every server (skipped where it is there already)."""
-        versions = await asyncio.gather(*(self._control.install(node) for node in self._nodes))
+        found: dict[str, str] = {}
+
+        async def install(node: Node) -> None:
+            found[node.name] = await self._control.install(node)
+
+        await self._each("install ScyllaDB", install)
+        versions = [found[node.name] for node in self._nodes]
         if len(set(versions)) > 1:
             detail = ", ".join(f"{node} {version}" for node, version in zip(self._nodes, versions,
                                                                              strict=True))
@@ -262,7 +272,8 @@ class ScyllaCluster:
         if self._control.fresh_start:
             await self.stop()
             await self.wipe()
-        await self._each(lambda node: self._control.configure(node, self.seeds))
+        await self._each("configure ScyllaDB",
+                         lambda node: self._control.configure(node, self.seeds))
         self._configured = True
 
     async def start(self) -> None:
@@ -325,23 +336,25 @@ class ScyllaCluster:
                                   f"after {timeout:g} s; last problems seen:\n{detail}") from None
 
     async def stop(self) -> None:
-        """Stop every node; idempotent."""
-        failures: list[str] = []
+        """Stop every node; idempotent.
+
+        Every host is tried; one ``DatabaseError`` names each host where it failed.
+        """
 
         async def stop(node: Node) -> None:
             try:
                 await self._control.stop(node)
-            except CommandError as exc:
-                failures.append(f"ScyllaDB {node} on {node.host.name}: could not stop it: {exc}")
-            self._started.discard(node.name)
+            finally:
+                self._started.discard(node.name)
 
-        await self._each(stop)
-        if failures:
-            raise DatabaseError("\n".join(failures))
+        await self._each("stop ScyllaDB", stop)
 
     async def wipe(self) -> None:
-        """Remove every node's data, commit log and hints (configuration and logs stay)."""
-        await self._each(self._control.wipe)
+        """Remove every node's data, commit log and hints (configuration and logs stay).
+
+        Every host is tried; one ``DatabaseError`` names each host where it failed.
+        """
+        await self._each("wipe the ScyllaDB data", self._control.wipe)
 
     async def fetch_logs(self) -> None:
         """Copy every node's log here (see ``logs``); a missing log is skipped."""

@@ -26,7 +26,13 @@ from pytest_scyllabench.db.scylla import (
     wait_joined,
 )
 from pytest_scyllabench.db.scylla_nodes import ContainerControl, PackageControl, TarballControl
-from pytest_scyllabench.errors import ClusterNotReady, CommandError, ConfigError, DatabaseError
+from pytest_scyllabench.errors import (
+    ClusterNotReady,
+    CommandError,
+    ConfigError,
+    DatabaseError,
+    ProvisionError,
+)
 from pytest_scyllabench.execute.base import CommandResult
 from pytest_scyllabench.profile import DatabaseSpec, LoaderSpec, LocalSpec, Profile
 from pytest_scyllabench.provision.base import Deployment, Host
@@ -664,9 +670,52 @@ def test_packages_stop_and_wipe(tmp_path: Path) -> None:
     assert fake(servers[1]).calls == [("id", "-u"), ("systemctl", "stop", "scylla-server"),
                                       ("rm", "-rf", *data)]
     fake(servers[1]).rules[1] = ("systemctl stop", Reply("", 1, "Job failed"))
-    with pytest.raises(DatabaseError, match=r"(?s)node2 \(10.0.0.2\) on node2: could not stop "
-                                            "it.*Job failed"):
+    with pytest.raises(DatabaseError, match=r"(?s)could not stop ScyllaDB on 1 of 2 host\(s\):\n"
+                                            r"  node2 \(10.0.0.2\): .*Job failed"):
         asyncio.run(db.stop())
+
+
+@dataclass
+class DroppedHost(FakeHost):
+    """A host whose SSH connection is gone: every command fails before it runs."""
+
+    async def run(self, command: Sequence[str], *, timeout: float, check: bool = True,
+                  env: Mapping[str, str] | None = None, cwd: str | None = None,
+                  stdin: bytes | None = None) -> CommandResult:
+        self.calls.append(tuple(command))
+        raise ProvisionError(f"{self.host} (10.0.0.1): cannot connect over SSH: "
+                             "Connection refused")
+
+
+def test_stop_and_wipe_try_every_host_and_name_each_failure(tmp_path: Path) -> None:
+    """One ``DatabaseError`` naming each failed host and why, never an ``ExceptionGroup``;
+    the healthy host is stopped and wiped to the end, and no node counts as started."""
+    servers = hosts(3, [[], [("pkill", Reply("", 1, "pkill: Operation not permitted")),
+                             ("rm -rf", Reply("", 1, "rm: Read-only file system"))]])
+    servers[0] = Host("node1", ADDRESSES[0], DroppedHost("node1"))
+    db = cluster(tarball(), servers, tmp_path)
+    db._started.update(node.name for node in db.nodes)
+    with pytest.raises(DatabaseError) as caught:
+        asyncio.run(db.stop())
+    assert not isinstance(caught.value, BaseExceptionGroup)
+    lines = str(caught.value).splitlines()
+    assert lines[0] == "could not stop ScyllaDB on 2 of 3 host(s):"
+    assert lines[1] == ("  node1 (10.0.0.1): node1 (10.0.0.1): cannot connect over SSH: "
+                        "Connection refused")
+    assert lines[2].startswith("  node2 (10.0.0.2): node2: command failed (exit code 1): sh -c")
+    assert "Operation not permitted" in str(caught.value) and "node3" not in str(caught.value)
+    assert isinstance(caught.value.__cause__, ProvisionError)
+    assert len(fake(servers[2]).calls) == 1 and "pkill -TERM" in fake(servers[2]).calls[0][2]
+    assert db._started == set()
+    with pytest.raises(DatabaseError) as wiped:
+        asyncio.run(db.wipe())
+    assert not isinstance(wiped.value, BaseExceptionGroup)
+    lines = str(wiped.value).splitlines()
+    assert lines[0] == "could not wipe the ScyllaDB data on 2 of 3 host(s):"
+    assert [line[:20] for line in lines[1:3]] == ["  node1 (10.0.0.1): ", "  node2 (10.0.0.2): "]
+    assert "Read-only file system" in str(wiped.value)
+    assert fake(servers[2]).calls[1][:2] == ("rm", "-rf")
+    assert f"{WORKDIR}/clusters/p/10.0.0.3/data" in fake(servers[2]).calls[1]
 
 
 def test_tarball_stop_kills_only_this_node(tmp_path: Path) -> None:

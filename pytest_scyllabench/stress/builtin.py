@@ -15,7 +15,11 @@ not, the loader goes into a virtualenv under the workdir, made once per version:
                                                                      and the driver, from PyPI
 
 The wheel is built once per session from this package's source tree, in the cache
-(``cache_dir()/tools/builtin-loader/<version>/``), never in the source tree itself.
+(``cache_dir()/tools/builtin-loader/<version>/``), never in the source tree itself. When
+``python3 -m venv`` fails because the host lacks ensurepip or the venv module (a plain Debian or
+Ubuntu image without ``python3-venv``), that package (and the versioned one Debian's message
+names) is installed with ``apt-get`` as root or through ``sudo -n``
+(:mod:`pytest_scyllabench.execute.packages`), and the venv is made again, once.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_scyllabench import __version__
 from pytest_scyllabench.errors import CommandError, MissingDependencyError, StressError
+from pytest_scyllabench.execute.packages import apt_install
 from pytest_scyllabench.loader.cli import DEFAULT_DRIVER
 from pytest_scyllabench.loader.workload import workload_to_json
 from pytest_scyllabench.stress.base import (
@@ -72,6 +77,13 @@ BUILD_TIMEOUT = 600.0
 #: Seconds ``pip install`` may take on a loader host (downloads from PyPI).
 PIP_TIMEOUT = 900.0
 _PIP = ("-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input")
+#: The Debian/Ubuntu package with ensurepip and the venv module of the default python3.
+VENV_PACKAGE = "python3-venv"
+#: What ``python3 -m venv`` says without that package: Debian's own message (stdout), or
+#: Python's when the module itself is missing (stderr); see ``tests/unit/data/python-venv``.
+_NO_VENV = re.compile(r"ensurepip is not\s+available|No module named venv\b")
+#: The versioned package Debian's message names (``apt install python3.11-venv``).
+_NAMED_VENV_PACKAGE = re.compile(r"apt install (python3[0-9.]*-venv)\b")
 #: Imports the loader (and the modules named as arguments), then prints our version.
 _PROBE = ("import importlib, sys\n"
           "import pytest_scyllabench.loader.phases\n"
@@ -167,19 +179,45 @@ class BuiltinTool:
         python = f"{venv}/bin/python"
         driver = self._driver_package()
         steps: list[list[str]] = [
-            [self._python, "-m", "venv", venv],
             [python, *_PIP, "--force-reinstall", "--no-deps", remote_wheel],
             [python, *_PIP, *loader_requirements(driver[0] if driver else None)],
         ]
         try:
             await executor.run(["mkdir", "-p", f"{workdir}/python"], timeout=PROBE_TIMEOUT)
             await executor.put(wheel, remote_wheel)
+            await self._make_venv(executor, venv)
             for command in steps:
                 await executor.run(command, timeout=PIP_TIMEOUT)
         except CommandError as exc:
             raise MissingDependencyError(
                 f"{executor.host}: cannot install the built-in loader in {venv} ("
                 + _HINT.format(version=__version__) + f"): {exc}") from exc
+
+    async def _make_venv(self, executor: Executor, venv: str) -> None:
+        """``python -m venv``; where ensurepip or venv is missing, ``python3-venv`` installed
+        with apt (root or ``sudo -n``) and the venv made again, once."""
+        command = [self._python, "-m", "venv", venv]
+        result = await executor.run(command, timeout=PIP_TIMEOUT, check=False)
+        if result.exit_code == 0:
+            return
+        said = f"{result.stdout}\n{result.stderr}"
+        if _NO_VENV.search(said) is None:
+            raise CommandError(executor.host, command, result.exit_code,
+                               result.stderr.strip() or result.stdout)
+        packages = [VENV_PACKAGE]
+        named = _NAMED_VENV_PACKAGE.search(said)
+        if named is not None and named[1] != VENV_PACKAGE:
+            packages.append(named[1])
+        log.info("%s: %s has no ensurepip/venv; installing %s", executor.host, self._python,
+                 ", ".join(packages))
+        try:
+            await apt_install(executor, packages)
+        except CommandError as exc:
+            raise MissingDependencyError(
+                f"{executor.host}: `{self._python} -m venv` needs {', '.join(packages)} "
+                f"(ensurepip is missing) and installing it with apt-get as root or through "
+                f"sudo -n failed: {exc}") from exc
+        await executor.run(command, timeout=PIP_TIMEOUT)
 
     async def wheel(self) -> Path:
         """This package as a wheel, built from its source tree once per session."""

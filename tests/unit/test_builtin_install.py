@@ -233,3 +233,92 @@ def test_the_wheel_is_built_in_the_cache_and_runs_the_loader(tmp_path: Path) -> 
                             "print(m.__file__)"], capture_output=True, text=True, timeout=60,
                            env=env)
     assert where.stdout.strip().startswith(str(unpacked)), where.stdout + where.stderr
+
+
+# --- a host without python3-venv ---------------------------------------------------------------
+
+#: Recorded on Debian 12 from its python3.11 with the stdlib's ensurepip, then venv, left out.
+VENV_DATA = Path(__file__).parent / "data" / "python-venv"
+WITHOUT_ENSUREPIP = (VENV_DATA / "without-ensurepip.stdout").read_text()
+WITHOUT_VENV_MODULE = (VENV_DATA / "without-venv-module.stderr").read_text()
+
+
+def bare_host(*, uid: str = "1000", system: str = "debian", venv_says: tuple[str, str] = (
+        WITHOUT_ENSUREPIP, ""), sudo_fails: str = "") -> ScriptedHost:
+    """A host whose ``python3 -m venv`` fails as recorded until apt installed python3-venv."""
+    state = {"venv": False}
+
+    def answer(command: tuple[str, ...]) -> tuple[int, str, str]:
+        if is_probe(command):
+            return 1, "", "ModuleNotFoundError: No module named 'pytest_scyllabench'"
+        if command[:3] == ("python3", "-m", "venv"):
+            return (0, "", "") if state["venv"] else (1, *venv_says)
+        if command == ("id", "-u"):
+            return 0, uid + "\n", ""
+        if command[:2] == ("sh", "-c") and "os-release" in command[2]:
+            return 0, f"{system}\n", ""
+        if "apt-get install" in command[-1]:
+            if sudo_fails and command[0] == "sudo":
+                return 1, "", sudo_fails
+            state["venv"] = True
+        return 0, "", ""
+
+    return ScriptedHost(answer, host="loader-7")
+
+
+def test_a_host_without_ensurepip_gets_python3_venv_and_the_venv_made_again(
+        built: list[Path | None]) -> None:
+    executor = bare_host()
+    tool = BuiltinTool(python="python3", driver="acsylla")
+    with pytest.raises(MissingDependencyError, match="still cannot run it"):
+        asyncio.run(tool.install(executor, WORKDIR))  # the fake's pip installs nothing
+    made = ("python3", "-m", "venv", VENV)
+    start = executor.calls.index(made)
+    release, uid, apt = executor.calls[start + 1:start + 4]
+    assert release[:2] == ("sh", "-c") and "/etc/os-release" in release[2]
+    assert uid == ("id", "-u")
+    assert apt[:4] == ("sudo", "-n", "sh", "-c")  # not root: through sudo -n
+    # Debian names the versioned package; python3-venv is the one for the default python3.
+    assert "apt-get install -y -q --no-install-recommends python3-venv python3.11-venv" in apt[4]
+    assert executor.calls[start + 4] == made  # once more, then pip
+    assert executor.calls[start + 5][1:3] == ("-m", "pip")
+    assert executor.calls.count(made) == 2
+
+
+def test_a_host_without_the_venv_module_as_root_installs_python3_venv(
+        built: list[Path | None]) -> None:
+    executor = bare_host(uid="0", venv_says=("", WITHOUT_VENV_MODULE.replace(
+        "/tmp/nov/bin/python3.11", "python3")))
+    with pytest.raises(MissingDependencyError, match="still cannot run it"):
+        asyncio.run(BuiltinTool(python="python3").install(executor, WORKDIR))
+    (apt,) = [c for c in executor.calls if "apt-get install" in c[-1]]
+    assert apt[:2] == ("sh", "-c")  # root: no sudo
+    assert apt[-1].splitlines()[-1] == "apt-get install -y -q --no-install-recommends python3-venv"
+    assert executor.calls.count(("python3", "-m", "venv", VENV)) == 2
+
+
+def test_no_sudo_for_python3_venv_names_the_host_and_the_package(
+        built: list[Path | None]) -> None:
+    executor = bare_host(sudo_fails="sudo: a password is required")
+    with pytest.raises(MissingDependencyError) as caught:
+        asyncio.run(BuiltinTool(python="python3").install(executor, WORKDIR))
+    message = str(caught.value)
+    assert message.startswith("loader-7: `python3 -m venv` needs python3-venv, python3.11-venv "
+                              "(ensurepip is missing)")
+    assert "sudo: a password is required" in message
+    assert isinstance(caught.value.__cause__, CommandError)
+    assert executor.calls.count(("python3", "-m", "venv", VENV)) == 1  # not retried
+
+
+def test_python3_venv_is_not_installed_on_other_systems_nor_for_other_failures(
+        built: list[Path | None]) -> None:
+    executor = bare_host(system="fedora rhel")
+    with pytest.raises(MissingDependencyError, match=r"^loader-7: cannot install python3-venv, "
+                                                     r"python3.11-venv there: not a Debian"):
+        asyncio.run(BuiltinTool(python="python3").install(executor, WORKDIR))
+    full = bare_host(venv_says=("", "Error: [Errno 28] No space left on device: '/var/tmp/sb'"))
+    with pytest.raises(MissingDependencyError) as caught:
+        asyncio.run(BuiltinTool(python="python3").install(full, WORKDIR))
+    assert f"loader-7: command failed (exit code 1): python3 -m venv {VENV}" in str(caught.value)
+    assert "No space left on device" in str(caught.value)
+    assert not [c for c in full.calls if c == ("id", "-u") or "apt-get" in c[-1]]

@@ -109,7 +109,9 @@ OPTIONS: tuple[Option, ...] = (
            "(default: off; the cluster is stopped and its data removed)", flag=True),
     Option("reuse-cluster", parse_bool, False, "",
            "reuse a cluster kept by an earlier session and start no nodes; fails if none "
-           "is running (default: off)", flag=True),
+           "is running; provisioner local only. The reused cluster is stopped and its data "
+           "removed at the end unless --scyllabench-keep-cluster is also given "
+           "(default: off)", flag=True),
     Option("html", parse_bool, False, "",
            "write a self-contained pytest-html report to report.html in the trial directory "
            "when --html is not given (default: off)", flag=True),

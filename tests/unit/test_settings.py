@@ -58,3 +58,13 @@ def test_one_prefix_everywhere() -> None:
         assert option.ini.startswith("scyllabench_")
         assert option.env.startswith("SCYLLABENCH_")
         assert "default" in option.help
+
+
+def test_reuse_cluster_help_says_the_reused_cluster_is_stopped_unless_kept() -> None:
+    """What the session does (session.py pushes the stop of a reused cluster unless kept)."""
+    from pytest_scyllabench.session import REUSABLE_PROVISIONERS
+
+    (reuse,) = [option for option in OPTIONS if option.name == "reuse-cluster"]
+    assert "stopped and its data removed at the end unless --scyllabench-keep-cluster" \
+        in reuse.help
+    assert REUSABLE_PROVISIONERS == ("local",) and "provisioner local only" in reuse.help

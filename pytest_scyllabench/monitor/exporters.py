@@ -25,7 +25,10 @@ scrape every second stays cheap, and name them (all under ``cassandra_``)::
 ``operation`` is Cassandra's scope as is: ``Read``, ``Write``, ``RangeSlice``, ``CASRead``...
 
 :class:`NodeExporter` runs Debian's ``prometheus-node-exporter`` on a host through its
-executor, with the cpu, diskstats, netdev, meminfo, loadavg and filesystem collectors only.
+executor, with the cpu, diskstats, netdev, meminfo, loadavg and filesystem collectors only. As
+Prometheus, it listens on a loopback, private or link-local address only
+(:func:`~pytest_scyllabench.monitor.prometheus.listen_address_problem`, checked before anything
+is installed or started).
 """
 
 from __future__ import annotations
@@ -319,8 +322,13 @@ class NodeExporter:
 
     async def start(self, timeout: float = 30.0) -> float:
         """Start it and wait until ``/metrics`` serves CPU samples; the seconds it took."""
+        # prometheus.py imports this module's ports: imported here, not at the top.
+        from pytest_scyllabench.monitor.prometheus import check_listen_address
+
         if self._process is not None:
             raise MonitoringError(f"{self.what} is already started")
+        await check_listen_address(self.executor.host, self.address,
+                                   service="the node exporter")
         self.version = await installed_version(
             self.executor, self.binary, NODE_EXPORTER_PACKAGE, "the node exporter",
             install=self.install, default_binary=NODE_EXPORTER_BINARY)

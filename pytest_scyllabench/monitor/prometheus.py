@@ -165,12 +165,13 @@ def listen_address_problem(address: str) -> str | None:
 
 
 async def check_listen_address(host: str, address: str,
-                               timeout: float = RESOLVE_TIMEOUT) -> None:
-    """``MonitoringError`` naming ``host`` and ``address`` unless Prometheus may listen there.
+                               timeout: float = RESOLVE_TIMEOUT, *,
+                               service: str = "Prometheus") -> None:
+    """``MonitoringError`` naming ``host`` and ``address`` unless ``service`` may listen there.
 
     A host name must resolve (on this machine) to allowed addresses only.
     """
-    what = f"{host}: refusing to run Prometheus listening on {address}"
+    what = f"{host}: refusing to run {service} listening on {address}"
     problem = listen_address_problem(address)
     if problem != "not an IP address":
         if problem is not None:

@@ -80,17 +80,22 @@ class StepRunner:
             driver=self._profile.loaders.driver,
         )
 
-    async def tool(self, name: str | None = None) -> StressTool:
+    async def tool(self, name: str | None = None,
+                   workload: Workload | None = None) -> StressTool:
         """The stress tool ``name`` (default: the profile's), installed on every loader host.
 
         Tools are created and installed once per session; a step naming another tool than the
-        profile's installs that one before its first step.
+        profile's installs that one before its first step, after checking that it can run
+        ``workload`` (a ``ConfigError`` naming the field, before anything is built).
         """
         cluster = self._cluster
         name = name or self._profile.loaders.tool
         tool = cluster.tools.get(name)
         if tool is None:
-            tool = cluster.tools[name] = backends.stress_tool(name, self._profile.loaders)
+            tool = backends.stress_tool(name, self._profile.loaders)
+            if workload is not None:
+                tool.check_workload(workload)
+            cluster.tools[name] = tool
         missing = [host for host in cluster.deployment.loaders
                    if (name, host.name) not in cluster.installed]
         if missing:

@@ -63,7 +63,7 @@ class StepCall:
         limits = {**parse_thresholds(state.profile.thresholds), **marker_thresholds(self._item),
                   **parse_thresholds(thresholds or {})}
         runner = StepRunner(self._cluster, state.profile)
-        stress_tool = bench.run(runner.tool(tool))
+        stress_tool = bench.run(runner.tool(tool, step.workload))
         bench.run(runner.prepare(step.workload, state.trials.path / "populate", stress_tool))
         repeat = state.settings.repeat
         results: list[StepResult] = []
@@ -131,7 +131,7 @@ class StepCall:
         environment = environment_of(
             results[0], database=state.profile.database.kind, database_version=cluster.version,
             nodes=len(cluster.deployment.servers), instance_types=instance_types(state.profile),
-            extra=machine_of(state.profile))
+            extra=machine_of(state.profile, cluster))
         params = getattr(getattr(item, "callspec", None), "params", {})
         layers = marker_rule_layers(item)
         record = record_from_results(identity, environment, results, params=params,
@@ -179,8 +179,11 @@ class StepCall:
 
 
 
-def machine_of(profile: Profile) -> dict[str, str]:
-    """This machine's CPUs and memory when the nodes run on it (local, docker)."""
+def machine_of(profile: Profile, cluster: Cluster | None = None) -> dict[str, str]:
+    """The CPUs and memory the nodes run on: the servers' when they are other machines
+    (static, aws: read at cluster start), else this machine's (local, docker)."""
+    if cluster is not None and cluster.host_facts:
+        return machine.identity(cluster.host_facts)
     return machine.describe() if profile.provisioner in ("local", "docker") else {}
 
 

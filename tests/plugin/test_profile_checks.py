@@ -104,3 +104,19 @@ def test_write(scyllabench_step):
     result.stdout.fnmatch_lines(["*ConfigError: workloads.mixed.mix: scylla-bench cannot run "
                                  "mix {'write': 0.7, 'read': 0.3}*"])
     assert not marker.exists()  # neither its schema nor its populate command ran
+
+
+def test_a_steps_own_tool_is_checked_before_it_is_installed(
+        pytester: pytest.Pytester, session_dir: Path) -> None:
+    pytester.makefile(".yaml", fake="database: {nodes: 1, replication_factor: 1}\n"
+                                    "workloads:\n  hot: {mix: {write: 1}, distribution: zipfian}\n")
+    pytester.makepyfile(test_bench="""
+def test_hot(scyllabench_step):
+    scyllabench_step("hot", rate=100, duration=1, warmup=0, tool="cassandra-stress")
+""")
+    result = pytester.runpytest("--scyllabench-profile=fake.yaml", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*ConfigError: workloads.hot.distribution: cassandra-stress "
+                                 "cannot draw keys with distribution 'zipfian'*"])
+    cache = session_dir / "cache"
+    assert not any(cache.rglob("*cassandra*")), "cassandra-stress was fetched before the check"

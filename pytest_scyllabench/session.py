@@ -14,6 +14,11 @@ teardown never races a half-finished setup. The database is stopped and wiped at
 unless ``--scyllabench-keep-cluster`` is given, a reused cluster too; a kept cluster whose
 setup failed is stopped all the same. Reusing a kept cluster is checked against the
 profile's provisioner before anything is provisioned (:func:`check_options`).
+
+When the servers are other machines (a deployment with a workdir: static, aws), their CPUs,
+memory and kernel are read once the cluster is ready (:func:`pytest_scyllabench.machine.
+read_hosts`: in parallel, bounded, ``unknown`` for a host that does not answer) and kept in
+:attr:`Cluster.host_facts`, for the report and the baseline's environment.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from pytest_scyllabench import backends
+from pytest_scyllabench import backends, machine
 from pytest_scyllabench.db.base import Database
 from pytest_scyllabench.errors import ConfigError, MonitoringError
 from pytest_scyllabench.monitor.exporters import JmxAgent, resolve_jmx_agent
@@ -109,6 +114,9 @@ class Cluster:
     #: calls ``await cluster.monitoring.vitals(start, end)`` and ``wait_quiet()``; both
     #: return ``None`` when monitoring is not up.
     monitoring: Monitoring | None = None
+    #: Each database server's ``cpus``, ``memory`` and ``kernel`` by host name, read when
+    #: the servers are other machines (``{}`` when they are this one, see ``machine``).
+    host_facts: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def monitoring_warnings(self) -> list[str]:
@@ -247,9 +255,13 @@ class BenchSession:
             await database.start()
             await database.wait_ready(profile.database.start_timeout)
             reused = False
+        host_facts: dict[str, dict[str, str]] = {}
+        if deployment.workdir is not None:  # the servers are other machines
+            host_facts = await machine.read_hosts(deployment.servers)
+            log.info("servers: %s", machine.summarize(host_facts))
         cluster = Cluster(deployment=deployment, database=database, version=version,
                           start_seconds=time.monotonic() - began, reused=reused,
-                          tools={profile.loaders.tool: tool})
+                          tools={profile.loaders.tool: tool}, host_facts=host_facts)
         if profile.monitoring.enabled:
             cluster.monitoring = await self._start_monitoring(deployment, metrics_port,
                                                               monitoring_warnings, trial_dir)

@@ -206,7 +206,8 @@ class SessionState:
         setattr(report, "extras", extras)  # noqa: B010  (pytest-html's attribute)
 
     def environment(self) -> list[tuple[str, str]]:
-        """What the results depend on: database, tools, deployment, this machine."""
+        """What the results depend on: database, tools, deployment, its servers (when they
+        are other machines), this machine."""
         profile, record = self.profile, self.trials.session
         versions = dict(record.versions)
         database = profile.database
@@ -226,6 +227,9 @@ class SessionState:
         if types and "instance types" not in self.facts:
             facts.append(("instance types", types))
         facts += sorted(self.facts.items())
+        cluster = self.bench.current_cluster
+        if cluster is not None and cluster.host_facts:
+            facts.append(("servers", machine.summarize(cluster.host_facts)))
         uname = platform.uname()
         here = machine.describe()
         facts.append(("this machine", f"{here['cpus']}, {here['memory']}, {uname.system} "

@@ -1,19 +1,29 @@
-"""Regression gating on a real local run compared with itself (one Cassandra node).
+"""Regression gating on a real local run (one Cassandra node) compared with itself.
 
 Two sessions of the same benchmark file, each on a fresh node (the same conditions on both
-sides: a reused node would be warmer in the second session): the first saves baseline ``a``,
-the second compares with it and saves ``b``, three repetitions each so that the noise
-estimate is over runs. ``test_write`` is the same step in both: every rule must come out
-"within noise". ``test_write_rate_varies`` is a real, known shift: its step (named
-``write-varied`` in both sessions, so the records match) runs at 500 ops/s first and at
-250 ops/s then, a throughput 50% lower, which the command line's ``throughput:-2%`` flags
-but its marker's ``throughput:-90%`` allows.
+sides: a reused node would be warmer in the second session), three repetitions of every step
+so that the noise estimate is over runs: the first saves baseline ``a``, the second compares
+with it and saves ``b``.
+
+* Each saved run compared with itself (``scyllabench compare a a``) is within noise on every
+  rule, with the intervals computed from the real repetitions.
+* The second session re-ran ``test_write`` unchanged. Its throughput is within noise. Its
+  latency is compared but not asserted within noise: on this shared 2-core machine p99 moves
+  between sessions by far more than it moves between the back-to-back repetitions of one
+  session (4 ms in one session, 25 ms in the next were seen), so the gate may call either
+  direction significant. What is asserted is that the offline comparison of the two saved runs
+  gives exactly the session's lines and verdicts, and exits 1 exactly when the session failed.
+* ``test_write_rate_varies`` is a real, known shift: its step (named ``write-varied`` in both
+  sessions, so the records match) runs at 500 ops/s first, at 250 ops/s then, a throughput
+  50% lower, a regression under the command line's ``throughput:-2%``; its marker's
+  ``throughput:-90%`` wins, in the session and offline.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -113,63 +123,81 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
     return Runs(root, saved, compared)
 
 
-def comparison_lines(out: str, test: str) -> list[str]:
-    """The terminal's comparison lines of one test (``test_write write@500: p99 ...``)."""
-    return [line.strip() for line in out.splitlines()
-            if line.strip().startswith(f"{test} ") and ": " in line
-            and any(verdict.value in line for verdict in Verdict)]
+def scyllabench_compare(runs: Runs, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(SCYLLABENCH), "compare", "--baseline-dir", str(runs.baselines),
+                           *args], capture_output=True, text=True, timeout=120)
 
 
-def test_a_run_compared_with_itself_is_within_noise(runs: Runs) -> None:
-    out = runs.compare_out
-    assert runs.compare.returncode == 0, out
-    assert "2 passed" in out, out
-    assert "scyllabench baseline a:" in out, out
-    lines = comparison_lines(out, "test_write")
-    # Every rule of the command line, each once, judged over the repetitions.
-    assert [line.partition(":")[2].split()[0] for line in lines] == \
-        ["p99", "p999", "throughput"], out
-    for line, rule in zip(lines, CLI_RULES.split(), strict=True):
-        assert line.startswith("test_write write@500: "), line
-        assert " within noise: " in line, out
-        assert line.endswith(f"rule {rule}"), line
-        assert "95% CI" in line, line
-    assert " regressed" not in out and " improved" not in out, out
+VERDICT = r": \S+ (regressed|improved|within noise): "
 
-    # Both runs saved: one record per benchmark, three repetitions each, the marker's rules kept.
+
+def comparison_lines(out: str) -> list[str]:
+    """The comparison lines of a terminal (``test_write write@500: p99 within noise: ...``)."""
+    return sorted(line.strip() for line in out.splitlines()
+                  if line.startswith("test_write") and re.search(VERDICT, line))
+
+
+def test_a_saved_run_compared_with_itself_is_within_noise(runs: Runs) -> None:
+    assert "2 passed" in runs.save.stdout, runs.save.stdout
     for name in ("a", "b"):
         records = [json.loads(path.read_text())
                    for path in sorted((runs.baselines / name).glob("*.json"))]
         assert sorted(r["identity"]["step"] for r in records) == ["write-varied", "write@500"]
         for record in records:
             assert record["identity"]["profile"] == PROFILE_NAME
-            assert len(record["repetitions"]) == 3
             assert record["environment"]["nodes"] == 1
-            assert record["merged"]["ops"] == sum(r["ops"] for r in record["repetitions"])
+            assert len(record["repetitions"]) == 3
+            assert record["merged"]["ops"] == sum(r["ops"] for r in record["repetitions"]) > 0
         varied = next(r for r in records if r["identity"]["step"] == "write-varied")
         assert varied["rules"] == "p99:off p999:off throughput:-90%"
 
-
-def test_the_saved_runs_compared_offline(runs: Runs) -> None:
-    for rules in ([], ["--rules", CLI_RULES]):
-        completed = subprocess.run(
-            [str(SCYLLABENCH), "compare", "--baseline-dir", str(runs.baselines), *rules,
-             "a", "b"], capture_output=True, text=True, timeout=120)
+        completed = scyllabench_compare(runs, name, name)
         out = completed.stdout + completed.stderr
         assert completed.returncode == 0, out
-        assert "b against a: 2 benchmarks, 0 regressed, 0 improved, 4 within noise" in out, out
-        assert [line for line in out.splitlines() if " within noise: " in line] == \
-            [line for line in out.splitlines() if line.startswith("test_write")], out
+        assert f"{name} against {name}: 2 benchmarks, 0 regressed, 0 improved, " \
+               "4 within noise" in out, out
+        lines = comparison_lines(out)
+        assert [line.partition(": ")[2].split()[0] for line in lines] == \
+            ["p99", "p999", "throughput", "throughput"], out
+        for line in lines:
+            assert " within noise: " in line and "(+0.0%, 95% CI " in line, line
+
+
+def test_a_real_rerun_compared_in_the_session_and_offline(runs: Runs) -> None:
+    out = runs.compare_out
+    assert "scyllabench baseline a:" in out, out
+    assert "PASSED test_bench.py::test_write_rate_varies" in out, out
+    session = comparison_lines(out)
+    mine = [line for line in session if line.startswith("test_write write@500: ")]
+    # Every rule of the command line, once each, over the repetitions.
+    assert [line.partition(": ")[2].split()[0] for line in mine] == \
+        ["p99", "p999", "throughput"], out
+    for line, rule in zip(mine, CLI_RULES.split(), strict=True):
+        assert line.endswith(f"rule {rule}") and "95% CI" in line, line
+    assert " throughput within noise: " in mine[2], out
+    # Only a latency regression may fail the re-run (see the module's docstring), and only
+    # then does the session fail.
+    regressed = [line for line in session if " regressed: " in line]
+    assert all(re.match(r"test_write write@500: p99?9 regressed: ", line)
+               for line in regressed), out
+    assert runs.compare.returncode == (1 if regressed else 0), out
+
+    offline = scyllabench_compare(runs, "--rules", CLI_RULES, "a", "b")
+    offline_out = offline.stdout + offline.stderr
+    assert comparison_lines(offline_out) == session, offline_out
+    assert offline.returncode == runs.compare.returncode, offline_out
 
 
 def test_the_marker_rule_wins_over_the_command_line(runs: Runs) -> None:
-    out = runs.compare_out
-    lines = comparison_lines(out, "test_write_rate_varies")
-    # The marker turned the latency rules off and allows a 90% drop: one line, no regression.
-    assert len(lines) == 1, out
-    assert lines[0].startswith("test_write_rate_varies write-varied: throughput within "
-                               "noise: "), out
-    assert lines[0].endswith("rule throughput:-90%"), out
+    for out in (runs.compare_out,
+                scyllabench_compare(runs, "--rules", CLI_RULES, "a", "b").stdout):
+        lines = [line for line in comparison_lines(out)
+                 if line.startswith("test_write_rate_varies ")]
+        # The marker turned the latency rules off and allows a 90% drop: one line.
+        assert len(lines) == 1, out
+        assert lines[0].startswith("test_write_rate_varies write-varied: throughput within "
+                                   "noise: "), out
+        assert lines[0].endswith("rule throughput:-90%"), out
 
     # Under the command line's rules alone, the same real records are a regression.
     store = DirectoryStore(runs.baselines)
@@ -177,8 +205,7 @@ def test_the_marker_rule_wins_over_the_command_line(runs: Runs) -> None:
     identity = next(key for key in current if key.step == "write-varied")
     alone = compare(current[identity], baseline[identity],
                     effective_rules(parse_rules(CLI_RULES)), baseline_name="a")
-    verdicts = {change.rule.name: change for change in alone.changes}
-    shift = verdicts["throughput"]
+    shift = {change.rule.name: change for change in alone.changes}["throughput"]
     assert shift.verdict is Verdict.REGRESSION, str(shift)
     assert shift.relative == pytest.approx(-0.5, abs=0.05), str(shift)
     assert shift.interval is not None and shift.interval.method == "repetitions"

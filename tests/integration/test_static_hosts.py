@@ -10,6 +10,7 @@ directory is under ``/tmp`` so that each host has its own, as separate machines 
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import subprocess
 import sys
@@ -20,6 +21,7 @@ import pytest
 import testbed
 from testbed import TestBed
 
+from pytest_scyllabench import machine
 from pytest_scyllabench.db.cassandra_remote import RemoteCassandraCluster
 from pytest_scyllabench.paths import cache_dir
 from pytest_scyllabench.profile_schema import load_profile
@@ -91,7 +93,7 @@ def test_whole_session_on_static_hosts(tmp_path: Path, loader_python: str) -> No
         completed = subprocess.run(
             [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rA",
              f"--scyllabench-profile={profile}", f"--scyllabench-output={tmp_path / 'trials'}",
-             str(tmp_path / "test_bench.py")],
+             "--scyllabench-html", str(tmp_path / "test_bench.py")],
             cwd=tmp_path, capture_output=True, text=True, timeout=900)
         seconds = time.monotonic() - began
         out = completed.stdout + completed.stderr
@@ -116,6 +118,12 @@ def test_whole_session_on_static_hosts(tmp_path: Path, loader_python: str) -> No
     assert len(list(trial.glob("*/*/loader-1.summary.json"))) == 2
     logs = sorted(p.name for p in trial.glob("logs/*system.log"))
     assert logs == ["node1-system.log", "node2-system.log", "node3-system.log"], out
+    # The servers' facts, read over SSH (the namespace hosts are this machine's kernel/CPUs).
+    here = subprocess.run(["sh", "-c", machine.FACTS_SCRIPT], capture_output=True, text=True)
+    servers = f"3 x ({machine.describe_facts(machine.parse_facts(here.stdout))})"
+    assert "unknown" not in servers, servers
+    report = (trial / "report.html").read_text()
+    assert f'<th>servers</th><td class="sb-l">{html.escape(servers)}</td>' in report, out
 
 
 def test_configure_one_host_versus_six(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

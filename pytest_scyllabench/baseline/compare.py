@@ -3,9 +3,10 @@
 For each rule the metric is recomputed on both sides: a percentile from the merged
 histograms (:func:`~pytest_scyllabench.hdr.merge.values_at_percentiles`, never from stored
 percentiles), or the achieved throughput (operations over measured time). The change is given
-absolute (ms or ops/s) and relative to the baseline, with a bootstrap confidence interval
-(:mod:`pytest_scyllabench.baseline.noise`: over repetitions when both sides have two or more,
-else over the histograms' counts, or the per-second rates for throughput). With repetitions,
+absolute (ms or ops/s) and relative to the baseline, with a confidence interval
+(:mod:`pytest_scyllabench.baseline.noise`: Welch's t over the repetitions when both sides
+have two or more, else a bootstrap over the histograms' counts, or over the per-second rates
+for throughput). With repetitions,
 the means of per-run values only estimate the noise: the values shown and judged are still
 those of the merged histograms (percentiles are never averaged).
 
@@ -49,6 +50,7 @@ from pytest_scyllabench.baseline.noise import (
     HistogramResampler,
     histogram_interval,
     means_interval,
+    welch_interval,
 )
 from pytest_scyllabench.baseline.record import BaselineRecord, Identity, Measurement
 from pytest_scyllabench.baseline.rules import Rule
@@ -252,9 +254,8 @@ class _Context:
         baseline, current = self.sides["baseline"], self.sides["current"]
         interval = None
         if len(baseline.repetitions) >= 2 and len(current.repetitions) >= 2:
-            interval = means_interval([run.achieved_rate for run in baseline.repetitions],
+            interval = welch_interval([run.achieved_rate for run in baseline.repetitions],
                                       [run.achieved_rate for run in current.repetitions],
-                                      rng=self.rng("throughput"), resamples=self.resamples,
                                       confidence=self.confidence)
         elif len(baseline.merged.ops_per_s) >= 2 and len(current.merged.ops_per_s) >= 2:
             interval = means_interval(baseline.merged.ops_per_s, current.merged.ops_per_s,
@@ -307,9 +308,8 @@ class _Context:
                 return None
             values[side] = [self._value(record, side, number, name, percentile)
                             for number in range(len(runs))]
-        return means_interval(values["baseline"], values["current"],
-                              rng=self.rng("repetitions", rule.name),
-                              resamples=self.resamples, confidence=self.confidence)
+        return welch_interval(values["baseline"], values["current"],
+                              confidence=self.confidence)
 
     def _measurement(self, side: str, number: int) -> Measurement:
         record = self.sides[side]

@@ -12,6 +12,8 @@ from pytest_scyllabench.baseline.noise import (
     change_interval,
     histogram_interval,
     means_interval,
+    t_quantile,
+    welch_interval,
 )
 from pytest_scyllabench.hdr.histogram import Histogram
 from pytest_scyllabench.hdr.merge import values_at_percentiles
@@ -102,6 +104,42 @@ def test_means_interval_separates_shifted_runs_and_not_equal_ones() -> None:
     assert equal.side == 0
     with pytest.raises(ValueError, match="two values or more"):
         means_interval([1.0], [1.0, 2.0], rng=rng)
+
+
+@pytest.mark.parametrize(("freedom", "expected"), [
+    (1, 12.706), (2, 4.303), (3, 3.182), (4, 2.776), (10, 2.228), (30, 2.042), (1000, 1.962)])
+def test_t_quantile_matches_students_table(freedom: float, expected: float) -> None:
+    assert t_quantile(0.975, freedom) == pytest.approx(expected, abs=1e-3)
+
+
+def test_t_quantile_refuses_what_it_cannot_compute() -> None:
+    with pytest.raises(ValueError, match="freedom >= 1"):
+        t_quantile(0.975, 0.5)
+    with pytest.raises(ValueError, match="probability"):
+        t_quantile(0.3, 3)
+
+
+def test_welch_interval_separates_shifted_runs_and_not_equal_ones() -> None:
+    shifted = welch_interval([10.0, 10.4, 9.8], [12.1, 12.5, 11.9])
+    equal = welch_interval([10.0, 10.4, 9.8], [10.2, 9.9, 10.3])
+
+    assert shifted.side == 1 and shifted.relative_low > 0.1
+    assert (shifted.low + shifted.high) / 2 == pytest.approx(2.1)  # around the change of means
+    assert equal.side == 0
+    assert welch_interval([5.0, 5.0], [5.0, 5.0]).side == 0  # no spread, no change
+    assert welch_interval([5.0, 5.0], [6.0, 6.0]).side == 1  # no spread, a change
+    with pytest.raises(ValueError, match="two values or more"):
+        welch_interval([1.0], [1.0, 2.0])
+
+
+@pytest.mark.parametrize("runs", [2, 3])
+def test_with_few_runs_and_no_change_welch_keeps_its_false_alarm_rate(runs: int) -> None:
+    """A bootstrap of the means flagged 19-32% of these; the 95% interval must flag ~5%."""
+    rng = np.random.default_rng(7)
+    trials = 600
+    alarms = sum(welch_interval(rng.normal(10.0, 1.0, runs), rng.normal(10.0, 1.0, runs)).side
+                 != 0 for _ in range(trials))
+    assert alarms / trials < 0.08
 
 
 def test_change_interval_of_a_zero_baseline_is_infinite_not_an_error() -> None:

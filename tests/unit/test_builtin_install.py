@@ -7,16 +7,14 @@ import asyncio
 import subprocess
 import sys
 import zipfile
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
+from test_executor_support import ScriptedHost
 
 from pytest_scyllabench import __version__
 from pytest_scyllabench.errors import CommandError, MissingDependencyError
-from pytest_scyllabench.execute.base import CommandResult
 from pytest_scyllabench.stress import builtin
 from pytest_scyllabench.stress.base import Invocation
 from pytest_scyllabench.stress.builtin import BuiltinTool, loader_requirements, venv_dir
@@ -26,41 +24,6 @@ REPO = Path(__file__).resolve().parents[2]
 WORKDIR = "/var/tmp/sb"
 VENV = f"/var/tmp/sb/python/pytest-scyllabench-{__version__}"
 WHEEL = f"pytest_scyllabench-{__version__}-py3-none-any.whl"
-Answer = Callable[[tuple[str, ...]], tuple[int, str, str]]
-
-
-@dataclass
-class ScriptedHost:
-    """An executor answering each command with ``answer`` and recording everything."""
-
-    answer: Answer
-    host: str = "loader-1"
-    calls: list[tuple[str, ...]] = field(default_factory=list)
-
-    async def run(self, command: Sequence[str], *, timeout: float, check: bool = True,
-                  env: Mapping[str, str] | None = None, cwd: str | None = None,
-                  stdin: bytes | None = None) -> CommandResult:
-        argv = tuple(command)
-        self.calls.append(argv)
-        code, out, err = self.answer(argv)
-        if check and code != 0:
-            raise CommandError(self.host, argv, code, err)
-        return CommandResult(self.host, argv, code, out, err)
-
-    async def put(self, local: Path, remote: str) -> None:
-        self.calls.append(("put", local.name, remote))
-
-    async def start(self, command: Sequence[str], **kwargs: Any) -> Any:
-        raise AssertionError("not expected")
-
-    async def get(self, remote: str, local: Path) -> None:
-        raise AssertionError("not expected")
-
-    async def forward_port(self, address: str, port: int) -> Any:
-        raise AssertionError("not expected")
-
-    async def close(self) -> None:
-        pass
 
 
 def is_probe(command: tuple[str, ...]) -> bool:
@@ -197,7 +160,8 @@ def test_a_venv_that_still_cannot_run_the_loader_is_an_error(built: list[Path | 
     with pytest.raises(MissingDependencyError, match=r"loader-1: the built-in loader was "
                                                      r"installed in .* still cannot run it: "
                                                      r"exit code 1: ImportError: libuv"):
-        asyncio.run(BuiltinTool(python="python3").install(ScriptedHost(answer), WORKDIR))
+        asyncio.run(BuiltinTool(python="python3").install(
+            ScriptedHost(answer, host="loader-1"), WORKDIR))
 
 
 def test_requirements_carry_this_package_s_bounds() -> None:

@@ -4,12 +4,12 @@ every host with one error naming each host that failed (the commands are recorde
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+from test_executor_support import Answer, ScriptedHost
 
 from pytest_scyllabench.db import cassandra_remote
 from pytest_scyllabench.db.cassandra_remote import (
@@ -18,49 +18,11 @@ from pytest_scyllabench.db.cassandra_remote import (
     kill_pattern,
 )
 from pytest_scyllabench.db.maven import CassandraJars
-from pytest_scyllabench.errors import CommandError, DatabaseError, ProvisionError
-from pytest_scyllabench.execute.base import CommandResult
+from pytest_scyllabench.errors import DatabaseError, ProvisionError
 from pytest_scyllabench.profile import DatabaseSpec
 from pytest_scyllabench.provision.base import Host
 
 JAVA = "/usr/lib/jvm/java-17-openjdk-arm64/bin/java"
-#: Answers a command with (exit code, stdout, stderr), or raises (a dropped host).
-Answer = Callable[[tuple[str, ...]], tuple[int, str, str]]
-
-
-@dataclass
-class ScriptedHost:
-    """An executor answering each command with ``answer`` and recording them all."""
-
-    host: str
-    answer: Answer
-    commands: list[tuple[str, ...]] = field(default_factory=list)
-    puts: list[tuple[Path, str]] = field(default_factory=list)
-
-    async def run(self, command: Sequence[str], *, timeout: float, check: bool = True,
-                  env: Mapping[str, str] | None = None, cwd: str | None = None,
-                  stdin: bytes | None = None) -> CommandResult:
-        argv = tuple(command)
-        self.commands.append(argv)
-        code, out, err = self.answer(argv)
-        if check and code != 0:
-            raise CommandError(self.host, argv, code, err)
-        return CommandResult(self.host, argv, code, out, err)
-
-    async def put(self, local: Path, remote: str) -> None:
-        self.puts.append((local, remote))
-
-    async def start(self, command: Sequence[str], **kwargs: Any) -> Any:
-        raise AssertionError("not expected")
-
-    async def get(self, remote: str, local: Path) -> None:
-        raise AssertionError("not expected")
-
-    async def forward_port(self, address: str, port: int) -> Any:
-        raise AssertionError("not expected")
-
-    async def close(self) -> None:
-        pass
 
 
 def is_find_java(command: tuple[str, ...]) -> bool:
@@ -122,9 +84,9 @@ def jars_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.usefixtures("jars_here")
 def test_java_17_is_installed_where_missing_as_root_or_through_sudo(tmp_path: Path) -> None:
-    root = ScriptedHost("node1", debian_host(uid="0"))
-    user = ScriptedHost("node2", debian_host(uid="1000"))
-    present = ScriptedHost("node3", debian_host(java_at_first=True))
+    root = ScriptedHost(host="node1", answer=debian_host(uid="0"))
+    user = ScriptedHost(host="node2", answer=debian_host(uid="1000"))
+    present = ScriptedHost(host="node3", answer=debian_host(java_at_first=True))
     cluster = make_cluster([root, user, present], tmp_path)
     assert asyncio.run(cluster.install()) == "5.0.9"
 
@@ -147,9 +109,9 @@ def test_java_17_is_installed_where_missing_as_root_or_through_sudo(tmp_path: Pa
 
 @pytest.mark.usefixtures("jars_here")
 def test_java_that_cannot_be_installed_names_the_host(tmp_path: Path) -> None:
-    refused = ScriptedHost("node1", debian_host(uid="1000", apt_fails="sudo: a password is "
-                                                                      "required"))
-    fine = ScriptedHost("node2", debian_host(java_at_first=True))
+    refused = ScriptedHost(host="node1", answer=debian_host(
+        uid="1000", apt_fails="sudo: a password is required"))
+    fine = ScriptedHost(host="node2", answer=debian_host(java_at_first=True))
     with pytest.raises(DatabaseError) as caught:
         asyncio.run(make_cluster([refused, fine], tmp_path).install())
     message = str(caught.value)
@@ -169,7 +131,7 @@ def test_a_host_without_apt_is_told_to_install_java_by_hand(tmp_path: Path) -> N
             return 0, "fedora\n", ""
         return (1, "", "") if is_find_java(command) else (0, "", "")
 
-    host = ScriptedHost("node1", fedora)
+    host = ScriptedHost(host="node1", answer=fedora)
     with pytest.raises(DatabaseError, match=r"node1 \(10.0.0.1\): Cassandra 5.0 needs Java 17.*"
                                             r"not a Debian or Ubuntu system"):
         asyncio.run(make_cluster([host], tmp_path).install())
@@ -189,8 +151,9 @@ def test_stop_and_wipe_try_every_host_and_name_each_failure(tmp_path: Path) -> N
     def healthy(command: tuple[str, ...]) -> tuple[int, str, str]:
         return 0, "", ""
 
-    executors = [ScriptedHost("node1", dropped), ScriptedHost("node2", stuck),
-                 ScriptedHost("node3", healthy)]
+    executors = [ScriptedHost(host="node1", answer=dropped),
+                 ScriptedHost(host="node2", answer=stuck),
+                 ScriptedHost(host="node3", answer=healthy)]
     cluster = make_cluster(executors, tmp_path)
     with pytest.raises(DatabaseError) as caught:
         asyncio.run(cluster.stop())
@@ -216,7 +179,7 @@ def test_stop_and_wipe_try_every_host_and_name_each_failure(tmp_path: Path) -> N
 
 
 def test_stop_and_wipe_pass_quietly_when_every_host_answers(tmp_path: Path) -> None:
-    executors = [ScriptedHost(f"node{i}", lambda c: (0, "", "")) for i in (1, 2)]
+    executors = [ScriptedHost(host=f"node{i}", answer=lambda c: (0, "", "")) for i in (1, 2)]
     cluster = make_cluster(executors, tmp_path)
     asyncio.run(cluster.stop())
     asyncio.run(cluster.wipe())

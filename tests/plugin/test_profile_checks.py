@@ -8,17 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.plugin.test_session import CONFTEST, journal
+
 pytest_plugins = ["pytester"]
-
-HERE = Path(__file__).parent
-
-CONFTEST = f"""
-import sys
-sys.path.insert(0, {str(HERE)!r})
-from pytest_scyllabench import backends
-backends.DATABASES["cassandra"] = "fakes:FakeDatabase"
-backends.STRESS_TOOLS["builtin"] = "fakes:create_tool"
-"""
 
 BENCH = """
 def test_write(scyllabench_step):
@@ -32,11 +24,6 @@ def session_dir(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> P
     monkeypatch.setenv("FAKE_DB_JOURNAL", str(pytester.path / "journal"))
     monkeypatch.setenv("SCYLLABENCH_CACHE", str(pytester.path / "cache"))
     return pytester.path
-
-
-def journal(path: Path) -> list[str]:
-    file = path / "journal"
-    return file.read_text().split() if file.exists() else []
 
 
 def run(pytester: pytest.Pytester, profile: str) -> pytest.RunResult:

@@ -94,6 +94,10 @@ class StepResult:
     value_unit_ns: float = 1000.0
     #: Start of the measured window, epoch seconds (0.0 when unknown); it lasts ``duration``.
     measure_start: float = 0.0
+    #: Problems of the whole step found while merging (too many failed operations, a loader
+    #: below its share of the rate...), one line each: every loader's data is in the result,
+    #: and each line is a breach of the step.
+    problems: list[str] = field(default_factory=list)
 
     def latency(self, operation: str = "all", kind: str = RESPONSE_TIME) -> Latency:
         """Percentiles of one operation type (or ``all``) and latency kind, milliseconds."""

@@ -76,16 +76,19 @@ class StepCall:
             verdicts = evaluate(result, limits)
             breaches += [verdict.breach for verdict in verdicts if verdict.breach is not None]
             missed = check_rate(result, state.profile.rate_tolerance)
-            if missed is not None:
-                breaches.insert(0, str(missed))
+            if missed is not None or result.problems:  # not a result to keep as a baseline
+                breaches[:0] = [*([str(missed)] if missed is not None else []),
+                                *result.problems]
                 reached = False
             results.append(result)
             for warning in result.warnings:
                 warnings.warn(f"{label}: {warning}", StepWarning, stacklevel=2)
-            if run == repeat:  # the last run is saved with its baseline comparison
-                breaches += self._compare(step, results, reached=reached)
-            state.record(self._item, result, breaches, limits=verdicts, vitals=vitals,
-                         label=label)
+            try:
+                if run == repeat:  # the last run is saved with its baseline comparison
+                    breaches += self._compare(step, results, reached=reached)
+            finally:  # saved even when the comparison fails
+                state.record(self._item, result, breaches, limits=verdicts, vitals=vitals,
+                             label=label)
             failures += breaches if repeat == 1 else [f"{label}: {line}" for line in breaches]
         if failures:
             pytest.fail("\n".join(failures), pytrace=False)

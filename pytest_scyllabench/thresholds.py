@@ -38,6 +38,8 @@ from pytest_scyllabench.stress.step import OPERATIONS
 from pytest_scyllabench.units import parse_latency_ms
 
 METRICS: tuple[str, ...] = tuple(name for name, _ in PERCENTILES)
+#: Words of the breach of a step that missed its target rate (the report's rate row).
+RATE_MISSED = "did not reach its target rate"
 ALL_OPERATIONS = "all"
 
 
@@ -171,7 +173,7 @@ def check_rate(result: StepResult, tolerance: float) -> Breach | None:
     allowance = f"{target} -{tolerance * 100:g}%" if tolerance else f"target {target}"
     return Breach(
         "rate", result.step, result.achieved_rate, floor,
-        f"{result.step} did not reach its target rate: achieved "
+        f"{result.step} {RATE_MISSED}: achieved "
         f"{_rate(result.achieved_rate)} ops/s < {_rate(floor)} ops/s ({allowance})")
 
 

@@ -212,8 +212,11 @@ def welch_interval(baseline: Sequence[float], current: Sequence[float], *,
     if error == 0.0:
         low = high = change
     else:
-        freedom = error ** 4 / (shares[0] ** 2 / (len(before) - 1)
-                                + shares[1] ** 2 / (len(after) - 1))
+        # Welch-Satterthwaite, never below its exact minimum (rounding can put it a hair
+        # under 1 when one side has no spread).
+        freedom = max(error ** 4 / (shares[0] ** 2 / (len(before) - 1)
+                                    + shares[1] ** 2 / (len(after) - 1)),
+                      min(len(before), len(after)) - 1.0)
         margin = t_quantile(0.5 + confidence / 2.0, freedom) * error
         low, high = change - margin, change + margin
     mean = float(before.mean())

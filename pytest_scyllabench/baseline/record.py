@@ -44,6 +44,7 @@ from pytest_scyllabench.baseline.rules import (
     merge_layers,
     parse_rules,
 )
+from pytest_scyllabench.machine import UNKNOWN
 from pytest_scyllabench.report.serialize import decode_histogram, encode_histogram
 from pytest_scyllabench.result import StepResult
 
@@ -93,9 +94,11 @@ class Environment:
                      "tool", "tool_version"):
             if mine[name] != theirs[name]:
                 lines.append(f"{name}: {_show(mine[name])} -> {_show(theirs[name])}")
-        for name in sorted(set(self.extra) | set(current.extra)):
-            before, after = self.extra.get(name, "-"), current.extra.get(name, "-")
-            if before != after:
+        # A fact only one side recorded (a baseline saved before it was), or that could not
+        # be read, is no evidence of a different environment.
+        for name in sorted(set(self.extra) & set(current.extra)):
+            before, after = self.extra[name], current.extra[name]
+            if before != after and UNKNOWN not in before and UNKNOWN not in after:
                 lines.append(f"{name}: {before} -> {after}")
         return lines
 

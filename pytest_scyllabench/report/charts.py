@@ -411,9 +411,10 @@ def step_percentile_chart(result: StepResult, *, title: str = "") -> str:
     """:func:`percentile_chart` of every merged histogram of a step, by tag.
 
     With a single operation type its ``all-*`` lines would hide under that operation's: they
-    are left out.
+    are left out. So are the times of failed operations (``write-err``): not latencies.
     """
-    names = sorted(result.histograms)
+    names = sorted(name for name in result.histograms
+                   if split_tag(name)[1] in (RESPONSE_TIME, SERVICE_TIME))
     operations = {split_tag(name)[0] for name in names} - {ALL}
     if len(operations) == 1:
         names = [name for name in names if split_tag(name)[0] != ALL]

@@ -44,7 +44,7 @@ from pytest_scyllabench.result import (
     LoaderRun,
     StepResult,
 )
-from pytest_scyllabench.thresholds import Verdict
+from pytest_scyllabench.thresholds import RATE_MISSED, Verdict
 
 #: Column titles of the percentiles, in the order of :data:`PERCENTILES`.
 TITLES = {"p50": "p50", "p90": "p90", "p99": "p99", "p999": "p99.9", "p9999": "p99.99",
@@ -228,9 +228,9 @@ def _thresholds_html(step: StepSummary) -> str:
         rows.append(_threshold_row(limit.label, "PASS" if limit.passed else "FAIL",
                                    limit=f"\u2264 {fmt_ms(limit.limit_ms)} ms",
                                    observed=observed))
-    judged = {limit.breach for limit in step.limits}
+    judged = {limit.breach for limit in step.limits}  # each has its row already
     rows += [_threshold_row(breach, "FAIL") for breach in step.breaches
-             if breach not in judged]
+             if breach not in judged and RATE_MISSED not in breach]
     if not step.limits:
         rows.append(_threshold_row("latency thresholds", "none set"))
     return ('<table class="sb-table"><thead><tr><th class="sb-l">check</th>'

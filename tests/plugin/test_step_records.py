@@ -132,3 +132,28 @@ def test_write(scyllabench_step):
     report = (project / "report.html").read_text()
     assert "<h4>Warnings</h4>" in report
     assert "monitoring start failed (benchmarks go on without it): port 9090 is taken" in report
+
+
+def test_a_comparison_that_breaks_still_saves_the_step(pytester: pytest.Pytester,
+                                                       project: Path) -> None:
+    pytester.makeconftest(CONFTEST + """
+from pytest_scyllabench.baseline.gate import BaselineGate
+
+import pytest
+
+def broken(self, record, layers):
+    raise ValueError("bug in the comparison")
+
+@pytest.fixture(autouse=True)
+def _broken_comparison(monkeypatch):  # undone after the test: pytester runs in this process
+    monkeypatch.setattr(BaselineGate, "check", broken)
+""")
+    pytester.makepyfile(test_bench="""
+def test_write(scyllabench_step):
+    scyllabench_step("write", rate=100, duration=1, warmup=0)
+""")
+    result = run(pytester, "--scyllabench-save=main")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*ValueError: bug in the comparison*"])
+    (saved,) = results(project / "trials" / "fake" / "latest")
+    assert saved["ops"] == 100

@@ -128,6 +128,9 @@ def test_welch_interval_separates_shifted_runs_and_not_equal_ones() -> None:
     assert equal.side == 0
     assert welch_interval([5.0, 5.0], [5.0, 5.0]).side == 0  # no spread, no change
     assert welch_interval([5.0, 5.0], [6.0, 6.0]).side == 1  # no spread, a change
+    # One side without spread: Welch's freedom is exactly that of the other (1 here), which
+    # rounding once put below 1.
+    assert welch_interval([200.0, 200.0], [199.9, 200.0]).side == 0
     with pytest.raises(ValueError, match="two values or more"):
         welch_interval([1.0], [1.0, 2.0])
 

@@ -83,8 +83,19 @@ def test_environment_differences_name_each_field() -> None:
 
     assert before.differences(after) == [
         "database_version: 5.0.9 -> 5.1.0", "nodes: 3 -> 1",
-        "instance_types: [local] -> [i4i.large]", "driver: - -> acsylla"]
+        "instance_types: [local] -> [i4i.large]"]
     assert before.differences(environment()) == []
+
+
+def test_only_facts_both_sides_know_can_differ() -> None:
+    here = {"cpus": "2 x AMD EPYC", "memory": "24 GiB"}
+    # A baseline saved before facts were recorded, or a fact that could not be read, is no
+    # evidence of another machine: the comparison stays gated.
+    assert environment().differences(environment(extra=here)) == []
+    assert environment(extra=here).differences(environment(extra={
+        "cpus": "2 x (4 x Xeon) + 1 x (unknown)", "memory": "unknown"})) == []
+    assert environment(extra=here).differences(environment(extra={
+        "cpus": "8 x Intel Xeon", "memory": "24 GiB"})) == ["cpus: 2 x AMD EPYC -> 8 x Intel Xeon"]
 
 
 def test_the_identity_label_is_the_test_name_and_the_step() -> None:

@@ -198,6 +198,11 @@ def test_percentile_chart_has_a_nines_axis_and_a_line_per_tag(tmp_path: Path) ->
     single = texts(charts.step_percentile_chart(make_result(tmp_path)))
     assert "write response time" in single and "all response time" not in single
 
+    # The times of failed operations are not latencies: not drawn as a latency curve.
+    failing = make_result(tmp_path, operations=("read", "write"))
+    failing.histograms = {**failing.histograms, "write-err": failing.histograms["write-rt"]}
+    assert charts.step_percentile_chart(failing) == svg
+
 
 def test_charts_are_deterministic_and_ids_differ_between_charts(tmp_path: Path) -> None:
     first = charts.latency_throughput_chart(points())

@@ -270,3 +270,17 @@ def test_a_step_without_limits_says_so(tmp_path: Path) -> None:
     result = make_result(tmp_path)
     content = str(step_extras(result, [], with_charts=False)[0]["content"])
     assert ["latency thresholds", "", "", "none set"] in _rows(content)
+
+
+def test_a_missed_rate_is_one_row(tmp_path: Path) -> None:
+    from pytest_scyllabench.thresholds import check_rate
+
+    result = make_result(tmp_path)
+    result.achieved_rate = result.target_rate * 0.5
+    missed = check_rate(result, 0.05)
+    assert missed is not None
+    content = str(step_extras(result, [str(missed)], rate_tolerance=0.05,
+                              with_charts=False)[0]["content"])
+    rows = _rows(content)
+    assert rows[0][0] == "target rate reached" and rows[0][3] == "FAIL"
+    assert not any("did not reach" in row[0] for row in rows)

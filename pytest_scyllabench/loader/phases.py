@@ -179,7 +179,7 @@ class Ticker:
               "elapsed": round(self._offset, 3),
               "rate": round(interval_count(histograms) / length, 1),
               "p99_ms": round(interval_p99_ms(histograms), 3),
-              "errors": self._loop.stats.errors.total})
+              "errors": self._loop.stats.all_errors})
 
 
 def _driver(args: LoaderArgs) -> Driver:
@@ -321,6 +321,8 @@ async def run_phase(args: LoaderArgs, driver: Driver, stopper: Stopper) -> int:
         "achieved_rate": round(stats.measured / args.duration, 1) if args.duration else 0.0,
         "errors": stats.errors.total, "errors_by_type": stats.errors.by_type,
         "error_samples": stats.errors.samples,
+        "warmup_errors": stats.warmup_errors.total,
+        "warmup_errors_by_type": stats.warmup_errors.by_type,
         "max_lag_ms": round(stats.max_lag_ns / 1e6, 3), "unfinished": stats.abandoned,
         "cpu_seconds": round(cpu, 3), "cpu_percent": round(100.0 * cpu / wall, 1),
         "hdr_log": args.hdr_log, "interrupted": stopper.signum is not None})

@@ -16,7 +16,10 @@ response-time distribution (a fast "unavailable" would even improve it). Its tim
 intended start to the failure goes to its own histogram (``<op>-err``, see
 :class:`~pytest_scyllabench.loader.recorder.Recorder`), so nothing issued is silently lost.
 Errors lower the achieved rate, so a step whose operations fail misses its target rate and
-fails, and the error count and samples travel with the result.
+fails, and the error count and samples travel with the result. Like the successes (and the
+``<op>-err`` intervals of the window), an error counts in :attr:`LoopStats.errors` when it
+completes from the measured window's start on; the warm-up's go to
+:attr:`LoopStats.warmup_errors`, so that a cold warm-up does not fail a clean window.
 
 Cool-down: the last interval of the measured window takes every completion until the
 operations in flight have finished (:meth:`_Base.drain`): an operation intended inside the
@@ -83,7 +86,16 @@ class LoopStats:
     abandoned: int = 0
     #: Largest delay of an actual send behind its intended start, nanoseconds.
     max_lag_ns: int = 0
+    #: Failed operations completed from the measured window's start on (the rule of
+    #: ``measured``), with the abandoned ones.
     errors: ErrorLog = field(default_factory=ErrorLog)
+    #: Failed operations completed before the window's start (the warm-up): not judged.
+    warmup_errors: ErrorLog = field(default_factory=ErrorLog)
+
+    @property
+    def all_errors(self) -> int:
+        """Every failed operation, warm-up included."""
+        return self.errors.total + self.warmup_errors.total
 
 
 class _Waiter:
@@ -145,7 +157,8 @@ class _Base:
                 stats.measured += 1
         else:
             self._recorder.record_error(operation, (end - intended) // 1000)
-            stats.errors.add(operation, error)
+            log = stats.errors if end >= self._window[0] else stats.warmup_errors
+            log.add(operation, error)
         if self.inflight < self._concurrency:
             self._slot.wake()
         if self.inflight == 0:
@@ -169,7 +182,8 @@ class _Base:
         self._abandoned = True
         self.inflight = 0
         self.stats.abandoned += count
-        self.stats.errors.add_count(
+        log = self.stats.errors if self._clock() >= self._window[0] else self.stats.warmup_errors
+        log.add_count(
             "Unfinished", count, f"{count} operation(s) still in flight {waited:g} s after "
                                  f"the last was issued (counted as errors)")
         return count

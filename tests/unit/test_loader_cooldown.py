@@ -147,3 +147,20 @@ def test_failed_operations_are_logged_apart_under_their_own_tag(
     # The successes' response times do not hold the failures' 300 ms.
     assert max(i.decode().get_max_value() for i in log.select({"write-rt"})) < 300_000
     capsys.readouterr()
+
+
+def test_warm_up_errors_are_not_the_windows(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The first 10 operations (intended in the first 0.25 s of the 0.5 s warm-up) fail, and
+    # one in the window (n = 30, intended at 0.725 s): the summary's errors are the window's,
+    # as its successes and its ``write-err`` intervals are.
+    driver = SlowLastDriver(lambda n: 0.001, fail=lambda n: n <= 10 or n == 30)
+    summary, log = _run(tmp_path, driver)
+    assert summary["errors"] == 1 and summary["errors_by_type"] == {"RuntimeError": 1}
+    assert summary["error_samples"] == ["write: RuntimeError: op 30 failed"]
+    assert summary["warmup_errors"] == 10
+    assert summary["warmup_errors_by_type"] == {"RuntimeError": 10}
+    failed = sum(i.decode().get_total_count() for i in _in_window(log, summary, "write-err"))
+    assert failed == summary["errors"]
+    assert summary["ops"] == TOTAL // 3 * 2 - 1  # the window's 40 operations, one failed
+    capsys.readouterr()

@@ -140,6 +140,37 @@ def test_errors_are_counted_with_samples_and_recorded_apart() -> None:
     assert recorder.rotate().keys() == {"read-rt", "read-st", "write-rt", "write-st"}
 
 
+def test_errors_before_the_window_are_warm_up_errors() -> None:
+    # Operations 1-50 fail and report a completion before the window's start (the warm-up);
+    # operations 51-100 fail inside it: only the latter are the window's errors, the rule of
+    # ``measured`` for the successes.
+    driver = TimedDriver()
+    loop, _ = _open_loop(driver, rate=1000, seconds=0.2)
+    window_start = loop._window[0]
+    count = 0
+
+    def submit(done: Done) -> None:
+        nonlocal count
+        count += 1
+        driver.sent.append(done)
+        if count <= 50:
+            end = window_start - 1
+            asyncio.get_running_loop().call_soon(lambda: done(end, RuntimeError("cold")))
+        elif count <= 100:
+            asyncio.get_running_loop().call_soon(
+                lambda: done(max(time.monotonic_ns(), window_start), RuntimeError("late")))
+        else:
+            TimedDriver._submit(driver, done)
+
+    driver._submit = submit  # type: ignore[method-assign]
+    asyncio.run(_run(loop))
+    stats = loop.stats
+    assert (stats.errors.total, stats.warmup_errors.total, stats.all_errors) == (50, 50, 100)
+    assert stats.errors.samples[0] == "write: RuntimeError: late"
+    assert stats.warmup_errors.samples[0] == "write: RuntimeError: cold"
+    assert stats.completed == stats.measured == 100
+
+
 def test_a_slow_last_operation_is_waited_for_and_recorded() -> None:
     # The last of 200 operations takes 0.4 s: the drain waits for it after the run ends.
     driver = TimedDriver(latency=0.001)

@@ -152,7 +152,10 @@ class StepRunner:
         """Run ``step`` on every loader with ``tool`` (default: the profile's), merge the logs.
 
         A step that is not ``judged`` (the warm-up) fails only for loaders that exited badly
-        or left unreadable logs, not for the checks of :meth:`_merge`.
+        or left unreadable logs, not for the checks of :meth:`_merge`. ``LoaderFailed`` is
+        raised only for loaders whose data is damaged or missing; problems of the whole step
+        (too many failed operations, a loader below its share of the rate...) are the
+        returned result's ``problems``.
         """
         cluster = self._cluster
         tool = tool or await self.tool()
@@ -205,10 +208,19 @@ class StepRunner:
         if result is not None:
             result.overhead = max(0.0, time.monotonic() - began - step.duration)
             result.artifacts = step_dir
+        return self._outcome(result, problems)
+
+    @staticmethod
+    def _outcome(result: StepResult | None, problems: dict[str, str]) -> StepResult:
+        """``result``, or ``LoaderFailed`` (carrying it) when some loaders' data was unusable.
+
+        ``problems`` are the loaders' only; the step's own are ``result.problems``.
+        """
         if problems:
             raise LoaderFailed([f"{name}: {problem.removeprefix(f'loader {name}: ')}"
                                 for name, problem in problems.items()], partial=result)
-        assert result is not None
+        if result is None:  # _merge returns a result or names the loaders that failed
+            raise StressError("no loader left a result to merge")
         return result
 
     def _remote_files(self, host: Host, step_dir: Path, files: LoaderFiles) -> RemoteFiles:
@@ -255,11 +267,13 @@ class StepRunner:
         """Merge the usable loaders; a loader whose data fails the checks joins ``problems``.
 
         A corrupt or truncated log, a log that stopped early, a count that disagrees with
-        the loader's own, a rate below its share while the others reached theirs
-        (:func:`~pytest_scyllabench.hdr.merge.merge_step`): the step is merged again from the
-        other loaders (or, when every loader is at fault, kept as measured). Problems of the
-        whole step (a short common window, too many failed operations) join ``problems``
-        under ``step`` and the result stands. Without ``checks`` only corrupt logs count.
+        the loader's own (:func:`~pytest_scyllabench.hdr.merge.merge_step`): the step is
+        merged again from the other loaders (or, when every loader is at fault, kept as
+        measured). Problems of the whole step (a short common window, a loader below its
+        share of the rate, too many failed operations) are the result's ``problems``: every
+        loader's data stands. Loaders' windows that do not overlap are a ``StressError``
+        (under ``step`` in ``problems`` when some loader failed too: no result). Without
+        ``checks`` only corrupt logs count.
         """
         while outputs:
             try:
@@ -278,6 +292,8 @@ class StepRunner:
                 continue
             except StressError as exc:
                 # The loaders' data cannot be combined (windows do not overlap...).
+                if not problems:
+                    raise
                 problems["step"] = str(exc)
                 return None
             if merged.faults:
@@ -288,8 +304,6 @@ class StepRunner:
                     continue
                 # Every loader is at fault (all stopped early...): what they measured is
                 # still saved with the failed step.
-            if merged.problems:
-                problems["step"] = "; ".join(merged.problems)
             result = merged.result
             result.measure_start = window.start
             return result

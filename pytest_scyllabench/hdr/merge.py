@@ -25,14 +25,16 @@ Each loader's tool says what its tags mean and in which unit it records
 :func:`merge_step` does the same and, given :class:`LoaderChecks`, judges each loader's data
 (:class:`StepMerge`): a loader is *at fault* -- its data must not be merged -- when its log
 ends with a truncated line, when its log covers less of its measured window than the step's
-duration minus one interval (it stopped early), when its logged count and its own count
+duration minus one interval (it stopped early), or when its logged count and its own count
 disagree by more than one interval's worth (plus one per interval of its window outside the
-merged one), or when its achieved rate is below its share of the target less the rate
-tolerance while other loaders reached theirs (when every loader falls short it is the step's
-rate, judged with the step). The step as a whole has a problem when its loaders measured
-together for less than the duration minus one interval, or when more than the rate tolerance
-of its operations failed. Without checks these are warnings (as :func:`build_step_result`
-gives them).
+merged one). The step as a whole has a problem -- its data stands, every loader's merged,
+the step fails -- when its loaders measured together for less than the duration minus one
+interval, when a loader's achieved rate is below its share of the target less the rate
+tolerance while other loaders reached theirs (a saturated loader's latencies are the step's
+worst: they stay in the merge; when every loader falls short it is the step's rate, judged
+with the step), or when more than the rate tolerance of its attempted operations failed
+(successes plus errors, or the summary's ops when they include the failed ones). Without
+checks these are warnings (as :func:`build_step_result` gives them).
 """
 
 from __future__ import annotations
@@ -251,10 +253,11 @@ def merge_step(step: Step, loaders: Sequence[LoaderOutput], window: Window | Non
                workers: int | None = None, checks: LoaderChecks | None = None) -> StepMerge:
     """:func:`build_step_result`, judging each loader's data when ``checks`` are given.
 
-    With ``checks`` a truncated log, a log that stopped early, a count mismatch and a loader
-    below its share of the rate are :attr:`StepMerge.faults` (the caller merges again
-    without those loaders); a short common window and too many failed operations are
-    :attr:`StepMerge.problems`. Without, the first and third are warnings of the result.
+    With ``checks`` a truncated log, a log that stopped early and a count mismatch are
+    :attr:`StepMerge.faults` (the caller merges again without those loaders); a short common
+    window, a loader below its share of the rate and too many failed operations are
+    :attr:`StepMerge.problems` (also the result's ``problems``). Without, the first and
+    third are warnings of the result.
     """
     units = {output.value_unit_ns for output in loaders}
     if len(units) > 1:
@@ -303,6 +306,7 @@ def merge_step(step: Step, loaders: Sequence[LoaderOutput], window: Window | Non
     if checks is not None:
         _check_rates(found, checks, loaders, result)
         _check_step(found, checks, loaders, result, window, spans)
+        result.problems = list(found.problems)
     return StepMerge(result, found.faults, found.problems)
 
 
@@ -356,7 +360,11 @@ def _short(length: float, duration: float, interval: float) -> bool:
 
 def _check_rates(found: _Findings, checks: LoaderChecks, loaders: Sequence[LoaderOutput],
                  result: StepResult) -> None:
-    """A fault for each loader below its share of the rate, unless every loader is."""
+    """A step problem for each loader below its share of the rate, unless every loader is.
+
+    Its data is intact and stays in the merge: a saturated loader holds the step's worst
+    latencies, which leaving it out would hide.
+    """
     keep = 1.0 - checks.rate_tolerance
     judged = [(output, run) for output, run in zip(loaders, result.loaders, strict=True)
               if output.target_rate > 0]
@@ -365,10 +373,10 @@ def _check_rates(found: _Findings, checks: LoaderChecks, loaders: Sequence[Loade
     if not slow or len(slow) == len(judged):
         return  # every loader short of its share: the step's own rate check says so
     for output, run in slow:
-        found.loader(output.name, (
-            f"loader {output.name}: {output.hdr_log}: achieved {run.achieved_rate:.1f} ops/s, "
-            f"below its share of the target, {output.target_rate:g} ops/s "
-            f"-{checks.rate_tolerance * 100:g}% (the other loaders reached theirs)"))
+        found.problems.append(
+            f"loader {output.name} achieved {run.achieved_rate:.1f} ops/s, below its share of "
+            f"the target, {output.target_rate:g} ops/s -{checks.rate_tolerance * 100:g}% (the "
+            f"other loaders reached theirs; its data is merged)")
 
 
 def _one_line(text: str, limit: int = 160) -> str:
@@ -388,7 +396,9 @@ def _check_step(found: _Findings, checks: LoaderChecks, loaders: Sequence[Loader
             f"{checks.duration:g} s step (their windows: {own}): they did not run together")
     if not result.errors:
         return
-    attempted = result.ops + result.errors
+    attempted = sum(run.ops if output.summary.ops_include_errors else run.ops + run.errors
+                    for output, run in zip(loaders, result.loaders, strict=True))
+    attempted = max(attempted, result.errors)
     fraction = result.errors / attempted
     by_loader = ", ".join(f"{run.name} {run.errors}" for run in result.loaders)
     samples = [_one_line(sample) for run in result.loaders for sample in run.error_samples][:3]

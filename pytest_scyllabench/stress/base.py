@@ -78,6 +78,9 @@ class LoaderSummary:
     ops: int
     errors: int
     error_samples: tuple[str, ...] = ()
+    #: Whether ``ops`` (and the log's counted tags) include the failed operations (latte
+    #: logs every call, failed or not); otherwise the attempted operations are ops + errors.
+    ops_include_errors: bool = False
 
 
 class StressTool(Protocol):

@@ -354,8 +354,9 @@ class LatteTool:
         The window is the HDR log's span less the warm-up (:func:`log_window`); a sample
         counts when its start, as the export writes it (whole milliseconds), lies in it: the
         rule of the merge, so the counts agree with the log. Operations are calls, failed or
-        not (the log records both); errors are the failed requests (0.29.0 never fails a call
-        for a failed query), or the failed calls if more.
+        not (the log records both, so the summary says ``ops_include_errors``); errors are the
+        failed requests (0.29.0 never fails a call for a failed query), or the failed calls if
+        more.
         """
         report = Path(_beside(str(files.hdr_log), ".latte.json"))
         data = _read_report(report, loader)
@@ -371,7 +372,8 @@ class LatteTool:
         return LoaderSummary(loader=loader, tool_version=self.version(),
                              measure_start=measure_start, measure_end=measure_end, ops=ops,
                              errors=max(failed_calls, failed_requests),
-                             error_samples=tuple(sorted(map(str, result["errors"])))[:5])
+                             error_samples=tuple(sorted(map(str, result["errors"])))[:5],
+                             ops_include_errors=True)
 
 
 def create(spec: LoaderSpec) -> LatteTool:

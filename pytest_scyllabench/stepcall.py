@@ -108,7 +108,8 @@ class StepCall:
                                               tool=tool))
         except LoaderFailed as exc:
             if exc.partial is not None:
-                state.record(self._item, exc.partial, [str(exc)], label=label)
+                state.record(self._item, exc.partial, [str(exc), *exc.partial.problems],
+                             label=label)
             pytest.fail(f"{label}: {exc}", pytrace=False)
 
     def _vitals(self, result: StepResult) -> tuple[Vitals | None, list[str]]:

@@ -336,7 +336,7 @@ class CassandraStressTool:
                         p99_ms=row.p99_ms, errors=row.errors)
 
     def summarize(self, loader: str, step: Step, files: LoaderFiles) -> LoaderSummary:
-        """Errors of the whole run from ``Results:``; window and its ops from the log.
+        """Window from the log; its operations and errors from the console's interval rows.
 
         cassandra-stress cannot start at the common start time, so its window is taken from
         its log. The log's intervals lie on whole wall-clock seconds, the first one starting
@@ -373,14 +373,18 @@ class CassandraStressTool:
                               f"{step.warmup:g} s warm-up (cassandra-stress stopped early)")
         measure_start = starts[0] - GRID_GUARD
         measure_end = max(ends) - GRID_GUARD
-        ops, previous = 0, 0
+        ops, failed, previous = 0, 0, 0
         for (start, _), row in zip(spans, console.rows, strict=True):
             if measure_start - SLACK <= start < measure_end - SLACK:
                 ops += row.ops - previous
+                failed += row.errors
             previous = row.ops
+        # Judged on the failures of the measured window, as on its operations (``Results:``
+        # counts the warm-up's too). Its op counts include the failed operations (with
+        # ``-errors ignore`` a failed write is still an op: errors-300 has as many of each).
         return LoaderSummary(loader=loader, tool_version=self.version(),
                              measure_start=measure_start, measure_end=measure_end, ops=ops,
-                             errors=console.errors)
+                             errors=failed, ops_include_errors=True)
 
 
 def create(spec: LoaderSpec) -> CassandraStressTool:

@@ -367,15 +367,19 @@ class ScyllaBenchTool:
             raise bad(f"its periods add up to {sum(p.ops for p in periods)} operations, more "
                       f"than its total of {total_ops}")
         measure_start, measure_end = log_window(files.hdr_log, loader, step.warmup)
-        measured = 0
+        measured = failed = 0
         previous = 0.0
         for period in periods:
             if (previous + period.elapsed) / 2 > step.warmup:
                 measured += period.ops
+                failed += period.errors
             previous = period.elapsed
+        # The step is judged on the failures of its measured window, as on its operations;
+        # a summary without periods (nothing to place in time) keeps its total.
         return LoaderSummary(loader=loader, tool_version=self.version(),
                              measure_start=measure_start, measure_end=measure_end,
-                             ops=measured, errors=errors, error_samples=_critical(lines[end:]))
+                             ops=measured, errors=failed if periods else errors,
+                             error_samples=_critical(lines[end:]))
 
 
 def create(spec: LoaderSpec) -> ScyllaBenchTool:

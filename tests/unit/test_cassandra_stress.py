@@ -330,10 +330,14 @@ def test_summarize_the_recorded_mixed_step() -> None:
     assert summary.measure_end - summary.measure_start == pytest.approx(7.0)
 
 
-def test_summarize_counts_the_errors_of_the_results_block() -> None:
+def test_summarize_counts_the_errors_of_the_measured_window() -> None:
     summary = tool().summarize("l", Step(WRITE, rate=300, duration=3, warmup=1),
                                files("errors-300"))
-    assert summary.errors == 1186
+    # Every write failed (Unavailable): 1,186 in all, of which the rows of the measured
+    # window (after the partial first second and the 1 s warm-up) hold 350 + 356.
+    assert "Total errors              :      1,186" in (DATA / "errors-300.stdout").read_text()
+    assert summary.errors == 350 + 356
+    assert summary.ops == summary.errors and summary.ops_include_errors
     assert "Unavailable" in (DATA / "errors-300.stderr").read_text()
 
 

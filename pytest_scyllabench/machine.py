@@ -17,6 +17,7 @@ memory a baseline's environment is compared on.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -73,11 +74,17 @@ def _read(path: Path) -> str:
         return ""
 
 
+@functools.cache
+def _describe() -> tuple[tuple[str, str], ...]:
+    """This machine, read once per process (it does not change during a session)."""
+    memory = memory_gib(_read(MEMINFO))
+    return (("cpus", f"{os.cpu_count() or 0} x {cpu_model(_read(CPUINFO))}"),
+            ("memory", UNKNOWN if memory is None else f"{memory} GiB"))
+
+
 def describe() -> dict[str, str]:
     """``{"cpus": "2 x AMD EPYC", "memory": "24 GiB"}`` for this machine."""
-    memory = memory_gib(_read(MEMINFO))
-    return {"cpus": f"{os.cpu_count() or 0} x {cpu_model(_read(CPUINFO))}",
-            "memory": UNKNOWN if memory is None else f"{memory} GiB"}
+    return dict(_describe())
 
 
 def unknown_facts() -> dict[str, str]:

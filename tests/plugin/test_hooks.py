@@ -7,9 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.plugin.test_session import CONFTEST, PROFILE, run
+from tests.plugin import test_session
+from tests.plugin.test_session import CONFTEST, run
 
 pytest_plugins = ["pytester"]
+
+#: The session tests' project (their conftest, profile and environment).
+session_dir = test_session.session_dir
 
 HOOKS = CONFTEST + """
 import json
@@ -42,17 +46,9 @@ def test_too_strict(scyllabench_step, scyllabench_trial_dir):
 """
 
 
-@pytest.fixture
-def session_dir(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Path:
-    pytester.makeconftest(HOOKS)
-    pytester.makefile(".yaml", fake=PROFILE)
-    monkeypatch.setenv("FAKE_DB_JOURNAL", str(pytester.path / "journal"))
-    monkeypatch.setenv("SCYLLABENCH_CACHE", str(pytester.path / "cache"))
-    return pytester.path
-
-
 def test_hooks_see_the_cluster_and_every_saved_step(pytester: pytest.Pytester,
                                                     session_dir: Path) -> None:
+    pytester.makeconftest(HOOKS)
     pytester.makepyfile(test_bench=BENCH)
     result = run(pytester)
     result.assert_outcomes(passed=2, failed=1)

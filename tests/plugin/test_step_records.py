@@ -10,9 +10,13 @@ from typing import Any
 
 import pytest
 
-from tests.plugin.test_session import CONFTEST, PROFILE, run
+from tests.plugin import test_session
+from tests.plugin.test_session import CONFTEST, run
 
 pytest_plugins = ["pytester"]
+
+#: The session tests' project (their conftest, profile and environment).
+session_dir = test_session.session_dir
 
 #: The fake loader's latency comes from FAKE_LATENCY_MS when it starts: after the first run
 #: of a step, this hook makes the next runs fast.
@@ -48,11 +52,9 @@ def results(trial: Path) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Path:
-    pytester.makefile(".yaml", fake=PROFILE)
-    monkeypatch.setenv("FAKE_DB_JOURNAL", str(pytester.path / "journal"))
-    monkeypatch.setenv("SCYLLABENCH_CACHE", str(pytester.path / "cache"))
-    return pytester.path
+def project(session_dir: Path) -> Path:
+    """The session tests' project; each test writes its own conftest."""
+    return session_dir
 
 
 def test_a_breach_in_any_repetition_fails_the_test(pytester: pytest.Pytester, project: Path,

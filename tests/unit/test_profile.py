@@ -5,25 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_profile_support import error_of, write
 
 from pytest_scyllabench.errors import ProfileError
 from pytest_scyllabench.profile_schema import EMBEDDED, find_profile, load_profile
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def write(tmp_path: Path, text: str, name: str = "p.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(text)
-    return path
-
-
-def error_of(path: Path) -> str:
-    with pytest.raises(ProfileError) as info:
-        load_profile(path)
-    message = str(info.value)
-    assert "\n" not in message
-    return message
 
 
 @pytest.mark.parametrize("path", sorted((REPO / "fixtures" / "profiles").glob("*.yaml"))

@@ -6,26 +6,13 @@ import stat
 from pathlib import Path
 
 import pytest
+from test_profile_support import error_of, write
 
 from pytest_scyllabench import backends
-from pytest_scyllabench.errors import ConfigError, ProfileError
+from pytest_scyllabench.errors import ConfigError
 from pytest_scyllabench.profile import LoaderSpec
 from pytest_scyllabench.profile_schema import load_profile
 from pytest_scyllabench.stress.step import Workload
-
-
-def write(tmp_path: Path, text: str, name: str = "p.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(text)
-    return path
-
-
-def error_of(path: Path) -> str:
-    with pytest.raises(ProfileError) as info:
-        load_profile(path)
-    message = str(info.value)
-    assert "\n" not in message
-    return message
 
 
 def profile(tool: str, workload: str, loaders: str = "") -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_profile_support import error_of as profile_error
 
 from pytest_scyllabench import backends
-from pytest_scyllabench.errors import ProfileError
 from pytest_scyllabench.execute.ssh_options import KnownHostsPolicy
 from pytest_scyllabench.profile_schema import load_profile
 
@@ -31,10 +31,8 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def error_of(path: Path) -> str:
-    with pytest.raises(ProfileError) as info:
-        load_profile(path)
-    message = str(info.value)
-    assert message.startswith(f"{path}: ") and "\n" not in message
+    message = profile_error(path)
+    assert message.startswith(f"{path}: ")
     return message
 
 

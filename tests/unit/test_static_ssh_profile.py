@@ -8,8 +8,9 @@ import logging
 from pathlib import Path
 
 import pytest
+from test_profile_support import error_of as profile_error
 
-from pytest_scyllabench.errors import ProfileError, ProvisionError
+from pytest_scyllabench.errors import ProvisionError
 from pytest_scyllabench.profile_schema import load_profile
 
 #: A planted passphrase: it must appear in no message, log line or repr.
@@ -34,10 +35,8 @@ def write(tmp_path: Path, ssh: str = "", key: bytes = b"not really a key") -> Pa
 
 
 def error_of(path: Path) -> str:
-    with pytest.raises(ProfileError) as info:
-        load_profile(path)
-    message = str(info.value)
-    assert message.startswith(f"{path}: ") and "\n" not in message
+    message = profile_error(path)
+    assert message.startswith(f"{path}: ")
     return message
 
 

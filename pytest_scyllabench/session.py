@@ -10,7 +10,8 @@ becomes a line of :attr:`Cluster.monitoring_warnings` and the benchmarks go on.
 
 Lifetime: an interrupt (Ctrl-C, or SIGTERM turned into one) or any error that leaves
 :meth:`BenchSession.run` cancels the coroutine it was running and waits for it to unwind, so
-teardown never races a half-finished setup. The database is stopped and wiped at the end
+teardown never races a half-finished setup. Teardown itself absorbs the next two interrupts
+(announced on stderr; the third abandons it). The database is stopped and wiped at the end
 unless ``--scyllabench-keep-cluster`` is given, a reused cluster too; a kept cluster whose
 setup failed is stopped all the same. Reusing a kept cluster is checked against the
 profile's provisioner before anything is provisioned (:func:`check_options`).
@@ -46,7 +47,7 @@ from pytest_scyllabench.profile import Profile
 from pytest_scyllabench.provision.base import Deployment
 from pytest_scyllabench.settings import Settings
 from pytest_scyllabench.stress.base import StressTool
-from pytest_scyllabench.teardown import TeardownStack
+from pytest_scyllabench.teardown import TeardownStack, interrupts_deferred
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -355,7 +356,8 @@ class BenchSession:
         failures: list[str] = []
         try:
             if len(self.teardown):
-                failures = self.run(self.teardown.run())
+                with interrupts_deferred(", ".join(self.teardown.names), announce_to_stderr):
+                    failures = self.run(self.teardown.run())
         finally:
             self._closed = True
             if self._runner is not None:

@@ -5,20 +5,28 @@ a signal handler or ``atexit`` after the fixture finalizer already ran. A failin
 (whatever it raises: a ``ScyllaBenchError``, an ``ExceptionGroup`` from a ``TaskGroup``, a bug)
 does not stop the others; each failure becomes one line of the list ``run`` returns. Each
 callback has a time limit: the one given to ``push``, else the one given to ``run``.
+
+While teardown runs, :func:`interrupts_deferred` absorbs the next interrupts (Ctrl-C, SIGTERM):
+stopping half-way would leave nodes running or cloud instances billed. Each absorbed one is
+announced with the count left before teardown is abandoned.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from types import FrameType
 
 Callback = Callable[[], Awaitable[None]]
 #: Seconds one callback may take unless ``push`` says otherwise.
 DEFAULT_TIMEOUT = 300.0
+#: Interrupts absorbed during teardown; the next one abandons it.
+ABSORBED_INTERRUPTS = 2
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +52,11 @@ class TeardownStack:
 
     def __len__(self) -> int:
         return len(self._callbacks)
+
+    @property
+    def names(self) -> list[str]:
+        """What is still to tear down, in the order it will be."""
+        return [name for name, _, _ in reversed(self._callbacks)]
 
     async def run(self, timeout: float = DEFAULT_TIMEOUT) -> list[str]:
         """Run and forget every callback; return one line per failure."""
@@ -80,3 +93,34 @@ def sigterm_as_interrupt() -> Callable[[], None]:
         signal.signal(signal.SIGTERM, previous)
 
     return restore
+
+
+@contextlib.contextmanager
+def interrupts_deferred(what: str, announce: Callable[[str], None],
+                        absorb: int = ABSORBED_INTERRUPTS) -> Iterator[None]:
+    """Within the block, the first ``absorb`` SIGINT/SIGTERM are announced, not obeyed; the
+    next raises ``KeyboardInterrupt``. ``what`` names what is being torn down. Outside the
+    main thread (where Python cannot set handlers) the block runs unshielded."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = 0
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        nonlocal received
+        received += 1
+        name = signal.Signals(signum).name
+        if received > absorb:
+            raise KeyboardInterrupt(f"received {name} during teardown {received} times: "
+                                    f"abandoned it ({what} may be left behind)")
+        left = absorb - received + 1
+        announce(f"scyllabench: {name} during teardown: still tearing down {what}, so that "
+                 f"nothing is left running; interrupt {left} more time{'s' * (left > 1)} "
+                 f"to abandon it")
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, before in previous.items():
+            signal.signal(sig, before)

@@ -49,6 +49,15 @@ class SlowDatabase(FakeDatabase):
     async def stop(self):
         self._journal("stop")
         await asyncio.sleep(1.0)  # a setup left pending would wake up meanwhile
+
+
+class SlowStopDatabase(SlowDatabase):
+    async def stop(self):
+        self._journal("stop")
+        while not self._seen("interrupted-twice"):  # written by the test
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
+        self._journal("stopped")
 """
 
 CONFTEST = f"""
@@ -76,32 +85,62 @@ def journal(path: Path) -> list[str]:
     return path.read_text().split() if path.exists() else []
 
 
-def test_sigterm_during_setup_cancels_it_and_tears_down(pytester: pytest.Pytester) -> None:
-    pytester.makeconftest(CONFTEST)
+def wait_for(event: str, record: Path, process: subprocess.Popen[bytes], out: Path) -> None:
+    deadline = time.monotonic() + 120
+    while event not in journal(record):
+        assert process.poll() is None, out.read_text()
+        assert time.monotonic() < deadline, f"{event!r} never happened: {out.read_text()}"
+        time.sleep(0.05)
+
+
+def interrupted_session(pytester: pytest.Pytester, database: str,
+                        during_teardown: tuple[signal.Signals, ...] = ()) -> tuple[int, str]:
+    """Run a session of ``database``, SIGTERM it during install, then send
+    ``during_teardown`` once its stop began; its exit code and output."""
+    pytester.makeconftest(CONFTEST.replace("slowdb:SlowDatabase", f"slowdb:{database}"))
     pytester.makepyfile(slowdb=SLOW_DB, test_bench=BENCH)
     pytester.makefile(".yaml", slow=PROFILE)
-    record = pytester.path / "journal"
+    record, out = pytester.path / "journal", pytester.path / "out.txt"
     env = dict(os.environ, FAKE_DB_JOURNAL=str(record),
                SCYLLABENCH_CACHE=str(pytester.path / "cache"))
-    with (pytester.path / "out.txt").open("wb") as out:
+    with out.open("wb") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
              "--scyllabench-profile=slow.yaml", "test_bench.py"],
-            cwd=pytester.path, env=env, stdout=out, stderr=subprocess.STDOUT,
+            cwd=pytester.path, env=env, stdout=output, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL)
         try:
-            deadline = time.monotonic() + 120
-            while "install" not in journal(record):
-                assert process.poll() is None, (pytester.path / "out.txt").read_text()
-                assert time.monotonic() < deadline, "the setup never began"
-                time.sleep(0.05)
+            wait_for("install", record, process, out)
             process.send_signal(signal.SIGTERM)
+            if during_teardown:
+                wait_for("stop", record, process, out)
+                for sig in during_teardown:
+                    process.send_signal(sig)
+                    time.sleep(0.3)
+                with record.open("a") as journal_file:
+                    journal_file.write("interrupted-twice\n")
             code = process.wait(timeout=120)
         finally:
             if process.poll() is None:
                 process.kill()
                 process.wait()
-    output = (pytester.path / "out.txt").read_text()
+    return code, out.read_text()
+
+
+def test_sigterm_during_setup_cancels_it_and_tears_down(pytester: pytest.Pytester) -> None:
+    code, output = interrupted_session(pytester, "SlowDatabase")
     assert code == pytest.ExitCode.INTERRUPTED, output
     assert "received signal SIGTERM" in output, output
-    assert journal(record) == ["install", "install-cancelled", "stop", "wipe"], output
+    assert journal(pytester.path / "journal") == ["install", "install-cancelled", "stop",
+                                                  "wipe"], output
+
+
+def test_two_more_interrupts_during_teardown_do_not_stop_it(pytester: pytest.Pytester) -> None:
+    code, output = interrupted_session(pytester, "SlowStopDatabase",
+                                       during_teardown=(signal.SIGINT, signal.SIGTERM))
+    assert code == pytest.ExitCode.INTERRUPTED, output
+    events = journal(pytester.path / "journal")
+    assert events == ["install", "install-cancelled", "stop", "interrupted-twice", "stopped",
+                      "wipe"], output
+    assert "SIGINT during teardown: still tearing down database" in output, output
+    assert "interrupt 1 more time to abandon it" in output, output

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 
 import pytest
 
 from pytest_scyllabench.errors import ProvisionError
-from pytest_scyllabench.teardown import Callback, TeardownStack, one_line
+from pytest_scyllabench.teardown import Callback, TeardownStack, interrupts_deferred, one_line
 
 
 def test_every_failure_is_one_line_and_the_earlier_callbacks_still_run() -> None:
@@ -89,3 +91,30 @@ def test_cancellation_is_reported_and_propagates() -> None:
 def test_one_line_of_an_empty_message_names_the_type() -> None:
     assert one_line(RuntimeError()) == "RuntimeError"
     assert one_line(ExceptionGroup("g", [ValueError("a\nb"), OSError()])) == "a; b; OSError"
+
+
+def test_interrupts_during_teardown_are_announced_until_the_last_abandons_it() -> None:
+    heard: list[str] = []
+    before = signal.getsignal(signal.SIGINT)
+    with (pytest.raises(KeyboardInterrupt, match="SIGINT during teardown 3 times"),
+          interrupts_deferred("database, hosts", heard.append)):
+        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGINT)
+        assert len(heard) == 2
+        os.kill(os.getpid(), signal.SIGINT)
+    assert heard[0].startswith("scyllabench: SIGTERM during teardown: still tearing down "
+                               "database, hosts")
+    assert heard[0].endswith("interrupt 2 more times to abandon it")
+    assert heard[1].endswith("interrupt 1 more time to abandon it")
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_the_stack_names_what_is_left_in_teardown_order() -> None:
+    stack = TeardownStack()
+
+    async def nothing() -> None:
+        return None
+
+    for name in ("hosts", "database", "prometheus"):
+        stack.push(name, nothing)
+    assert stack.names == ["prometheus", "database", "hosts"]

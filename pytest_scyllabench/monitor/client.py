@@ -128,6 +128,10 @@ class PrometheusClient:
         """The active scrape targets, each with ``labels``, ``health`` and ``lastError``."""
         data = await self.get("/api/v1/targets", [("state", "active")])
         active = data.get("activeTargets") if isinstance(data, dict) else None
+        if not isinstance(active or [], list) or not all(isinstance(t, dict)
+                                                         for t in active or []):
+            raise MonitoringError(f"{self.url('/api/v1/targets')}: 'activeTargets' is not a "
+                                  f"list of objects: {str(active)[:200]}")
         return list(active or [])
 
 

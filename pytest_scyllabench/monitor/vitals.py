@@ -138,12 +138,27 @@ def _float(value: Any) -> float:
 
 
 def matrix_series(result: Sequence[dict[str, Any]]) -> dict[str, list[tuple[float, float]]]:
-    """A range query's matrix as host -> [(t, value)] (``host`` label, else ``instance``)."""
+    """A range query's matrix as host -> [(t, value)] (``host`` label, else ``instance``).
+
+    ``MonitoringError`` names the series and the point of an answer that is not a matrix
+    (a value that is not a number is NaN, as Prometheus writes ``"NaN"``)."""
     series: dict[str, list[tuple[float, float]]] = {}
-    for item in result:
-        labels = item.get("metric") or {}
+    for number, item in enumerate(result):
+        labels = item.get("metric") if isinstance(item, dict) else None
+        if not isinstance(labels, dict) or not isinstance(item.get("values") or [], list):
+            raise MonitoringError(f"range query answer: series {number} is not a matrix "
+                                  f"series (no 'metric' object or 'values' list): "
+                                  f"{str(item)[:200]}")
         host = str(labels.get("host") or labels.get("instance") or "all")
-        points = [(float(t), _float(v)) for t, v in item.get("values") or []]
+        points = []
+        for point in item.get("values") or []:
+            try:
+                stamp, value = point
+                points.append((float(stamp), _float(value)))
+            except (TypeError, ValueError):
+                raise MonitoringError(f"range query answer: series {number} ({host}): bad "
+                                      f"point {str(point)[:100]} (expected [time, "
+                                      f"\"value\"])") from None
         series.setdefault(host, []).extend(points)
     return {host: sorted(points) for host, points in series.items()}
 
@@ -166,8 +181,14 @@ async def collect_vitals(client: PrometheusClient, start: float, end: float, *,
             failures.append(f"{query.name}: {answer}")
         elif isinstance(answer, BaseException):
             raise answer
-        elif series := matrix_series(answer):
-            vitals[query.name] = series
+        else:
+            try:
+                series = matrix_series(answer)
+            except MonitoringError as exc:
+                failures.append(f"{query.name}: {exc}")
+                continue
+            if series:
+                vitals[query.name] = series
     if failures:
         raise MonitoringError("vital-sign queries failed:\n" + "\n".join(failures))
     return vitals
@@ -175,8 +196,17 @@ async def collect_vitals(client: PrometheusClient, start: float, end: float, *,
 
 async def pending_compactions(client: PrometheusClient) -> dict[str, float]:
     """Pending compactions of each database node now (empty if the database is not scraped)."""
-    return {str((item.get("metric") or {}).get("host", "all")): _float(item["value"][1])
-            for item in await client.query(PENDING_COMPACTIONS)}
+    pending: dict[str, float] = {}
+    for item in await client.query(PENDING_COMPACTIONS):
+        try:
+            host = str((item.get("metric") or {}).get("host", "all"))
+            _, value = item["value"]
+        except (AttributeError, KeyError, TypeError, ValueError):
+            raise MonitoringError(f"query {PENDING_COMPACTIONS!r}: not a vector sample "
+                                  f"(no 'metric' and [time, \"value\"]): "
+                                  f"{str(item)[:200]}") from None
+        pending[host] = _float(value)
+    return pending
 
 
 async def wait_quiet(client: PrometheusClient, timeout: float, *, poll: float = 1.0,

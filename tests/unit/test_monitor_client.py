@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import http.server
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from pytest_scyllabench.monitor.client import (
     wait_until_ready,
 )
 from pytest_scyllabench.monitor.prometheus import Prometheus
+from pytest_scyllabench.monitor.snapshot import _NAME
 from pytest_scyllabench.monitor.vitals import pending_compactions, wait_quiet
 
 DATA = Path(__file__).parent / "data" / "prometheus"
@@ -34,13 +36,18 @@ ROUTES: dict[str, tuple[int, str]] = {
     "/api/v1/status/bad": (400, "error-400-bad-query.json"),
     "/not-json": (200, "=<html>hello</html>"),
     "/api/v1/admin/tsdb/clean_tombstones": (204, "="),
+    "/api/v1/admin/tsdb/snapshot": (200, "snapshot-2.42.json"),
+    "/truncated": (200, "=" + (DATA / "targets.json").read_text()[:700]),
+    "/latin1": (200, "=\udcff\udcfe{}"),
+    "/failed": (200, '={"status":"error","errorType":"execution","error":"query timed out"}'),
 }
 
 
 class Replay(http.server.BaseHTTPRequestHandler):
     def _answer(self) -> None:
         status, source = ROUTES.get(self.path.split("?")[0], (404, "=404 page not found\n"))
-        body = source[1:].encode() if source.startswith("=") else (DATA / source).read_bytes()
+        body = (source[1:].encode(errors="surrogateescape") if source.startswith("=")
+                else (DATA / source).read_bytes())
         self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -198,3 +205,72 @@ def test_missing_binaries_name_the_package(tmp_path: Path) -> None:
     version.chmod(0o755)
     assert asyncio.run(binary_version(executor, str(version), "prometheus",
                                       "Prometheus")) == "prometheus, version 2.42.0+ds"
+
+
+def test_recorded_snapshot_answer(server: str) -> None:
+    data = asyncio.run(PrometheusClient(server).post("/api/v1/admin/tsdb/snapshot"))
+    assert data == {"name": "20261124T040702Z-45de77d88c4c6c19"}
+    assert _NAME.match(data["name"])  # what take_snapshot accepts as a snapshot name
+
+
+def test_recorded_targets_are_read(server: str) -> None:
+    targets = asyncio.run(PrometheusClient(server).targets())
+    assert [(t["labels"]["job"], t["labels"]["host"], t["health"]) for t in targets] == [
+        ("cassandra", "node1", "up"), ("node", "local", "up")]
+    assert targets[0]["scrapeUrl"] == "http://127.0.0.24:53175/metrics"
+
+
+@pytest.mark.parametrize(("path", "problem"), [
+    ("/truncated", r"/truncated: not JSON: b'\{\\n \"status\""),
+    ("/latin1", r"/latin1: not JSON: b'\\xff\\xfe\{\}'"),
+    ("/failed", r"/failed: execution: query timed out"),
+])
+def test_odd_answers_name_the_url(server: str, path: str, problem: str) -> None:
+    with pytest.raises(MonitoringError, match=f"^GET {server}{problem}"):
+        asyncio.run(PrometheusClient(server).get(path))
+
+
+def test_targets_that_are_not_objects_are_refused(server: str,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    client = PrometheusClient(server)
+
+    async def odd(path: str, params: object = ()) -> object:
+        return {"activeTargets": ["127.0.0.1:9100"]}
+
+    monkeypatch.setattr(client, "get", odd)
+    with pytest.raises(MonitoringError, match=r"/api/v1/targets: 'activeTargets' is not a "
+                                              r"list of objects: \['127\.0\.0\.1:9100'\]"):
+        asyncio.run(client.targets())
+
+
+class _Answers:
+    """A client whose instant queries answer ``result``."""
+
+    def __init__(self, result: list[object]) -> None:
+        self.result = result
+
+    async def query(self, promql: str, at: float | None = None) -> list[object]:
+        return self.result
+
+
+def test_recorded_instant_answer_and_odd_samples() -> None:
+    recorded = json.loads((DATA / "query-up.json").read_text())["data"]["result"]
+    assert recorded[0]["value"] == [1795493228.033, "1"]
+    up = {**recorded[0], "metric": {**recorded[0]["metric"], "host": "node1"}}
+    assert asyncio.run(pending_compactions(_Answers([up]))) == {  # type: ignore[arg-type]
+        "node1": 1.0}
+    for odd in (["x"], [{"metric": {"host": "n"}}], [{"metric": {}, "value": [1]}]):
+        with pytest.raises(MonitoringError, match=r"not a vector sample"):
+            asyncio.run(pending_compactions(_Answers(odd)))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", ["version-prometheus-2.42.stdout",
+                                  "version-node-exporter-1.5.0.stdout"])
+def test_binary_version_of_the_recorded_version_output(tmp_path: Path, name: str) -> None:
+    binary = tmp_path / "binary"
+    binary.write_text(f"#!/bin/sh\ncat {DATA / name}\n")
+    binary.chmod(0o755)
+    first = (DATA / name).read_text().splitlines()[0]
+    assert first.startswith(("prometheus, version 2.42.0", "node_exporter, version 1.5.0"))
+    assert asyncio.run(binary_version(LocalExecutor("mon1"), str(binary), "prometheus",
+                                      "Prometheus")) == first

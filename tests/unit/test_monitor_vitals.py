@@ -117,3 +117,41 @@ def test_matrix_without_host_label_falls_back_to_instance() -> None:
     series = matrix_series(result)
     assert series["10.0.0.1:9100"] == [(1.0, 0.5), (2.0, 1.0)]
     assert math.isnan(series["all"][0][1])
+
+
+def _recorded_matrix(name: str) -> dict[str, list[tuple[float, float]]]:
+    return matrix_series(json.loads((DATA / name).read_text())["data"]["result"])
+
+
+def test_matrix_of_the_recorded_cpu_and_write_queries() -> None:
+    cpu = _recorded_matrix("query_range-cpu.json")
+    assert list(cpu) == ["local"] and len(cpu["local"]) == 16
+    assert cpu["local"][0] == (1795463418.66, 98.99665551839556)
+    assert cpu["local"][-1] == (1795463433.66, 100.0)
+    writes = _recorded_matrix("query_range-writes.json")
+    assert list(writes) == ["node1"] and len(writes["node1"]) == 14
+    assert writes["node1"][1] == (1795463421.66, 72.7)
+    assert writes["node1"][-1] == (1795463433.66, 0.0)
+
+
+def test_matrix_of_recorded_whole_second_stamps_and_an_empty_answer() -> None:
+    """Prometheus 2.42 writes a whole-second stamp as an integer (``[1795493224,"1"]``)."""
+    up = _recorded_matrix("query_range-up.json")
+    assert up == {"monitor": [(1795493224.0 + i, 1.0) for i in range(5)]}
+    assert _recorded_matrix("query_range-empty.json") == {}
+
+
+@pytest.mark.parametrize(("result", "problem"), [
+    (["not a series"], "series 0 is not a matrix series"),
+    ([{"values": [[1, "2"]]}], "series 0 is not a matrix series"),
+    ([{"metric": {"host": "n1"}, "values": "1,2"}], r"series 0 is not a matrix series"),
+    ([{"metric": {}, "values": [[1, "2"]]}, {"metric": {"host": "n2"}, "values": [[1]]}],
+     r"series 1 \(n2\): bad point \[1\]"),
+    ([{"metric": {"host": "n1"}, "values": [[1, "2", "3"]]}],
+     r"series 0 \(n1\): bad point \[1, '2', '3'\]"),
+    ([{"metric": {"host": "n1"}, "values": [["soon", "2"]]}],
+     r"series 0 \(n1\): bad point \['soon', '2'\]"),
+])
+def test_odd_range_answers_name_the_series_and_point(result: list[Any], problem: str) -> None:
+    with pytest.raises(MonitoringError, match=f"^range query answer: {problem}"):
+        matrix_series(result)

@@ -196,6 +196,8 @@ def read_json_object(path: Path, bad: Callable[[str], Exception], *, missing: st
         raise bad(f"missing ({missing})") from exc
     except OSError as exc:
         raise bad(f"cannot be read: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise bad(f"{invalid} (not UTF-8: {exc})") from exc
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

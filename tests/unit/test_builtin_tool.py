@@ -149,3 +149,13 @@ def test_summary_json_is_what_the_runner_needs(fake_run: tuple[list[str], Path])
                 "target_rate", "ops", "achieved_rate", "errors", "error_samples",
                 "max_lag_ms", "interrupted"):
         assert key in data, key
+
+
+def test_a_summary_that_is_not_utf8_names_loader_and_file(
+        fake_run: tuple[list[str], Path], tmp_path: Path) -> None:
+    _, real = fake_run
+    path = tmp_path / "s.json"
+    path.write_bytes(real.read_bytes().replace(b'"', b'\xff', 1))
+    with pytest.raises(StressError, match=r"not valid JSON \(not UTF-8: .*byte 0xff") as info:
+        BuiltinTool().read_summary(path, "loader-7")
+    assert f"loader loader-7: summary {path}: " in str(info.value)

@@ -632,3 +632,12 @@ def test_install_uploads_nothing_when_the_hosts_are_this_machine(tmp_path: Path,
     remote = RemoteHost()
     asyncio.run(LatteTool(binary).install(remote, None))  # type: ignore[arg-type]
     assert remote.calls == []
+
+
+def test_a_report_that_is_not_utf8_names_loader_and_file(tmp_path: Path) -> None:
+    files, _ = run_step(tmp_path, "write-800", WRITE_800)
+    report = replace_report(files, "")
+    report.write_bytes(real_report().encode()[:500] + b"\xe9t\xe9" + real_report().encode()[500:])
+    with pytest.raises(StressError, match=r"not valid JSON, truncated\? \(not UTF-8") as caught:
+        LatteTool().summarize("loader-1", WRITE_800, files)
+    assert f"loader loader-1: {report}: " in str(caught.value)

@@ -492,6 +492,11 @@ def parse_console(text: str, loader: str, path: Path | str) -> ConsoleReport:
         raise StressError(f"loader {loader}: {path}: the 'Results:' block is truncated "
                           f"(no 'Total operation time')")
     if not rows:
+        odd = [line for line in lines if line.startswith("total,")]
+        if odd:
+            raise StressError(f"loader {loader}: {path}: none of its {len(odd)} 'total,' lines "
+                              f"has the {_ROW_FIELDS} comma-separated fields of cassandra-stress "
+                              f"{DEFAULT_VERSION} (unexpected format): {odd[0][:120]!r}")
         raise StressError(f"loader {loader}: {path}: no progress line ('total, ...')")
     return ConsoleReport(rows=rows, errors=_total(block, "Total errors", loader, path),
                          partitions=_total(block, "Total partitions", loader, path))

@@ -611,3 +611,30 @@ def test_install_a_prebuilt_tree(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"loader-host: loaders\.tool_paths\.cassandra-stress"):
         asyncio.run(CassandraStressTool(home="/nowhere").install(
             FakeRemote(installed=False)))  # type: ignore[arg-type]
+
+
+def test_empty_output(tmp_path: Path) -> None:
+    with pytest.raises(StressError, match=r"loader-3: .*out\.txt: no 'Results:' block"):
+        tool().summarize("loader-3", STEP, _copy(tmp_path, "write-800", stdout=""))
+
+
+def test_progress_lines_with_an_extra_column_are_an_unexpected_format(tmp_path: Path) -> None:
+    text = (DATA / "write-800.stdout").read_text()
+    wider = "".join(line.rstrip("\n") + ",       7\n" if line.startswith("total,") else line
+                    for line in text.splitlines(keepends=True))
+    assert all(cs.parse_row(line) is None for line in wider.splitlines())
+    with pytest.raises(StressError, match=r"loader-3: .*out\.txt: none of its 11 'total,' "
+                                          r"lines has the 19 comma-separated fields of "
+                                          r"cassandra-stress 4\.0-alpha2 \(unexpected format\)"):
+        tool().summarize("loader-3", STEP, _copy(tmp_path, "write-800", stdout=wider))
+
+
+def test_bytes_that_are_not_utf8_leave_the_recorded_numbers(tmp_path: Path) -> None:
+    """A stray byte (a log line of the driver, say) is read as U+FFFD, not a crash."""
+    raw = (DATA / "write-800.stdout").read_bytes()
+    assert b"Results:" in raw
+    files = _copy(tmp_path, "write-800")
+    files.stdout.write_bytes(raw.replace(b"Results:", b"\xff\xfe stray\nResults:", 1))
+    odd = cs.read_console(files.stdout, "loader-3")
+    assert odd == parse_console(raw.decode(), "loader-3", files.stdout)
+    assert len(odd.rows) == 11 and odd.errors == 0

@@ -220,6 +220,20 @@ def test_java_release_from_recorded_output() -> None:
     assert parse_java_release("no such line") is None
 
 
+def test_java_release_from_odd_output() -> None:
+    recorded = (DATA / "java17-showsettings.txt").read_text()
+    line = "    java.specification.version = 17\n"
+    assert line in recorded
+    assert parse_java_release("") is None
+    assert parse_java_release(recorded[:recorded.index(line)]) is None  # cut before the line
+    assert parse_java_release(recorded.replace(line, "    java.specification.version = \n")
+                              ) is None  # cut after the '='
+    assert parse_java_release(recorded.replace(line, "    java.specification.version = seventeen\n")
+                              ) is None
+    odd = recorded.encode().replace(b"UTF-8", b"\xff\xfe", 1).decode(errors="replace")
+    assert parse_java_release(odd) == 17  # a stray byte elsewhere changes nothing
+
+
 def test_pom_depends_on_cassandra_all() -> None:
     root = ET.fromstring(pom_xml("5.0.9"))
     ns = {"m": "http://maven.apache.org/POM/4.0.0"}

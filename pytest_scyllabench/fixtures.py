@@ -49,6 +49,18 @@ def _terminal_announcer(config: pytest.Config) -> Callable[[str], None] | None:
     return announce
 
 
+def _refuse_xdist_worker(config: pytest.Config) -> None:
+    """A pytest-xdist worker would start a cluster of its own, and its load would disturb the
+    other workers' steps: benchmarks error out before anything is provisioned (tests that use
+    no cluster still run in parallel)."""
+    worker = getattr(config, "workerinput", None)
+    if worker is not None:
+        pytest.fail(f"pytest-scyllabench: benchmarks cannot run under pytest-xdist (worker "
+                    f"{worker.get('workerid', '?')} of {worker.get('workercount', '?')}): each "
+                    f"worker would start its own cluster and load it at the same time as the "
+                    f"others; run them with -n 0 or -p no:xdist", pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def scyllabench_settings(pytestconfig: pytest.Config) -> Settings:
     """The resolved settings of this session."""
@@ -74,6 +86,7 @@ def scyllabench_session(pytestconfig: pytest.Config) -> Generator[BenchSession, 
 
     Teardown runs at the end of the session, on errors in setup, on Ctrl-C and on SIGTERM.
     """
+    _refuse_xdist_worker(pytestconfig)
     state = _state(pytestconfig)
     announce = _terminal_announcer(pytestconfig)
     if announce is not None:

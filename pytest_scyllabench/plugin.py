@@ -57,6 +57,9 @@ def pytest_configure(config: pytest.Config) -> None:
         settings = settings_module.resolve(cli, ini, os.environ, Path(config.rootpath))
         profile = load_profile(find_profile(settings.profile, settings.rootdir))
         check_options(settings, profile)
+        own_html = settings_module.wants_html_report(
+            settings, html_plugin=config.pluginmanager.hasplugin("html"),
+            running=not (config.option.collectonly or config.option.setupplan))
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
     state = SessionState(settings, profile)
@@ -65,23 +68,24 @@ def pytest_configure(config: pytest.Config) -> None:
     except BaselineError as exc:
         raise pytest.UsageError(f"--{settings_module.PREFIX}-compare: {exc}") from None
     config.stash[STATE_KEY] = state
-    if settings.html and not getattr(config.option, "htmlpath", None):
+    if own_html and not getattr(config.option, "htmlpath", None):
         config.option.htmlpath = str(state.trials.path / "report.html")
         config.option.self_contained_html = True
     if getattr(config.option, "htmlpath", None):
         state.html_report = Path(config.option.htmlpath).absolute()
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Validate marker arguments at collection, before anything is provisioned."""
-    for item in items:
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Validate the markers of the selected tests (after -k, -m, --lf deselected theirs),
+    before anything is provisioned; count the steps of each benchmark for the live line."""
+    for item in session.items:
         try:
             validate_markers(item)
         except ConfigError as exc:
             raise pytest.UsageError(f"{item.nodeid}: {exc}") from None
-    state = config.stash.get(STATE_KEY, None)
+    state = session.config.stash.get(STATE_KEY, None)
     if state is not None:
-        state.note_items(item.nodeid for item in items
+        state.note_items(item.nodeid for item in session.items
                          if "scyllabench_step" in getattr(item, "fixturenames", ()))
 
 

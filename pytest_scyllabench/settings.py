@@ -217,3 +217,15 @@ def _parse_raw(option: Option, raw: str | None, where: str) -> Any:
         return option.parse(raw)
     except ValueError as exc:
         raise ConfigError(f"{where}: {exc}") from None
+
+
+def wants_html_report(settings: Settings, *, html_plugin: bool, running: bool) -> bool:
+    """Whether this session writes its own pytest-html report into the trial directory:
+    ``--scyllabench-html`` in a session that runs tests (``--collect-only`` creates no trial
+    directory). ``ConfigError`` when pytest-html is not active (``-p no:html``)."""
+    if not settings.html:
+        return False
+    if not html_plugin:
+        raise ConfigError(f"--{PREFIX}-html: pytest-html is not active (disabled with "
+                          f"-p no:html, or not installed); enable it or drop --{PREFIX}-html")
+    return running

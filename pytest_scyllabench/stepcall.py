@@ -19,18 +19,19 @@ from pytest_scyllabench.result import StepResult
 from pytest_scyllabench.runner import StepRunner
 from pytest_scyllabench.session import Cluster
 from pytest_scyllabench.state import SessionState
+from pytest_scyllabench.stepargs import build_step, call_thresholds, check_tool
 from pytest_scyllabench.stress.base import StressTool
 from pytest_scyllabench.stress.step import Step
 from pytest_scyllabench.thresholds import check_rate, evaluate, parse_thresholds
-from pytest_scyllabench.units import parse_duration
 
 
 class StepWarning(UserWarning):
     """Something odd in a step's data that did not invalidate it (e.g. a truncated log line)."""
 
 
-#: Scaled durations are never shorter than this, seconds.
-MIN_DURATION = 1.0
+def _bad_argument(excinfo: pytest.ExceptionInfo[BaseException]) -> bool:
+    """pytest hides the call's frame from the traceback of a bad argument (``ConfigError``)."""
+    return excinfo.errisinstance(ConfigError)
 
 
 class StepCall:
@@ -40,6 +41,9 @@ class StepCall:
         self._state = state
         self._cluster = cluster
         self._item = item
+
+    def __repr__(self) -> str:
+        return f"<scyllabench_step of {self._item.nodeid}>"
 
     def __call__(
         self,
@@ -54,14 +58,17 @@ class StepCall:
         name: str | None = None,
         tool: str | None = None,
     ) -> StepResult:
-        step = self.build_step(workload, rate=rate, duration=duration, warmup=warmup,
-                               concurrency=concurrency, connections=connections, name=name)
-        if tool is not None and tool not in STRESS_TOOLS:
-            raise ConfigError(f"scyllabench_step: tool must be one of "
-                              f"{', '.join(sorted(STRESS_TOOLS))}, got {tool!r}")
+        __tracebackhide__ = _bad_argument  # shows the test's call, not our frames
         state, bench = self._state, self._state.bench
-        limits = {**parse_thresholds(state.profile.thresholds), **marker_thresholds(self._item),
-                  **parse_thresholds(thresholds or {})}
+        try:
+            step = build_step(state.profile, state.settings.duration_scale, workload,
+                              rate=rate, duration=duration, warmup=warmup,
+                              concurrency=concurrency, connections=connections, name=name)
+            check_tool(tool, STRESS_TOOLS)
+            limits = {**parse_thresholds(state.profile.thresholds),
+                      **marker_thresholds(self._item), **call_thresholds(thresholds)}
+        except ConfigError as exc:
+            raise ConfigError(str(exc)) from None
         runner = StepRunner(self._cluster, state.profile)
         stress_tool = bench.run(runner.tool(tool, step.workload))
         bench.run(runner.prepare(step.workload, state.trials.path / "populate", stress_tool))
@@ -153,34 +160,6 @@ class StepCall:
         if mismatch:
             warnings.warn(f"{step.id}: {mismatch}", StepWarning, stacklevel=3)
         return [str(change) for change in comparison.regressions]
-
-    def build_step(self, workload: str, *, rate: int, duration: float | str,
-                   warmup: float | str, concurrency: int | None, connections: int | None,
-                   name: str | None) -> Step:
-        """Validate the call's arguments into a :class:`Step` (ConfigError naming the field)."""
-        profile, scale = self._state.profile, self._state.settings.duration_scale
-        if workload not in profile.workloads:
-            raise ConfigError(f"scyllabench_step: workload {workload!r} is not in profile "
-                              f"{profile.name!r}; known: {', '.join(sorted(profile.workloads))}")
-        if isinstance(rate, bool) or not isinstance(rate, int) or rate < 1:
-            raise ConfigError(f"scyllabench_step: rate must be a positive integer (ops/s), "
-                              f"got {rate!r}")
-        for field, value in (("concurrency", concurrency), ("connections", connections)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                      or value < 1):
-                raise ConfigError(f"scyllabench_step: {field} must be a positive integer, "
-                                  f"got {value!r}")
-        measured = max(MIN_DURATION, parse_duration(duration, "scyllabench_step: duration")
-                       * scale)
-        warm = parse_duration(warmup, "scyllabench_step: warmup") * scale
-        return Step(
-            workload=profile.workloads[workload], rate=rate, duration=measured, warmup=warm,
-            concurrency=concurrency or profile.loaders.concurrency,
-            connections=connections or profile.loaders.connections,
-            name=name or f"{workload}@{rate}",
-        )
-
-
 
 
 def machine_of(profile: Profile, cluster: Cluster | None = None) -> dict[str, str]:

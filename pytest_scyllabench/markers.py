@@ -15,6 +15,12 @@ MARKER = "scyllabench_thresholds"
 #: ``@pytest.mark.scyllabench_regression("p99:+5%", throughput="-2%")``: baseline rules of a
 #: test, overriding the command line's per metric.
 REGRESSION_MARKER = "scyllabench_regression"
+#: The fixture whose steps the markers apply to.
+STEP_FIXTURE = "scyllabench_step"
+
+
+class MarkerWarning(UserWarning):
+    """A marker of this plugin on a test that runs no step: it has no effect."""
 
 
 def parse_marker(args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Threshold]:
@@ -40,11 +46,21 @@ def marker_rule_layers(item: pytest.Item) -> list[RuleLayer]:
             for marker in reversed(list(item.iter_markers(REGRESSION_MARKER)))]
 
 
+def runs_steps(item: pytest.Item) -> bool:
+    """Whether ``item`` uses the step fixture (directly or through another fixture)."""
+    return STEP_FIXTURE in getattr(item, "fixturenames", ())
+
+
 def validate_markers(item: pytest.Item) -> None:
-    """Parse every marker of ``item`` (``ConfigError`` naming the marker if one is bad)."""
+    """Parse every marker of ``item`` (``ConfigError`` naming the marker if one is bad); a
+    :class:`MarkerWarning` for a marker put on the test itself when it runs no step."""
     for name, parse in ((MARKER, parse_marker), (REGRESSION_MARKER, parse_marker_rules)):
         for marker in item.iter_markers(name):
             try:
                 parse(marker.args, marker.kwargs)
             except ConfigError as exc:
                 raise ConfigError(f"@pytest.mark.{name}: {exc}") from None
+        own = getattr(item, "own_markers", ())
+        if not runs_steps(item) and any(marker.name == name for marker in own):
+            item.warn(MarkerWarning(f"@pytest.mark.{name} on {item.nodeid}, which does not "
+                                    f"use the {STEP_FIXTURE} fixture: it has no effect"))

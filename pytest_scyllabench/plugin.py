@@ -22,7 +22,7 @@ from pytest_scyllabench.fixtures import (  # noqa: F401  (fixtures are found by 
     scyllabench_step,
     scyllabench_trial_dir,
 )
-from pytest_scyllabench.markers import MARKER, REGRESSION_MARKER, validate_markers
+from pytest_scyllabench.markers import MARKER, REGRESSION_MARKER, runs_steps, validate_markers
 from pytest_scyllabench.profile_schema import find_profile, load_profile
 from pytest_scyllabench.report.terminal import progress_line
 from pytest_scyllabench.session import check_options
@@ -85,8 +85,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             raise pytest.UsageError(f"{item.nodeid}: {exc}") from None
     state = session.config.stash.get(STATE_KEY, None)
     if state is not None:
-        state.note_items(item.nodeid for item in session.items
-                         if "scyllabench_step" in getattr(item, "fixturenames", ()))
+        state.note_items(item.nodeid for item in session.items if runs_steps(item))
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

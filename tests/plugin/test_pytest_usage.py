@@ -145,3 +145,35 @@ def test_html_option_needs_pytest_html(pytester: pytest.Pytester, session_dir: P
                                  "(disabled with -p no:html, or not installed)*"])
     assert journal(session_dir) == []
     assert trials(session_dir) == []
+
+
+def test_marker_on_a_test_without_steps_warns(pytester: pytest.Pytester,
+                                              session_dir: Path) -> None:
+    """Only a marker put on the test itself: a module's or class's marks cover its tests
+    that run no step too, and a step fixture used through another fixture counts."""
+    pytester.makepyfile(test_bench="""
+        import pytest
+
+        pytestmark = pytest.mark.scyllabench_thresholds(p99=5)
+
+        @pytest.mark.scyllabench_thresholds(p99="5ms")
+        def test_plain():
+            pass
+
+        def test_other():
+            pass
+
+        @pytest.fixture
+        def wrapped(scyllabench_step):
+            return scyllabench_step
+
+        @pytest.mark.scyllabench_regression("p99:+5%")
+        def test_wrapped(wrapped):
+            pass
+    """)
+    result = run(pytester, "--collect-only")
+    result.stdout.fnmatch_lines(["*MarkerWarning: @pytest.mark.scyllabench_thresholds on "
+                                 "test_bench.py::test_plain, which does not use the "
+                                 "scyllabench_step fixture: it has no effect"])
+    assert result.stdout.str().count("MarkerWarning") == 1
+    assert journal(session_dir) == []

@@ -59,7 +59,8 @@ def pytest_configure(config: pytest.Config) -> None:
         check_options(settings, profile)
         own_html = settings_module.wants_html_report(
             settings, html_plugin=config.pluginmanager.hasplugin("html"),
-            running=not (config.option.collectonly or config.option.setupplan))
+            running=not (config.option.collectonly
+                         or getattr(config.option, "setupplan", False)))
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
     state = SessionState(settings, profile)

@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from pytest_scyllabench.errors import ConfigError
-from pytest_scyllabench.settings import OPTIONS, parse_bool, parse_positive_float, resolve
+from pytest_scyllabench.settings import (
+    OPTIONS,
+    parse_bool,
+    parse_positive_float,
+    resolve,
+    wants_html_report,
+)
 
 
 def test_defaults(tmp_path: Path) -> None:
@@ -68,3 +74,13 @@ def test_reuse_cluster_help_says_the_reused_cluster_is_stopped_unless_kept() -> 
     assert "stopped and its data removed at the end unless --scyllabench-keep-cluster" \
         in reuse.help
     assert REUSABLE_PROVISIONERS == ("local",) and "provisioner local only" in reuse.help
+
+
+def test_own_html_report(tmp_path: Path) -> None:
+    """--scyllabench-html: a report in sessions that run tests; pytest-html must be active."""
+    off, on = resolve({}, {}, {}, tmp_path), resolve({"scyllabench_html": True}, {}, {}, tmp_path)
+    assert not wants_html_report(off, html_plugin=False, running=True)
+    assert wants_html_report(on, html_plugin=True, running=True)
+    assert not wants_html_report(on, html_plugin=True, running=False)  # --collect-only
+    with pytest.raises(ConfigError, match=r"^--scyllabench-html: pytest-html is not active"):
+        wants_html_report(on, html_plugin=False, running=False)

@@ -10,7 +10,7 @@ import random
 from collections.abc import Mapping, Sequence
 
 from pytest_scyllabench.errors import ConfigError
-from pytest_scyllabench.profile_schema import parse_workloads
+from pytest_scyllabench.profile_schema.workloads import parse_workloads
 from pytest_scyllabench.stress.step import OPERATIONS, Operation, Workload
 
 #: Distinct pre-generated values cycled through (values are random, but generated once).

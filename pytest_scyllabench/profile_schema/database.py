@@ -1,0 +1,73 @@
+"""The ``database`` section, and the ``scylla`` section that tunes ScyllaDB nodes: the
+version by kind, the node count each provisioner allows, replication and heap."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from pytest_scyllabench.db.scylla_config import ScyllaSpec, spec_problems
+from pytest_scyllabench.errors import ProfileError
+from pytest_scyllabench.profile import DatabaseSpec, Profile
+from pytest_scyllabench.profile_schema.fields import at_least, build, only_with
+
+LOCAL_MAX_NODES = 5
+#: ``database.version`` by kind: Apache Cassandra 5.0.N (the jars come from Maven Central),
+#: a ScyllaDB series or release (6.2, 6.2.3, 2024.1.12). Digits and dots only: the version
+#: names cache directories, packages and URLs.
+VERSION_PATTERNS = {
+    "cassandra": (re.compile(r"5\.0\.\d+"), "5.0.N, e.g. 5.0.9"),
+    "scylla": (re.compile(r"\d+\.\d+(\.\d+)?"), "a series or release such as 6.2, 6.2.3 "
+               "or 2024.1.12"),
+}
+
+
+def parse_database(data: Any, source: str) -> DatabaseSpec:
+    """The ``database`` section: its fields' types and a version of its kind."""
+    database = build(DatabaseSpec, data, source, "database")
+    pattern, example = VERSION_PATTERNS[database.kind]
+    if not pattern.fullmatch(database.version):
+        raise ProfileError(source, "database.version",
+                           f"not a {database.kind} version ({example}): {database.version!r}")
+    return database
+
+
+def parse_scylla(data: Mapping[str, Any], database: DatabaseSpec, source: str) -> ScyllaSpec:
+    """The ``scylla`` section of profile ``data``: only for ScyllaDB, checked against its
+    version."""
+    scylla = build(ScyllaSpec, data.get("scylla", {}), source, "scylla")
+    only_with(data, "scylla", database.kind == "scylla", "database.kind: scylla", source)
+    if database.kind == "scylla":
+        for field_path, problem in spec_problems(scylla, database.version):
+            raise ProfileError(source, f"scylla.{field_path}", problem)
+    return scylla
+
+
+def check_database(profile: Profile, source: str) -> None:
+    """The database the profile's provisioner can run, and its nodes, replication and heap."""
+    db = profile.database
+    if profile.provisioner == "local":
+        if not 1 <= db.nodes <= LOCAL_MAX_NODES:
+            raise ProfileError(source, "database.nodes",
+                               f"must be between 1 and {LOCAL_MAX_NODES}, got {db.nodes}")
+        if db.kind != "cassandra":
+            raise ProfileError(source, "database.kind",
+                               "the local provisioner runs cassandra only")
+        parts = profile.local.first_address.split(".")
+        if len(parts) != 4 or parts[0] != "127" or not all(p.isdigit() for p in parts) or \
+                int(parts[3]) + db.nodes - 1 > 254:
+            raise ProfileError(source, "local.first_address",
+                               "must be a loopback IPv4 address (127.x.y.z) with room for "
+                               f"{db.nodes} consecutive addresses")
+    elif profile.provisioner == "docker" and db.kind != "scylla":
+        raise ProfileError(source, "database.kind",
+                           "the docker provisioner runs scylla only (scylladb/scylla image)")
+    at_least(db.nodes, 1, source, "database.nodes")
+    if not 1 <= db.replication_factor <= db.nodes:
+        raise ProfileError(source, "database.replication_factor",
+                           f"must be between 1 and database.nodes ({db.nodes}), "
+                           f"got {db.replication_factor}")
+    if not (db.heap[:-1].isdigit() and db.heap[-1] in "MG"):
+        raise ProfileError(source, "database.heap", f"must look like 512M or 2G, got {db.heap!r}")
+    at_least(db.start_timeout, 1, source, "database.start_timeout")

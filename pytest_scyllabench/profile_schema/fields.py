@@ -1,0 +1,115 @@
+"""The core of the profile schema: a dataclass built from a YAML mapping, every field's type
+checked, unknown keys rejected, and small range checks. Every error is a
+:class:`~pytest_scyllabench.errors.ProfileError` naming the file and the field's path."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, Literal, TypeVar
+
+from pytest_scyllabench.errors import ProfileError
+
+T = TypeVar("T")
+
+
+def build(cls: type[T], data: Any, source: str, path: str) -> T:
+    """Build dataclass ``cls`` from a mapping, checking every field's type."""
+    if not isinstance(data, Mapping):
+        raise ProfileError(source, path, f"must be a mapping, got {kind(data)}")
+    assert dataclasses.is_dataclass(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    reject_unknown(data, set(fields), source, path)
+    hints = typing.get_type_hints(cls)
+    values = {
+        key: convert(value, hints[key], source, f"{path}.{key}" if path else key)
+        for key, value in data.items()
+    }
+    return cls(**values)
+
+
+def convert(value: Any, hint: Any, source: str, path: str) -> Any:
+    """``value`` checked against type ``hint`` (and a number made a float where one is due)."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if hint is Any:
+        return value
+    if origin is Literal:
+        if value not in args:
+            choices = ", ".join(str(a) for a in args)
+            raise ProfileError(source, path, f"must be one of {choices}, got {value!r}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        last: ProfileError | None = None
+        for option in args:
+            try:
+                return convert(value, option, source, path)
+            except ProfileError as exc:
+                last = exc
+        assert last is not None
+        raise last
+    if hint is type(None):
+        if value is not None:
+            raise ProfileError(source, path, f"must be empty, got {kind(value)}")
+        return None
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ProfileError(source, path, f"must be true or false, got {kind(value)}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ProfileError(source, path, f"must be an integer, got {kind(value)}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ProfileError(source, path, f"must be a number, got {kind(value)}")
+        return float(value)
+    if hint is str:
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise ProfileError(source, path, f"must be a string, got {kind(value)}")
+        return str(value)
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise ProfileError(source, path, f"must be a list, got {kind(value)}")
+        return tuple(convert(v, args[0], source, f"{path}[{i}]") for i, v in enumerate(value))
+    if origin in (Mapping, dict) or hint is Mapping:
+        if not isinstance(value, Mapping):
+            raise ProfileError(source, path, f"must be a mapping, got {kind(value)}")
+        key_hint, value_hint = args if args else (Any, Any)
+        return {
+            convert(k, key_hint, source, f"{path}.{k}"): convert(v, value_hint, source,
+                                                                 f"{path}.{k}")
+            for k, v in value.items()
+        }
+    raise TypeError(f"profile schema cannot check type {hint!r} at {path}")
+
+
+def reject_unknown(data: Mapping[Any, Any], known: set[str], source: str, path: str) -> None:
+    for key in data:
+        if key not in known:
+            where = f"{path}.{key}" if path else str(key)
+            raise ProfileError(source, where,
+                               f"unknown key; expected one of {', '.join(sorted(known))}")
+
+
+def at_least(value: float, minimum: float, source: str, path: str) -> None:
+    if value < minimum:
+        raise ProfileError(source, path, f"must be at least {minimum:g}, got {value:g}")
+
+
+def only_with(data: Mapping[str, Any], section: str, wanted: bool, condition: str,
+              source: str) -> None:
+    """Section ``section`` may be written only when ``wanted`` (``condition`` says when)."""
+    if section in data and not wanted:
+        raise ProfileError(source, section, f"only used with {condition}")
+
+
+def kind(value: Any) -> str:
+    """What ``value`` is, for an error message: ``an integer (3)``."""
+    if value is None:
+        return "nothing"
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+             list: "a list", dict: "a mapping"}
+    return f"{names.get(type(value), type(value).__name__)} ({value!r})"

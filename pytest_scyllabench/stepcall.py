@@ -67,10 +67,12 @@ class StepCall:
             check_tool(tool, STRESS_TOOLS)
             limits = {**parse_thresholds(state.profile.thresholds),
                       **marker_thresholds(self._item), **call_thresholds(thresholds)}
+            runner = StepRunner(self._cluster, state.profile)
+            stress_tool = bench.run(runner.tool(tool, step.workload))
+            # A tool kept from an earlier step was checked against that step's workload only.
+            stress_tool.check_workload(step.workload)
         except ConfigError as exc:
             raise ConfigError(str(exc)) from None
-        runner = StepRunner(self._cluster, state.profile)
-        stress_tool = bench.run(runner.tool(tool, step.workload))
         bench.run(runner.prepare(step.workload, state.trials.path / "populate", stress_tool))
         repeat = state.settings.repeat
         results: list[StepResult] = []

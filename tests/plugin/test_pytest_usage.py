@@ -177,3 +177,35 @@ def test_marker_on_a_test_without_steps_warns(pytester: pytest.Pytester,
                                  "scyllabench_step fixture: it has no effect"])
     assert result.stdout.str().count("MarkerWarning") == 1
     assert journal(session_dir) == []
+
+
+def test_step_tool_checks_every_workload(pytester: pytest.Pytester, session_dir: Path) -> None:
+    """A tool kept from an earlier step is checked against each later step's workload: the
+    refusal is one line at the test's call."""
+    pytester.makepyfile(picky="""
+        from fakes import FakeTool
+        from pytest_scyllabench.errors import ConfigError
+
+        class PickyTool(FakeTool):
+            def check_workload(self, workload):
+                if workload.mix.get("read"):
+                    raise ConfigError(f"workloads.{workload.name}.mix: picky cannot read")
+
+        def create(spec):
+            return PickyTool()
+    """)
+    pytester.makeconftest(CONFTEST + 'backends.STRESS_TOOLS["latte"] = "picky:create"\n')
+    pytester.makepyfile(test_bench="""
+        def test_write(scyllabench_step):
+            scyllabench_step("write", rate=100, duration=1, warmup=0, tool="latte")
+
+        def test_mixed(scyllabench_step):
+            scyllabench_step("mixed", rate=100, duration=1, warmup=0, tool="latte")
+    """)
+    result = run(pytester)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines([
+        '>       scyllabench_step("mixed", rate=100, duration=1, warmup=0, tool="latte")',
+        "E       pytest_scyllabench.errors.ConfigError: workloads.mixed.mix: picky cannot read",
+        "test_bench.py:5: ConfigError"])
+    assert "runner.py" not in result.stdout.str()

@@ -70,7 +70,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--{settings_module.PREFIX}-compare: {exc}") from None
     config.stash[STATE_KEY] = state
     if own_html and not getattr(config.option, "htmlpath", None):
-        config.option.htmlpath = str(state.trials.path / "report.html")
+        config.option.htmlpath = str(state.trials.directory() / "report.html")
         config.option.self_contained_html = True
     if getattr(config.option, "htmlpath", None):
         state.html_report = Path(config.option.htmlpath).absolute()

@@ -164,12 +164,23 @@ class TrialsDir:
         self.profile_dir = Path(output) / safe_name(profile, "profile")
         self.session = SessionRecord(profile=profile, started=self.started)
         self._path: Path | None = None
+        self._linked = False
         self._tests = _Names()
         self._steps: dict[str, _Names] = {}
 
     @property
     def path(self) -> Path:
-        """The session directory, created (and ``latest`` pointed at it) on first access.
+        """The session directory, created (and ``latest`` pointed at it) on first access."""
+        path = self.directory()
+        if not self._linked:
+            self._linked = True
+            self._link_latest(path)
+        return path
+
+    def directory(self) -> Path:
+        """The session directory, created on first access, without moving ``latest``: where
+        pytest-html writes its report even when no benchmark is selected, which must not
+        hide the latest session that ran one.
 
         Two sessions started in the same second get ``<timestamp>`` and ``<timestamp>-2``.
         """
@@ -185,7 +196,6 @@ class TrialsDir:
                     candidate = self.profile_dir / f"{stamp}-{counter}"
                     counter += 1
             self._path = candidate
-            self._link_latest(candidate)
         return self._path
 
     def _link_latest(self, target: Path) -> None:

@@ -49,6 +49,24 @@ def test_nothing_provisioned_or_written_without_a_benchmark_to_run(
     assert trials(session_dir) == []
 
 
+def test_a_report_of_no_benchmark_leaves_latest_alone(pytester: pytest.Pytester,
+                                                       session_dir: Path) -> None:
+    """With --scyllabench-html, pytest-html writes its report into a trial directory of its
+    own even when -k selects no benchmark; ``latest`` still names the session that ran one."""
+    pytester.makepyfile(test_bench=BENCH.split("@pytest.mark.scyllabench_thresholds")[0])
+    run(pytester, "-k", "write and 100", "--scyllabench-html").assert_outcomes(passed=1)
+    latest = session_dir / "trials" / "fake" / "latest"
+    ran = latest.resolve()
+    assert (ran / "session.json").is_file()
+    result = run(pytester, "-k", "plain", "--scyllabench-html")
+    result.assert_outcomes(passed=1)
+    reports = [path for path in (session_dir / "trials" / "fake").glob("*/report.html")
+               if path.parent.name != "latest"]
+    assert len(reports) == 2
+    assert latest.resolve() == ran
+    assert journal(session_dir) == STARTED
+
+
 def test_markers_of_deselected_tests_are_not_checked(pytester: pytest.Pytester,
                                                       session_dir: Path) -> None:
     """A bad marker fails the session at collection (even --collect-only), before anything

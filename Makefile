@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 BENCH_ARGS ?= --scyllabench-duration-scale=0.25
 
-.PHONY: bench bench-full test lint unit deps clean
+.PHONY: bench bench-full test lint unit deps bench-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,14 +16,17 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-# Java 17 and Maven run Cassandra; installed from Debian's packages when missing.
-deps:
-	@bash scripts/ensure-system-deps.sh
+# What each command needs from Debian's packages, installed when missing (see the script).
+bench-deps:
+	@bash scripts/ensure-system-deps.sh bench
 
-bench: $(STAMP) deps
+deps:
+	@bash scripts/ensure-system-deps.sh test
+
+bench: $(STAMP) bench-deps
 	$(PY) -m pytest benchmarks --scyllabench-html $(BENCH_ARGS) $(PYTEST_ARGS)
 
-bench-full: $(STAMP) deps
+bench-full: $(STAMP) bench-deps
 	$(PY) -m pytest benchmarks --scyllabench-html --scyllabench-duration-scale=1 $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -14,9 +14,9 @@ import pytest
 from pytest_scyllabench.result import StepResult
 from pytest_scyllabench.stepcall import StepCall
 
-#: Sized for the embedded default on 2 cores (3 nodes, replication factor 3), which saturates
-#: near 500 ops/s: at 400 ops/s its p99 sat at the profile's 1 s limit, and at 300 reads
-#: reached 0.7-0.9 s (p50 60 ms). Scale them to your cluster.
+#: Sized for the embedded default on 2 cores (3 nodes, replication factor 3): at 400 ops/s its
+#: p99 sat at the profile's 1 s limit, and at 300 reads reached 0.7-0.9 s (p50 60 ms). Scale
+#: them to your cluster.
 RATES = [100, 200, 250]
 DURATION = "60s"
 WARMUP = "10s"

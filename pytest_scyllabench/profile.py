@@ -57,8 +57,9 @@ STATIC_WORKDIR = "/var/tmp/pytest-scyllabench"
 class StaticSpec:
     """Existing hosts reached over SSH: one database node per server, one loader per loader host.
 
-    The built-in loader runs as ``<loader_python> -m pytest_scyllabench.loader`` on the loader
-    hosts: pytest-scyllabench (with its ``loader`` extra) must be installed in that Python.
+    The built-in loader runs on the loader hosts from ``<loader_python>`` when that Python
+    already has this version of pytest-scyllabench and its CQL driver, else from a virtual
+    environment the session makes under the workdir (see ``stress/builtin.py``).
     """
 
     ssh: SshOptions

@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
-# Make sure Java 17 and Maven are installed (Cassandra 5.0 runs on Java 17; Maven resolves it),
-# OpenSSH's server (the SSH executor's integration tests run sshd in network namespaces),
-# Prometheus with its node exporter (monitoring; the plugin starts its own processes), and
-# Chromium (the report's browser test renders the HTML report headless).
+# Usage: ensure-system-deps.sh bench|test
+# bench: Java 17 and Maven (Cassandra 5.0 runs on Java 17; Maven resolves it), Prometheus with
+# its node exporter (monitoring; the plugin starts its own processes).
+# test: those, and HdrHistogram's Java tools (the reference of our percentiles), OpenSSH's
+# server (the SSH executor's integration tests run sshd in network namespaces) and Chromium
+# (the report's browser test renders the HTML report headless).
 # On Debian, as root, installs the missing ones; elsewhere says what to install.
 set -euo pipefail
+
+mode=${1:-test}
+case "$mode" in
+  bench|test) ;;
+  *) echo "usage: $0 bench|test" >&2; exit 2 ;;
+esac
 
 need=()
 java17=""
@@ -17,13 +25,15 @@ for candidate in "${JAVA_HOME:-}/bin/java" /usr/lib/jvm/java-17-openjdk-amd64/bi
 done
 [ -n "$java17" ] || need+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null 2>&1 || need+=(maven)
-# HdrHistogram's Java tools: the reference our merged percentiles are tested against.
-[ -f /usr/share/java/hdrhistogram.jar ] || need+=(libhdrhistogram-java)
-# sshd for the SSH test bed; the tests start their own, so Debian's service must not run.
 sshd_missing=""
-[ -x /usr/sbin/sshd ] || { need+=(openssh-server); sshd_missing=1; }
-# Headless Chromium renders the HTML report offline (screenshot, DOM) in its browser test.
-[ -x /usr/bin/chromium ] || need+=(chromium)
+if [ "$mode" = test ]; then
+  # HdrHistogram's Java tools: the reference our merged percentiles are tested against.
+  [ -f /usr/share/java/hdrhistogram.jar ] || need+=(libhdrhistogram-java)
+  # sshd for the SSH test bed; the tests start their own, so Debian's service must not run.
+  [ -x /usr/sbin/sshd ] || { need+=(openssh-server); sshd_missing=1; }
+  # Headless Chromium renders the HTML report offline (screenshot, DOM) in its browser test.
+  [ -x /usr/bin/chromium ] || need+=(chromium)
+fi
 # Prometheus and its node exporter: the plugin starts its own, so Debian's services must not run.
 monitor_missing=()
 [ -x /usr/bin/prometheus ] || monitor_missing+=(prometheus)
@@ -71,7 +81,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     fi
   fi
 else
-  echo "pytest-scyllabench needs: ${need[*]} ${monitor_missing[*]} (Java 17, Maven, OpenSSH server," \
-       "Prometheus, its node exporter, Chromium); install them and rerun" >&2
+  echo "make $mode needs these Debian packages: ${need[*]} ${monitor_missing[*]};" \
+       "install them (as root: apt-get install ...) and rerun" >&2
   exit 1
 fi

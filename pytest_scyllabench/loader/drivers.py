@@ -370,7 +370,8 @@ def _import_acsylla() -> Any:
         import acsylla.errors
     except ImportError as exc:
         raise MissingDependencyError(
-            "the acsylla driver is not installed: pip install 'pytest-scyllabench[acsylla]'"
+            "the acsylla driver is not installed (a dependency of pytest-scyllabench): "
+            "pip install acsylla, or use driver: scylla-driver"
         ) from exc
     return acsylla
 

@@ -17,6 +17,7 @@ profile and checks what spans sections; one module per section does the rest:
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -33,10 +34,14 @@ from pytest_scyllabench.profile_schema.database import (
 from pytest_scyllabench.profile_schema.fields import (
     at_least,
     build,
+    child,
     convert,
+    is_file,
     kind,
     only_with,
+    printable,
     reject_unknown,
+    shown,
 )
 from pytest_scyllabench.profile_schema.monitoring import parse_monitoring
 from pytest_scyllabench.profile_schema.provisioners import fit_aws, parse_aws, parse_docker
@@ -53,16 +58,16 @@ def find_profile(name: str, rootdir: Path) -> Path:
     as_path = Path(name)
     if as_path.suffix in (".yaml", ".yml") or "/" in name:
         candidate = as_path if as_path.is_absolute() else rootdir / as_path
-        if not candidate.is_file():
-            raise ProfileError(str(candidate), "", "no such profile file")
+        if not is_file(candidate):
+            raise ProfileError(printable(str(candidate)), "", "no such profile file")
         return candidate
     searched = [rootdir / "fixtures" / "profiles" / f"{name}.yaml", EMBEDDED / f"{name}.yaml"]
     for candidate in searched:
-        if candidate.is_file():
+        if is_file(candidate):
             return candidate
     known = sorted({p.stem for d in (searched[0].parent, EMBEDDED) if d.is_dir()
                     for p in d.glob("*.yaml")})
-    raise ProfileError(name, "", f"no such profile; known profiles: {', '.join(known)}")
+    raise ProfileError(printable(name), "", f"no such profile; known profiles: {', '.join(known)}")
 
 
 def load_profile(path: Path) -> Profile:
@@ -83,9 +88,11 @@ def load_profile(path: Path) -> Profile:
     for index, entry in enumerate(workload_files):
         if not isinstance(entry, str):
             raise ProfileError(source, f"workload_files[{index}]", "must be a file path")
-        file = (path.parent / entry).resolve()
-        if not file.is_file():
-            raise ProfileError(source, f"workload_files[{index}]", f"no such file: {file}")
+        file = path.parent / entry
+        if not is_file(file):
+            raise ProfileError(source, f"workload_files[{index}]",
+                               f"no such file: {printable(os.path.normpath(file))}")
+        file = file.resolve()
         found = parse_workloads(_read_yaml(file), str(file), "")
         workloads.update(found)
         origins.update(dict.fromkeys(found, str(file)))
@@ -160,7 +167,26 @@ def check_profile(profile: Profile, source: str,
         try:
             parse_threshold(name, value)
         except ConfigError as exc:
-            raise ProfileError(source, f"thresholds.{name}", str(exc)) from None
+            raise ProfileError(source, child("thresholds", name), str(exc)) from None
+
+
+class _Loader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key written twice in one mapping (PyYAML keeps the
+    last silently; a ``<<`` merge may still be overridden)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != _MERGE_TAG:
+                key = self.construct_object(key_node)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {shown(key)}", key_node.start_mark)
+                seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 def _read_yaml(path: Path) -> Mapping[str, Any]:
@@ -168,15 +194,44 @@ def _read_yaml(path: Path) -> Mapping[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ProfileError(str(path), "", f"cannot read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        line = exc.object[:exc.start].count(b"\n") + 1
+        raise ProfileError(str(path), f"line {line}",
+                           f"invalid YAML: not UTF-8 (byte {exc.start})") from exc
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else ""
-        raise ProfileError(str(path), where, f"invalid YAML: {getattr(exc, 'problem', exc)}") \
-            from exc
+        if isinstance(exc, yaml.reader.ReaderError):
+            where = f"line {text[:exc.position].count(chr(10)) + 1}"
+            problem = str(exc).splitlines()[0]
+        else:
+            where = f"line {mark.line + 1}" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ProfileError(str(path), where, f"invalid YAML: {problem}") from exc
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise ProfileError(str(path), "", f"invalid YAML: {str(exc).split(':')[0]}") from exc
+    except RecursionError as exc:
+        raise ProfileError(str(path), "", "invalid YAML: nested too deeply") from exc
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
         raise ProfileError(str(path), "", f"must be a mapping at the top level, got {kind(data)}")
+    _refuse_cycles(data, str(path), "", set())
     return data
+
+
+def _refuse_cycles(node: Any, source: str, where: str, above: set[int]) -> None:
+    """A mapping or list that holds itself (through an alias) would never end."""
+    if not isinstance(node, Mapping | list):
+        return
+    if id(node) in above:
+        raise ProfileError(source, where or "<top level>",
+                           "an alias refers to the mapping or list that holds it")
+    above.add(id(node))
+    items = node.items() if isinstance(node, Mapping) else (
+        (f"[{i}]", v) for i, v in enumerate(node))
+    for key, value in items:
+        inner = f"{where}{key}" if isinstance(node, list) else child(where, key)
+        _refuse_cycles(value, source, inner, above)
+    above.discard(id(node))

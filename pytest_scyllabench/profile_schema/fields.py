@@ -5,14 +5,18 @@ checked, unknown keys rejected, and small range checks. Every error is a
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from pytest_scyllabench.errors import ProfileError
 
 T = TypeVar("T")
+#: A key written as is in a field path; any other is quoted (its ``repr``).
+_PLAIN_KEY = re.compile(r"[\w-]+")
 
 
 def build(cls: type[T], data: Any, source: str, path: str) -> T:
@@ -22,9 +26,13 @@ def build(cls: type[T], data: Any, source: str, path: str) -> T:
     assert dataclasses.is_dataclass(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     reject_unknown(data, set(fields), source, path)
+    for name, field in fields.items():
+        if name not in data and field.default is dataclasses.MISSING and \
+                field.default_factory is dataclasses.MISSING:
+            raise ProfileError(source, child(path, name), "missing")
     hints = typing.get_type_hints(cls)
     values = {
-        key: convert(value, hints[key], source, f"{path}.{key}" if path else key)
+        key: convert(value, hints[key], source, child(path, key))
         for key, value in data.items()
     }
     return cls(**values)
@@ -39,7 +47,7 @@ def convert(value: Any, hint: Any, source: str, path: str) -> Any:
     if origin is Literal:
         if value not in args:
             choices = ", ".join(str(a) for a in args)
-            raise ProfileError(source, path, f"must be one of {choices}, got {value!r}")
+            raise ProfileError(source, path, f"must be one of {choices}, got {shown(value)}")
         return value
     if origin in (typing.Union, types.UnionType):
         last: ProfileError | None = None
@@ -65,7 +73,11 @@ def convert(value: Any, hint: Any, source: str, path: str) -> Any:
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ProfileError(source, path, f"must be a number, got {kind(value)}")
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise ProfileError(source, path, f"must be a number of a float's range, got "
+                               f"{kind(value)}") from None
     if hint is str:
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             raise ProfileError(source, path, f"must be a string, got {kind(value)}")
@@ -79,8 +91,8 @@ def convert(value: Any, hint: Any, source: str, path: str) -> Any:
             raise ProfileError(source, path, f"must be a mapping, got {kind(value)}")
         key_hint, value_hint = args if args else (Any, Any)
         return {
-            convert(k, key_hint, source, f"{path}.{k}"): convert(v, value_hint, source,
-                                                                 f"{path}.{k}")
+            convert(k, key_hint, source, child(path, k)): convert(v, value_hint, source,
+                                                                  child(path, k))
             for k, v in value.items()
         }
     raise TypeError(f"profile schema cannot check type {hint!r} at {path}")
@@ -89,13 +101,12 @@ def convert(value: Any, hint: Any, source: str, path: str) -> Any:
 def reject_unknown(data: Mapping[Any, Any], known: set[str], source: str, path: str) -> None:
     for key in data:
         if key not in known:
-            where = f"{path}.{key}" if path else str(key)
-            raise ProfileError(source, where,
+            raise ProfileError(source, child(path, key),
                                f"unknown key; expected one of {', '.join(sorted(known))}")
 
 
 def at_least(value: float, minimum: float, source: str, path: str) -> None:
-    if value < minimum:
+    if not value >= minimum:  # NaN too
         raise ProfileError(source, path, f"must be at least {minimum:g}, got {value:g}")
 
 
@@ -106,10 +117,39 @@ def only_with(data: Mapping[str, Any], section: str, wanted: bool, condition: st
         raise ProfileError(source, section, f"only used with {condition}")
 
 
+def child(path: str, key: Any) -> str:
+    """The path of ``key`` under ``path``; a key that is no plain name is quoted, so that the
+    message stays one line and the key is seen (``database.'a b'``, ``workloads.''``)."""
+    name = key if isinstance(key, str) and _PLAIN_KEY.fullmatch(key) else repr(key)
+    return f"{path}.{name}" if path else name
+
+
+def is_file(path: Path) -> bool:
+    """``path.is_file()``, false for a path no file can have (too long, a NUL byte)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, cut after ``limit`` characters: a message stays readable."""
+    try:
+        text = repr(value)
+    except ValueError:  # an integer of more digits than Python prints
+        text = f"<an integer of about {value.bit_length() * 0.30103:.0f} digits>"
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def printable(text: str, limit: int = 200) -> str:
+    """``text`` as is when it prints on one line and is short, otherwise :func:`shown`."""
+    return text if text.isprintable() and len(text) <= limit else shown(text, limit)
+
+
 def kind(value: Any) -> str:
     """What ``value`` is, for an error message: ``an integer (3)``."""
     if value is None:
         return "nothing"
     names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
              list: "a list", dict: "a mapping"}
-    return f"{names.get(type(value), type(value).__name__)} ({value!r})"
+    return f"{names.get(type(value), type(value).__name__)} ({shown(value)})"

@@ -10,7 +10,14 @@ from typing import Any
 
 from pytest_scyllabench.errors import ConfigError, ProfileError
 from pytest_scyllabench.profile import Profile
-from pytest_scyllabench.profile_schema.fields import at_least, build
+from pytest_scyllabench.profile_schema.fields import (
+    at_least,
+    build,
+    child,
+    is_file,
+    printable,
+    shown,
+)
 from pytest_scyllabench.stress.step import OPERATIONS, Workload
 
 #: Provisioners whose loaders run on this machine.
@@ -22,7 +29,7 @@ def parse_workloads(data: Any, source: str, path: str) -> dict[str, Workload]:
         raise ProfileError(source, path or "<top level>", "must be a mapping of workload names")
     result: dict[str, Workload] = {}
     for name, fields in data.items():
-        where = f"{path}.{name}" if path else str(name)
+        where = child(path, name)
         if not isinstance(fields, Mapping):
             raise ProfileError(source, where, "must be a mapping of workload fields")
         workload = build(Workload, {"name": str(name), **fields}, source, where)
@@ -38,14 +45,14 @@ def check_workload(workload: Workload, source: str, where: str) -> None:
         if operation not in OPERATIONS:
             raise ProfileError(source, f"{where}.mix.{operation}",
                                f"unknown operation; expected one of {', '.join(OPERATIONS)}")
-        if weight < 0:
-            raise ProfileError(source, f"{where}.mix.{operation}", "weight must be >= 0")
+        if not weight >= 0:  # NaN too
+            raise ProfileError(source, child(f"{where}.mix", operation), "weight must be >= 0")
     if sum(workload.mix.values()) <= 0:
         raise ProfileError(source, f"{where}.mix", "weights must not all be zero")
     at_least(workload.partitions, 1, source, f"{where}.partitions")
     at_least(workload.row_size, 1, source, f"{where}.row_size")
     at_least(workload.populate, 0, source, f"{where}.populate")
-    if workload.zipf_exponent <= 0:
+    if not workload.zipf_exponent > 0:
         raise ProfileError(source, f"{where}.zipf_exponent", "must be > 0")
     if not 0 < workload.gaussian_stddev <= 1:
         raise ProfileError(source, f"{where}.gaussian_stddev", "must be in (0, 1]")
@@ -71,12 +78,12 @@ def check_loaders(profile: Profile, source: str, origins: Mapping[str, str]) -> 
                            f"must be one of {', '.join(sorted(tools))}, "
                            f"got {profile.loaders.tool!r}")
     for name, path in profile.loaders.tool_paths.items():
-        where = f"loaders.tool_paths.{name}"
+        where = child("loaders.tool_paths", name)
         if name not in tools:
             raise ProfileError(source, where,
                                f"not a stress tool; known: {', '.join(sorted(tools))}")
         if not path.startswith("/"):
-            raise ProfileError(source, where, f"must be an absolute path, got {path!r}")
+            raise ProfileError(source, where, f"must be an absolute path, got {shown(path)}")
         problem = _tool_path_problem(name, Path(path), profile.provisioner in LOCAL_LOADERS)
         if problem:
             raise ProfileError(source, where, problem)
@@ -101,12 +108,12 @@ def _tool_path_problem(tool: str, path: Path, local_loaders: bool) -> str:
     if tool == "cassandra-stress":
         from pytest_scyllabench.stress.cassandra_stress_dist import MARKER
 
-        if local_loaders and not (path / MARKER).is_file():
-            return (f"{path} has no {MARKER} (expected an unpacked Apache Cassandra binary "
-                    f"tarball)")
+        if local_loaders and not is_file(path / MARKER):
+            return (f"{printable(str(path))} has no {MARKER} (expected an unpacked Apache "
+                    f"Cassandra binary tarball)")
         return ""
-    if not path.is_file():
-        return f"no such file: {path}"
+    if not is_file(path):
+        return f"no such file: {printable(str(path))}"
     if not os.access(path, os.X_OK):
         return f"not executable: {path}"
     return ""

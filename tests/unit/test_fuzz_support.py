@@ -1,0 +1,322 @@
+"""Mutated deployment profiles and workload files for the profile fuzz tests.
+
+Each shipped profile (``fixtures/profiles``, the embedded ``profiles``) and workload file
+(``fixtures/workloads``) is mutated with a seeded :class:`random.Random`, so a case is the same
+on every run and its number reproduces it: keys deleted or added at any depth, values
+replaced with another type, anchors and aliases (self-referencing ones too), duplicate keys,
+a list or a scalar instead of a mapping, bytes that are not UTF-8, an empty file, tabs.
+
+:func:`check_case` loads a case with the package's loader: it either loads, or raises a
+:class:`~pytest_scyllabench.errors.ConfigError` of one line that starts with the file and
+names a field path found in the mutated document (or the document itself). Any other
+exception propagates and fails the test.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pytest_scyllabench.errors import ConfigError
+from pytest_scyllabench.profile_schema import EMBEDDED, load_profile
+
+REPO = Path(__file__).resolve().parents[2]
+#: Where a case's files go under its temporary directory: profiles next to ``workloads``, so
+#: that ``workload_files: [../workloads/latency.yaml]`` resolves as in the repository.
+PROFILES_DIR = "profiles"
+WORKLOADS_DIR = "workloads"
+
+#: Values that replace a field: other types, edge numbers, odd strings.
+BAD_VALUES: tuple[Any, ...] = (
+    [], [1, "two"], {}, {"x": 1}, None, True, False, 10**30, -(10**30), 10**400, -1, 0,
+    float("nan"), float("inf"), -float("inf"), 1e-300, "", " ", "ñandú ☃ 日本", "x" * 5000,
+    "line\nbreak", "tab\there", "1G\u2028", "nul\x00byte", "../../etc/passwd", "5.0.9", "127.0.0.1",
+)
+#: Keys added to a mapping: unknown names, other types, odd strings.
+ODD_KEYS: tuple[Any, ...] = (
+    "bogus", "", "ñame", "a b", "a.b", "k" * 300, 1, 2.5, None, True, "line\nbreak",
+    "nodes", "mix", "write", "p99",
+)
+#: Text that replaces a whole file.
+WHOLE_FILES: tuple[bytes, ...] = (
+    b"", b"\n", b"# only a comment\n", b"- a\n- b\n", b"42\n", b"just a string\n",
+    b"~\n", b"[]\n", b"{}\n", b"\xff\xfe\x00\x00", b"a: [\n", b"a: &x [*x]\n",
+    b"&r {a: *r}\n", b"9" * 5000 + b"\n", b"[" * 700 + b"]" * 700 + b"\n",
+    b"a: 1\na: 2\n", b"\tdatabase: {}\n",
+)
+
+
+@dataclass(frozen=True)
+class Seed:
+    """A shipped file to mutate and the profile to load for it."""
+
+    #: Path of the file to mutate under the case's directory.
+    target: str
+    #: Path of the profile to load under the case's directory.
+    entry: str
+
+
+@dataclass(frozen=True)
+class Case:
+    number: int
+    #: What was done, for the failure message.
+    description: str
+    #: File contents by path under the case's directory.
+    files: dict[str, bytes]
+    entry: str
+
+
+def originals() -> dict[str, bytes]:
+    """Every shipped profile and workload file, by its path under a case's directory."""
+    files: dict[str, bytes] = {}
+    for folder in (REPO / "fixtures" / "profiles", EMBEDDED):
+        for path in sorted(folder.glob("*.yaml")):
+            files[f"{PROFILES_DIR}/{path.name}"] = path.read_bytes()
+    for path in sorted((REPO / "fixtures" / "workloads").glob("*.yaml")):
+        files[f"{WORKLOADS_DIR}/{path.name}"] = path.read_bytes()
+    return files
+
+
+def seeds(files: dict[str, bytes]) -> list[Seed]:
+    """Each profile mutated itself; each workload file mutated under the profiles using it."""
+    profiles = [name for name in files if name.startswith(f"{PROFILES_DIR}/")]
+    result = [Seed(name, name) for name in profiles]
+    for name in files:
+        if name.startswith(f"{WORKLOADS_DIR}/"):
+            result += [Seed(name, profile) for profile in profiles
+                       if Path(name).name.encode() in files[profile]]
+    return result
+
+
+def cases(count: int, seed: int = 20261124) -> Iterator[Case]:
+    """``count`` mutated cases, the same on every run."""
+    files = originals()
+    targets = seeds(files)
+    for number in range(count):
+        rng = random.Random(seed * 100_003 + number)
+        chosen = rng.choice(targets)
+        text, description = mutate(files[chosen.target], rng)
+        yield Case(number, f"case {number}: {chosen.target}: {description}",
+                   {**files, chosen.target: text}, chosen.entry)
+
+
+def mutate(original: bytes, rng: random.Random) -> tuple[bytes, str]:
+    """One to three structural mutations, then sometimes one of the text."""
+    roll = rng.random()
+    if roll < 0.06:
+        whole = rng.choice(WHOLE_FILES)
+        return whole, f"whole file replaced by {whole[:40]!r}"
+    data = yaml.safe_load(original)
+    done = []
+    for _ in range(rng.randint(1, 3)):
+        data, what = rng.choice(STRUCTURAL)(data, rng)
+        done.append(what)
+    text = yaml.safe_dump(data, allow_unicode=rng.random() < 0.5, sort_keys=False,
+                          width=rng.choice((80, 10**6))).encode()
+    if rng.random() < 0.3:
+        text, what = rng.choice(TEXTUAL)(text, rng)
+        done.append(what)
+    return text, "; ".join(done)
+
+
+def _nodes(data: Any, path: tuple[Any, ...] = (),
+           above: frozenset[int] = frozenset()) -> Iterator[tuple[tuple[Any, ...], Any]]:
+    """Every (path, value) of ``data``, the root included (a node inside itself once)."""
+    yield path, data
+    if id(data) in above:
+        return
+    above = above | {id(data)}
+    if isinstance(data, dict):
+        for key, value in list(data.items()):
+            yield from _nodes(value, (*path, key), above)
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            yield from _nodes(value, (*path, index), above)
+
+
+def _containers(data: Any, kind: type) -> list[tuple[tuple[Any, ...], Any]]:
+    return [(path, node) for path, node in _nodes(data) if isinstance(node, kind)]
+
+
+def _set(data: Any, path: tuple[Any, ...], value: Any) -> Any:
+    if not path:
+        return value
+    parent = data
+    for step in path[:-1]:
+        parent = parent[step]
+    parent[path[-1]] = value
+    return data
+
+
+def _bad_value(rng: random.Random) -> Any:
+    return copy.deepcopy(rng.choice(BAD_VALUES))
+
+
+def delete_key(data: Any, rng: random.Random) -> tuple[Any, str]:
+    mappings = [(p, m) for p, m in _containers(data, dict) if m]
+    if not mappings:
+        return data, "nothing to delete"
+    path, mapping = rng.choice(mappings)
+    key = rng.choice(list(mapping))
+    del mapping[key]
+    return data, f"deleted {(*path, key)}"
+
+
+def add_key(data: Any, rng: random.Random) -> tuple[Any, str]:
+    mappings = _containers(data, dict)
+    if not mappings:
+        return data, "no mapping to add to"
+    path, mapping = rng.choice(mappings)
+    key, value = rng.choice(ODD_KEYS), _bad_value(rng)
+    mapping[key] = value
+    return data, f"added {(*path, key)} = {value!r:.60}"
+
+
+def replace_value(data: Any, rng: random.Random) -> tuple[Any, str]:
+    path, _ = rng.choice(list(_nodes(data)))
+    if not path and rng.random() < 0.7:  # mostly below the root
+        return replace_value(data, rng) if isinstance(data, dict | list) and data else (
+            data, "empty root")
+    value = _bad_value(rng)
+    return _set(data, path, value), f"replaced {path} by {value!r:.60}"
+
+
+def share_node(data: Any, rng: random.Random) -> tuple[Any, str]:
+    """One node put in a second place (an anchor and an alias), or inside itself."""
+    containers = [(p, n) for p, n in _nodes(data) if p and isinstance(n, dict | list)]
+    places = [p for p, _ in _nodes(data) if p]
+    if not containers or not places:
+        return data, "nothing to alias"
+    source_path, node = rng.choice(containers)
+    if rng.random() < 0.3:
+        if isinstance(node, dict):
+            node["self"] = node
+        else:
+            node.append(node)
+        return data, f"{source_path} made to contain itself"
+    target = rng.choice(places)
+    if target[: len(source_path)] == source_path:
+        return data, "alias target inside its anchor: skipped"
+    return _set(data, target, node), f"{target} made an alias of {source_path}"
+
+
+STRUCTURAL: tuple[Callable[[Any, random.Random], tuple[Any, str]], ...] = (
+    delete_key, delete_key, add_key, add_key, replace_value, replace_value, replace_value,
+    share_node,
+)
+
+
+def duplicate_line(text: bytes, rng: random.Random) -> tuple[bytes, str]:
+    lines = text.splitlines(keepends=True)
+    keyed = [i for i, line in enumerate(lines) if re.match(rb"\s*[\w-]+:", line)]
+    if not keyed:
+        return text, "no key to duplicate"
+    index = rng.choice(keyed)
+    lines.insert(index + 1, lines[index])
+    return b"".join(lines), f"duplicated line {index + 1}"
+
+
+def insert_bytes(text: bytes, rng: random.Random) -> tuple[bytes, str]:
+    at = rng.randint(0, len(text))
+    junk = rng.choice((b"\xff", b"\xc3\x28", b"\xe2\x82", b"\x00", b"\x1b[0m", b"\xef\xbb\xbf"))
+    return text[:at] + junk + text[at:], f"inserted {junk!r} at byte {at}"
+
+
+def tab_indent(text: bytes, rng: random.Random) -> tuple[bytes, str]:
+    lines = text.splitlines(keepends=True)
+    indented = [i for i, line in enumerate(lines) if line.startswith(b" ")]
+    if not indented:
+        return b"\t" + text, "tab before the first line"
+    index = rng.choice(indented)
+    lines[index] = b"\t" + lines[index].lstrip(b" ")
+    return b"".join(lines), f"tab indenting line {index + 1}"
+
+
+def truncate(text: bytes, rng: random.Random) -> tuple[bytes, str]:
+    at = rng.randint(0, len(text))
+    return text[:at], f"truncated at byte {at}"
+
+
+TEXTUAL: tuple[Callable[[bytes, random.Random], tuple[bytes, str]], ...] = (
+    duplicate_line, insert_bytes, tab_indent, truncate,
+)
+
+
+def write_case(case: Case, directory: Path) -> Path:
+    for name, content in case.files.items():
+        path = directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+    return directory / case.entry
+
+
+def check_case(case: Case, directory: Path) -> None:
+    """Load ``case``: it loads, or its ConfigError is one line naming file and field."""
+    directory = directory.resolve()
+    entry = write_case(case, directory)
+    try:
+        load_profile(entry)
+    except ConfigError as exc:
+        check_message(str(exc), case, directory)
+
+
+#: Problems of a whole document (its field path is empty or a line of the file).
+DOCUMENT_PROBLEMS = ("invalid YAML", "cannot read", "must be a mapping at the top level",
+                     "must be a mapping of workload names", "not UTF-8")
+
+
+def check_message(message: str, case: Case, directory: Path) -> None:
+    where = f"{case.description}\n  error: {message[:500]!r}"
+    assert len(message.splitlines()) == 1, f"not one line: {where}"
+    for name in case.files:
+        prefix = f"{directory / name}: "
+        if message.startswith(prefix):
+            rest = message[len(prefix):]
+            break
+    else:
+        raise AssertionError(f"does not start with a case file: {where}")
+    if rest.startswith("line ") or any(rest.startswith(p) for p in DOCUMENT_PROBLEMS):
+        return
+    try:
+        document = yaml.safe_load(case.files[name])
+    except (yaml.YAMLError, ValueError):
+        raise AssertionError(f"a field of an unreadable document: {where}") from None
+    assert names_field(document, rest), f"names no field of the document: {where}"
+
+
+def names_field(document: Any, rest: str) -> bool:
+    """Whether ``rest`` (``a.b[0].c: problem``) starts with a path whose parent is in
+    ``document`` (its last part may be a default left out, or missing)."""
+    candidates = [m.start() for m in re.finditer(": ", rest)]
+    return any(_resolves(document, rest[:end], allow_missing_last=True) for end in candidates)
+
+
+def _resolves(node: Any, path: str, *, allow_missing_last: bool) -> bool:
+    if not path:
+        return True
+    if isinstance(node, list):
+        match = re.match(r"\[(\d+)\]\.?", path)
+        if match is None or int(match.group(1)) >= len(node):
+            return False
+        return _resolves(node[int(match.group(1))], path[match.end():],
+                         allow_missing_last=allow_missing_last)
+    if not isinstance(node, dict):
+        return False
+    for key, value in node.items():
+        for spelling in {str(key), repr(key), repr(str(key))}:
+            if path == spelling:
+                return True
+            if path.startswith(spelling) and path[len(spelling)] in ".[":
+                rest = path[len(spelling):].removeprefix(".")
+                if _resolves(value, rest, allow_missing_last=allow_missing_last):
+                    return True
+    # A key left out (its default) or missing, directly under a node that is there.
+    return allow_missing_last and re.fullmatch(r"[\w-]+", path) is not None
+

@@ -24,6 +24,7 @@ from pytest_scyllabench.profile_schema.fields import (
     convert,
     kind,
     reject_unknown,
+    shown,
 )
 from pytest_scyllabench.profile_schema.provisioners import fit_hosts
 
@@ -101,7 +102,7 @@ def parse_static(data: Any, path: Path, where: str) -> StaticSpec:
     loaders = _hosts(data["loaders"], "loader-", source, f"{where}.loaders")
     monitor = None
     if data.get("monitor") is not None:
-        monitor = _hosts([data["monitor"]], "monitor", source, f"{where}.monitor")[0]
+        monitor = _host(data["monitor"], "monitor1", source, f"{where}.monitor")
     names = [host.name for host in (*servers, *loaders, *([monitor] if monitor else []))]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
@@ -142,24 +143,27 @@ def _hosts(data: Any, prefix: str, source: str, where: str) -> tuple[HostSpec, .
     """A list of addresses or ``{name, address}`` mappings; names default to node1, ..."""
     if not isinstance(data, list) or not data:
         raise ProfileError(source, where, f"must be a non-empty list of hosts, got {kind(data)}")
-    hosts = []
-    for index, entry in enumerate(data, start=1):
-        path = f"{where}[{index - 1}]"
-        if isinstance(entry, str):
-            entry = {"address": entry}
-        if not isinstance(entry, Mapping):
-            raise ProfileError(source, path, f"must be an address or a mapping with name and "
-                               f"address, got {kind(entry)}")
-        if "address" not in entry:
-            raise ProfileError(source, f"{path}.address", "missing")
-        host = build(HostSpec, {"name": f"{prefix}{index}", **entry}, source, path)
-        if not host.address or any(c.isspace() for c in host.address):
-            raise ProfileError(source, f"{path}.address", f"not an address: {host.address!r}")
-        if not host.name.replace("-", "").replace("_", "").replace(".", "").isalnum():
-            raise ProfileError(source, f"{path}.name",
-                               f"must be letters, digits, '-', '_' or '.', got {host.name!r}")
-        hosts.append(host)
-    return tuple(hosts)
+    return tuple(_host(entry, f"{prefix}{index}", source, f"{where}[{index - 1}]")
+                 for index, entry in enumerate(data, start=1))
+
+
+def _host(entry: Any, name: str, source: str, path: str) -> HostSpec:
+    """An address or a ``{name, address}`` mapping; ``name`` when it names none."""
+    address_path = path if isinstance(entry, str) else f"{path}.address"
+    if isinstance(entry, str):
+        entry = {"address": entry}
+    if not isinstance(entry, Mapping):
+        raise ProfileError(source, path, f"must be an address or a mapping with name and "
+                           f"address, got {kind(entry)}")
+    if "address" not in entry:
+        raise ProfileError(source, f"{path}.address", "missing")
+    host = build(HostSpec, {"name": name, **entry}, source, path)
+    if not host.address or any(c.isspace() or not c.isprintable() for c in host.address):
+        raise ProfileError(source, address_path, f"not an address: {shown(host.address)}")
+    if not host.name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        raise ProfileError(source, f"{path}.name",
+                           f"must be letters, digits, '-', '_' or '.', got {shown(host.name)}")
+    return host
 
 
 def fit_static(static: StaticSpec, database: DatabaseSpec, loaders: LoaderSpec,

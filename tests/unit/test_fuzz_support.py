@@ -73,9 +73,56 @@ class Case:
     entry: str
 
 
+#: Profiles of the other provisioners and sections, which no shipped profile uses (written
+#: like the examples of the README), with the files they name.
+EXTRA: dict[str, bytes] = {
+    f"{PROFILES_DIR}/static.yaml": b"""\
+provisioner: static
+database: {kind: scylla, version: '6.2', replication_factor: 3}
+scylla: {}
+static:
+  ssh: {user: bench, key: id_test, port: 2222, known_hosts: "accept-new:kh",
+        connect_timeout: 5, command_timeout: 120, connect_attempts: 2, max_sessions: 4}
+  servers: [10.0.0.1, {name: big, address: 10.0.0.2}, 10.0.0.3]
+  loaders: [10.0.0.9]
+  monitor: {name: mon, address: 10.0.0.20}
+  workdir: /var/tmp/sb
+  loader_python: /opt/venv/bin/python
+loaders: {tool: builtin, concurrency: 64, connections: 2, driver: scylla-driver}
+warmup: {workload: w, rate: 100, seconds: 10}
+thresholds: {p99: 20ms, read_max: 1s}
+monitoring: {enabled: true, required: true, scrape_interval: 2, snapshots: per-session,
+             quiet_timeout: 30, prometheus_port: 9091}
+workloads:
+  w: {mix: {write: 1}, distribution: gaussian, gaussian_stddev: 0.2, keyspace: ks, table: t}
+""",
+    f"{PROFILES_DIR}/id_test": b"not really a key\n",
+    f"{PROFILES_DIR}/aws.yaml": b"""\
+provisioner: aws
+aws:
+  region: eu-west-1
+  owner: perf-team
+  operator_cidr: 203.0.113.5/32
+  servers: {ami: ami-0123456789abcdef0, count: 3}
+  loaders: {ami: ami-0123456789abcdef0, instance_type: c6i.xlarge}
+database: {nodes: 3, heap: 2G, settings: {concurrent_writes: 64}, jvm_options: [-Xss1m]}
+workload_files: [../workloads/latency.yaml]
+""",
+    f"{PROFILES_DIR}/docker.yaml": b"""\
+provisioner: docker
+database: {kind: scylla, version: 6.2.3, nodes: 2, replication_factor: 2}
+docker: {smp: 2}
+loaders: {count: 2}
+workloads:
+  r: {mix: {read: 0.9, write: 0.1}, populate: 100, partitions: 100}
+""",
+}
+
+
 def originals() -> dict[str, bytes]:
-    """Every shipped profile and workload file, by its path under a case's directory."""
-    files: dict[str, bytes] = {}
+    """Every shipped profile and workload file, by its path under a case's directory, and
+    :data:`EXTRA`."""
+    files: dict[str, bytes] = dict(EXTRA)
     for folder in (REPO / "fixtures" / "profiles", EMBEDDED):
         for path in sorted(folder.glob("*.yaml")):
             files[f"{PROFILES_DIR}/{path.name}"] = path.read_bytes()
@@ -86,7 +133,8 @@ def originals() -> dict[str, bytes]:
 
 def seeds(files: dict[str, bytes]) -> list[Seed]:
     """Each profile mutated itself; each workload file mutated under the profiles using it."""
-    profiles = [name for name in files if name.startswith(f"{PROFILES_DIR}/")]
+    profiles = [name for name in files
+                if name.startswith(f"{PROFILES_DIR}/") and name.endswith(".yaml")]
     result = [Seed(name, name) for name in profiles]
     for name in files:
         if name.startswith(f"{WORKLOADS_DIR}/"):
@@ -292,21 +340,20 @@ def check_message(message: str, case: Case, directory: Path) -> None:
 
 
 def names_field(document: Any, rest: str) -> bool:
-    """Whether ``rest`` (``a.b[0].c: problem``) starts with a path whose parent is in
-    ``document`` (its last part may be a default left out, or missing)."""
+    """Whether ``rest`` (``a.b[0].c: problem``) starts with a path of ``document``, whose
+    last names may be keys left out (a default, or a required key that is missing)."""
     candidates = [m.start() for m in re.finditer(": ", rest)]
-    return any(_resolves(document, rest[:end], allow_missing_last=True) for end in candidates)
+    return any(_resolves(document, rest[:end]) for end in candidates)
 
 
-def _resolves(node: Any, path: str, *, allow_missing_last: bool) -> bool:
+def _resolves(node: Any, path: str) -> bool:
     if not path:
         return True
     if isinstance(node, list):
         match = re.match(r"\[(\d+)\]\.?", path)
         if match is None or int(match.group(1)) >= len(node):
             return False
-        return _resolves(node[int(match.group(1))], path[match.end():],
-                         allow_missing_last=allow_missing_last)
+        return _resolves(node[int(match.group(1))], path[match.end():])
     if not isinstance(node, dict):
         return False
     for key, value in node.items():
@@ -315,8 +362,8 @@ def _resolves(node: Any, path: str, *, allow_missing_last: bool) -> bool:
                 return True
             if path.startswith(spelling) and path[len(spelling)] in ".[":
                 rest = path[len(spelling):].removeprefix(".")
-                if _resolves(value, rest, allow_missing_last=allow_missing_last):
+                if _resolves(value, rest):
                     return True
-    # A key left out (its default) or missing, directly under a node that is there.
-    return allow_missing_last and re.fullmatch(r"[\w-]+", path) is not None
+    # Keys left out (defaults) or missing, under a mapping that is there: no list index.
+    return re.fullmatch(r"[\w-]+(\.[\w-]+)*", path) is not None
 

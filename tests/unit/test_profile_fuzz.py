@@ -104,3 +104,26 @@ def test_nan_is_refused(tmp_path: Path, text: str, field: str) -> None:
 def test_long_value_is_cut(tmp_path: Path) -> None:
     message = error_of(write(tmp_path, f"provisioner: {'x' * 5000}\n"))
     assert message.endswith("... (5002 characters)")
+
+
+STATIC = """provisioner: static
+static:
+  ssh: {{key: id_test, known_hosts: "off"}}
+  servers: [{server}]
+  loaders: [10.0.0.9]
+{monitor}"""
+
+
+def _static(tmp_path: Path, server: str = "10.0.0.1", monitor: str = "") -> Path:
+    (tmp_path / "id_test").write_text("not really a key")
+    return write(tmp_path, STATIC.format(server=server, monitor=monitor))
+
+
+def test_static_monitor_is_named_without_an_index(tmp_path: Path) -> None:
+    message = error_of(_static(tmp_path, monitor="  monitor: {name: m, address: x, port: 1}\n"))
+    assert message.endswith(": static.monitor.port: unknown key; expected one of address, name")
+
+
+def test_static_host_written_as_an_address_is_named_itself(tmp_path: Path) -> None:
+    message = error_of(_static(tmp_path, server='"a\\0b"'))
+    assert message.endswith(": static.servers[0]: not an address: 'a\\x00b'")

@@ -127,6 +127,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("save", parse_run_name, None, "NAME",
            "save this session's steps as baseline NAME at the end of the session "
            "(default: not saved)"),
+    Option("save-sessions", parse_positive_int, 1, "K",
+           "keep the runs of the last K sessions in each saved record (the new one and K-1 "
+           "already saved under NAME, if measured in the same environment), so comparisons "
+           "see session-to-session noise (default: 1: saving replaces the record)"),
     Option("compare", parse_compare, None, "NAME|latest",
            "compare every step with baseline NAME, or the latest saved; a regression fails "
            "the test (default: no comparison)"),
@@ -154,6 +158,7 @@ class Settings:
     repeat: int = 1
     baseline_dir: Path = Path("baselines")
     save: str | None = None
+    save_sessions: int = 1
     compare: str | None = None
     rules: str = "p99:+10% p999:+20% throughput:-5%"
     fail_missing_baseline: bool = False

@@ -77,7 +77,7 @@ class SessionState:
         self.baseline = BaselineGate(
             DirectoryStore(settings.baseline_dir), compare_with=settings.compare,
             save_as=settings.save, rules=parse_rules(settings.rules),
-            fail_missing=settings.fail_missing_baseline)
+            fail_missing=settings.fail_missing_baseline, save_sessions=settings.save_sessions)
         #: (nodeid, step) -> lines of its baseline comparison, for the reports.
         self.comparisons: dict[tuple[str, str], list[str]] = {}
         self._group_sizes: Counter[str] = Counter()
@@ -273,6 +273,7 @@ class SessionState:
         saved = self.settings.save
         if saved and self.baseline.saved:
             lines.append(f"scyllabench: saved baseline {saved!r} in {self.settings.baseline_dir}")
+            lines += self.baseline.save_notes
         return lines
 
     def finish(self, exit_status: int) -> None:

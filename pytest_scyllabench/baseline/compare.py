@@ -4,9 +4,10 @@ For each rule the metric is recomputed on both sides: a percentile from the merg
 histograms (:func:`~pytest_scyllabench.hdr.merge.values_at_percentiles`, never from stored
 percentiles), or the achieved throughput (operations over measured time). The change is given
 absolute (ms or ops/s) and relative to the baseline, with a confidence interval
-(:mod:`pytest_scyllabench.baseline.noise`: Welch's t over the repetitions when both sides
-have two or more, else a bootstrap over the histograms' counts, or over the per-second rates
-for throughput). With repetitions,
+(:mod:`pytest_scyllabench.baseline.noise`: when a side holds the runs of two sessions or more,
+the interval of a new session against them (between-session variance included); else Welch's
+t over the repetitions when both sides have two or more, else a bootstrap over the histograms'
+counts, or over the per-second rates for throughput). With repetitions,
 the means of per-run values only estimate the noise: the values shown and judged are still
 those of the merged histograms (percentiles are never averaged).
 
@@ -24,10 +25,10 @@ the allowance alone decides. When the environments differ (database version, nod
 instance types, loaders, tool...) the comparison is made but flagged: :attr:`Comparison.mismatch`
 names the fields, and :attr:`Comparison.regressions` is empty, so nothing is gated on it.
 
-A regression reads::
+A regression reads (the baseline's sessions and runs after the interval)::
 
-    test_write[2000] write@2000: p99 regressed: 12.1 ms -> 15.3 ms (+26.4%, 95% CI +18%..+31%)
-    breaks rule p99:+10%
+    test_write[2000] write@2000: p99 regressed: 12.1 ms -> 15.3 ms (+26.4%, 95% CI +18%..+31%;
+    baseline 3 sessions, 9 runs) breaks rule p99:+10%
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from pytest_scyllabench.baseline.noise import (
     HistogramResampler,
     histogram_interval,
     means_interval,
+    sessions_interval,
     welch_interval,
 )
 from pytest_scyllabench.baseline.record import BaselineRecord, Identity, Measurement
@@ -79,6 +81,9 @@ class MetricChange:
     kind: str = ""
     #: Why nothing was compared (``no data``).
     note: str = ""
+    #: How many sessions and runs the baseline holds.
+    baseline_sessions: int = 1
+    baseline_runs: int = 1
 
     @property
     def change(self) -> float:
@@ -100,7 +105,7 @@ class MetricChange:
             change = _percent(self.relative, 1)
         else:
             change = f"{_signed(self.change)} {unit}, {_percent(self.relative, 1)}"
-        detail = f"({change}, {self._interval()})"
+        detail = f"({change}, {self._interval()}; {self._baseline_size()})"
         if self.verdict is Verdict.REGRESSION:
             return f"{what} regressed: {figures} {detail} breaks rule {self.rule}"
         if self.verdict is Verdict.IMPROVEMENT:
@@ -117,6 +122,11 @@ class MetricChange:
                     f"{_percent(interval.relative_high, 0)}")
         return f"{level} {_signed(interval.low)}..{_signed(interval.high)} {self.rule.unit}"
 
+    def _baseline_size(self) -> str:
+        sessions, runs = self.baseline_sessions, self.baseline_runs
+        return (f"baseline {sessions} session{'s' * (sessions != 1)}, "
+                f"{runs} run{'s' * (runs != 1)}")
+
     def to_dict(self) -> dict[str, Any]:
         interval = self.interval
         return {
@@ -130,7 +140,8 @@ class MetricChange:
                 "relative_high": _finite(interval.relative_high),
                 "confidence": interval.confidence, "method": interval.method,
                 "resamples": interval.resamples},
-            "note": self.note, "message": str(self),
+            "note": self.note, "baseline_sessions": self.baseline_sessions,
+            "baseline_runs": self.baseline_runs, "message": str(self),
         }
 
 
@@ -229,6 +240,9 @@ class _Context:
         self.resamples = resamples
         self.confidence = confidence
         self.seed = seed
+        #: How many sessions and runs the baseline holds (for the messages).
+        self.sessions = len(baseline.sessions)
+        self.runs = len(baseline.runs)
         self._histograms: dict[tuple[str, int, str], Any] = {}
         self._resamplers: dict[tuple[str, str], HistogramResampler] = {}
         self._values: dict[tuple[str, int, str], dict[float, float]] = {}
@@ -253,7 +267,10 @@ class _Context:
     def _throughput(self, rule: Rule) -> MetricChange:
         baseline, current = self.sides["baseline"], self.sides["current"]
         interval = None
-        if len(baseline.repetitions) >= 2 and len(current.repetitions) >= 2:
+        if self._spans_sessions():
+            interval = sessions_interval(_rates(baseline), _rates(current),
+                                         confidence=self.confidence)
+        elif len(baseline.repetitions) >= 2 and len(current.repetitions) >= 2:
             interval = welch_interval([run.achieved_rate for run in baseline.repetitions],
                                       [run.achieved_rate for run in current.repetitions],
                                       confidence=self.confidence)
@@ -263,7 +280,8 @@ class _Context:
                                       confidence=self.confidence, method=SECONDS)
         before, after = baseline.merged.achieved_rate, current.merged.achieved_rate
         return MetricChange(current.identity, rule, before, after, interval,
-                            verdict(rule, before, after, interval))
+                            verdict(rule, before, after, interval),
+                            baseline_sessions=self.sessions, baseline_runs=self.runs)
 
     # --- latency -----------------------------------------------------------------------
 
@@ -276,7 +294,8 @@ class _Context:
                           else f"{rule.operation} operations")
             return MetricChange(current.identity, rule, math.nan, math.nan, None,
                                 Verdict.NO_DATA, kind=kind,
-                                note=f"the {' and the '.join(missing)} recorded no {operations}")
+                                note=f"the {' and the '.join(missing)} recorded no {operations}",
+                                baseline_sessions=self.sessions, baseline_runs=self.runs)
         before = self._value(baseline, "baseline", -1, name, percentile)
         after = self._value(current, "current", -1, name, percentile)
         interval = self._repetitions_interval(rule, name, percentile)
@@ -285,7 +304,8 @@ class _Context:
                                           self._resampler("current", name), percentile,
                                           confidence=self.confidence)
         return MetricChange(current.identity, rule, before, after, interval,
-                            verdict(rule, before, after, interval), kind=kind)
+                            verdict(rule, before, after, interval), kind=kind,
+                            baseline_sessions=self.sessions, baseline_runs=self.runs)
 
     def _tag(self, rule: Rule) -> tuple[str, str]:
         """Response time when both sides have it, else service time (the tool's only kind)."""
@@ -298,8 +318,23 @@ class _Context:
             return service, " (service time)"
         return response, ""
 
+    def _spans_sessions(self) -> bool:
+        """Whether a side holds the runs of two sessions or more."""
+        return any(len(record.sessions) >= 2 for record in self.sides.values())
+
+
     def _repetitions_interval(self, rule: Rule, name: str,
                               percentile: float) -> ChangeInterval | None:
+        if self._spans_sessions():
+            grouped: dict[str, list[list[float]]] = {}
+            for side, record in self.sides.items():
+                if any(self._count(side, number, name) == 0
+                       for number in range(len(record.runs))):
+                    return None
+                grouped[side] = [[self._value(record, side, number, name, percentile)
+                                  for number in group] for group in record.sessions]
+            return sessions_interval(grouped["baseline"], grouped["current"],
+                                     confidence=self.confidence)
         values: dict[str, list[float]] = {}
         for side, record in self.sides.items():
             runs = record.repetitions
@@ -313,7 +348,7 @@ class _Context:
 
     def _measurement(self, side: str, number: int) -> Measurement:
         record = self.sides[side]
-        return record.merged if number < 0 else record.repetitions[number]
+        return record.merged if number < 0 else record.runs[number]
 
     def _histogram(self, side: str, number: int, name: str) -> Any:
         """The decoded histogram (``None`` when absent); ``number`` -1 is the merged one."""
@@ -346,6 +381,12 @@ class _Context:
                 self._histogram(side, -1, name), self.sides[side].value_unit_ns,
                 sorted(set(self._percentiles[name])), self.resamples, self.rng(side, name))
         return self._resamplers[key]
+
+
+def _rates(record: BaselineRecord) -> list[list[float]]:
+    """The throughput of each run, grouped by session."""
+    return [[record.runs[number].achieved_rate for number in group]
+            for group in record.sessions]
 
 
 def _relative(baseline: float, current: float) -> float:

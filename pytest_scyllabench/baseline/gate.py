@@ -5,6 +5,10 @@ The plugin makes one :class:`BaselineGate` from the settings (no side effects), 
 anything is provisioned), :meth:`BaselineGate.check` after each step (the test fails on the
 regressions it returns), :meth:`BaselineGate.keep` for each step worth saving, and
 :meth:`BaselineGate.save` at the end of the session.
+
+Saving with ``save_sessions`` K above 1 keeps, for each benchmark, the runs of the last K-1
+sessions of the record already saved under that name (:func:`~.sessions.accumulate`); every
+run saved is stamped with this session's id (:attr:`BaselineGate.session`).
 """
 
 from __future__ import annotations
@@ -15,7 +19,12 @@ from pytest_scyllabench.baseline.compare import Comparison, compare
 from pytest_scyllabench.baseline.noise import CONFIDENCE, RESAMPLES
 from pytest_scyllabench.baseline.record import BaselineRecord, Identity
 from pytest_scyllabench.baseline.rules import RuleLayer, effective_rules
-from pytest_scyllabench.baseline.store import BaselineMissing, BaselineStore
+from pytest_scyllabench.baseline.sessions import accumulate, new_session_id
+from pytest_scyllabench.baseline.store import (
+    BaselineFileError,
+    BaselineMissing,
+    BaselineStore,
+)
 
 
 class BaselineGate:
@@ -24,7 +33,10 @@ class BaselineGate:
     def __init__(self, store: BaselineStore, *, compare_with: str | None = None,
                  save_as: str | None = None, rules: RuleLayer | None = None,
                  fail_missing: bool = False, resamples: int = RESAMPLES,
-                 confidence: float = CONFIDENCE) -> None:
+                 confidence: float = CONFIDENCE, save_sessions: int = 1,
+                 session: str | None = None) -> None:
+        if save_sessions < 1:
+            raise ValueError(f"save_sessions: expected 1 or more, got {save_sessions}")
         self.store = store
         self.compare_with = compare_with
         self.save_as = save_as
@@ -40,6 +52,12 @@ class BaselineGate:
         self._kept: dict[Identity, BaselineRecord] = {}
         #: Whether :meth:`save` wrote the run.
         self.saved = False
+        #: How many sessions a saved record keeps (this one included).
+        self.save_sessions = save_sessions
+        #: The id this session's runs are saved with.
+        self.session = session or new_session_id()
+        #: Lines for the terminal summary of the save: earlier sessions not kept, and why.
+        self.save_notes: list[str] = []
 
     def open(self) -> None:
         """Load the baseline to compare with, if any.
@@ -105,9 +123,32 @@ class BaselineGate:
         """Save the kept records under ``save_as``; the run name, or ``None`` if not saving."""
         if self.save_as is None or not self._kept:
             return None
-        self.store.save(self.save_as, [self._kept[key] for key in sorted(self._kept)])
+        records = [self._kept[key].with_session(self.session) for key in sorted(self._kept)]
+        if self.save_sessions > 1:
+            records = self._accumulate(self.save_as, records)
+        self.store.save(self.save_as, records)
         self.saved = True
         return self.save_as
+
+    def _accumulate(self, name: str, records: list[BaselineRecord]) -> list[BaselineRecord]:
+        """``records`` with the runs of the earlier sessions saved under ``name``."""
+        try:
+            previous = self.store.load(name)
+        except BaselineMissing:
+            previous = {}
+        except BaselineFileError as exc:
+            self.save_notes.append(f"baseline {name!r}: earlier sessions not kept, the run "
+                                   f"is replaced: {exc}")
+            previous = {}
+        result = []
+        for record in records:
+            merged, problem = accumulate(previous.get(record.identity), record,
+                                         self.save_sessions)
+            if problem is not None:
+                self.save_notes.append(f"{record.identity.label}: earlier sessions of baseline "
+                                       f"{name!r} not kept, the record is replaced: {problem}")
+            result.append(merged)
+        return result
 
     def summary_lines(self) -> list[str]:
         """The terminal summary: notes, flagged environments, regressions, improvements."""

@@ -9,13 +9,16 @@ Histograms are kept encoded (compressed base64 HDR, as in ``result.json``, see
 :mod:`pytest_scyllabench.report.serialize`) together with the unit of their values, so any
 percentile can be recomputed later. A step run N times keeps each repetition's histograms and
 throughput (:attr:`BaselineRecord.repetitions`) and their sum (:attr:`BaselineRecord.merged`).
+Each run names the session that made it (:attr:`Measurement.session`): a record saved with
+``--scyllabench-save-sessions K`` keeps the runs of up to K sessions
+(:mod:`pytest_scyllabench.baseline.sessions`), and :attr:`BaselineRecord.sessions` groups them.
 The test's own regression rules (its ``scyllabench_regression`` markers, combined) are kept as
 an expression, so that an offline comparison (``scyllabench compare``) lets them win over the
 command line's as a session does. A file without ``rules`` has none.
 
-JSON form (``schema_version`` 1, written with sorted keys)::
+JSON form (``schema_version`` 2, written with sorted keys)::
 
-    {"schema": "pytest-scyllabench/baseline-record", "schema_version": 1,
+    {"schema": "pytest-scyllabench/baseline-record", "schema_version": 2,
      "identity": {"profile": "local", "test": "<node id>", "step": "write@2000"},
      "params": {"rate": "2000"},
      "environment": {"database": "cassandra", "database_version": "5.0.9", "nodes": 3,
@@ -25,15 +28,20 @@ JSON form (``schema_version`` 1, written with sorted keys)::
      "target_rate": 2000.0, "value_unit_ns": 1000.0, "service_time_only": false,
      "created": "2026-01-01T00:00:00+00:00",
      "merged": {"achieved_rate": ..., "ops": ..., "duration_s": ...,
-                "ops_per_s": [per-second rates...], "histograms": {"all-rt": "HISTF..."}},
+                "ops_per_s": [per-second rates...], "histograms": {"all-rt": "HISTF..."},
+                "session": "2026-01-01T00:00:00+00:00/1a2b3c"},
      "repetitions": [<same shape as merged>, ...]}
+
+``session`` is written on a run that one session made (each repetition, or ``merged`` when it
+is the only run), not on a sum. Version 1 (written before sessions were kept) is read as
+well: its runs have no ``session`` and count as one session.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,7 +57,9 @@ from pytest_scyllabench.report.serialize import decode_histogram, encode_histogr
 from pytest_scyllabench.result import StepResult
 
 SCHEMA = "pytest-scyllabench/baseline-record"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: The versions :meth:`BaselineRecord.from_dict` reads.
+READABLE_VERSIONS = (1, 2)
 
 
 @dataclass(frozen=True, order=True)
@@ -142,6 +152,8 @@ class Measurement:
     histograms: Mapping[str, str]
     #: Operations per second of each second of the measured window (may be empty).
     ops_per_s: tuple[float, ...] = ()
+    #: The session that made this run (``""``: a sum of runs, or not recorded).
+    session: str = ""
 
     def histogram(self, name: str) -> Any:
         """The decoded histogram of tag ``name`` (``KeyError`` when it was not recorded)."""
@@ -151,7 +163,8 @@ class Measurement:
         return {"achieved_rate": _finite(self.achieved_rate), "ops": self.ops,
                 "duration_s": _finite(self.duration), "ops_per_s": [
                     _finite(rate) for rate in self.ops_per_s],
-                "histograms": dict(sorted(self.histograms.items()))}
+                "histograms": dict(sorted(self.histograms.items())),
+                **({"session": self.session} if self.session else {})}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Measurement:
@@ -161,7 +174,8 @@ class Measurement:
         return cls(achieved_rate=_float(data["achieved_rate"]), ops=int(data["ops"]),
                    duration=_float(data["duration_s"]),
                    histograms={str(k): str(v) for k, v in histograms.items()},
-                   ops_per_s=tuple(_float(rate) for rate in data.get("ops_per_s") or ()))
+                   ops_per_s=tuple(_float(rate) for rate in data.get("ops_per_s") or ()),
+                   session=str(data.get("session") or ""))
 
 
 @dataclass(frozen=True)
@@ -183,6 +197,28 @@ class BaselineRecord:
     #: The test's own rules (its markers, closest winning); ``None`` turns a metric off.
     rules: Mapping[str, Rule | None] = field(default_factory=dict)
 
+    @property
+    def runs(self) -> tuple[Measurement, ...]:
+        """Every run: the repetitions, or the merged measurement when it is the only run."""
+        return self.repetitions or (self.merged,)
+
+    @property
+    def sessions(self) -> list[tuple[int, ...]]:
+        """Indices into :attr:`runs` grouped by session, oldest session first (the order
+        in which they were saved); runs without a session id form one session."""
+        groups: dict[str, list[int]] = {}
+        for number, run in enumerate(self.runs):
+            groups.setdefault(run.session, []).append(number)
+        return [tuple(numbers) for numbers in groups.values()]
+
+    def with_session(self, session: str) -> BaselineRecord:
+        """This record with every run (the merged one too when it is the only run) made by
+        ``session``."""
+        if self.repetitions:
+            return replace(self, repetitions=tuple(replace(run, session=session)
+                                                   for run in self.repetitions))
+        return replace(self, merged=replace(self.merged, session=session))
+
     def to_dict(self) -> dict[str, Any]:
         identity = self.identity
         return {
@@ -203,9 +239,10 @@ class BaselineRecord:
         """Read :meth:`to_dict`'s form; ``KeyError``/``TypeError``/``ValueError`` when bad."""
         if data.get("schema") != SCHEMA:
             raise ValueError(f"schema: not a baseline record (got {data.get('schema')!r})")
-        if data.get("schema_version") != SCHEMA_VERSION:
+        if data.get("schema_version") not in READABLE_VERSIONS:
             raise ValueError(f"schema_version: {data.get('schema_version')!r} is not supported "
-                             f"(this version reads {SCHEMA_VERSION})")
+                             f"(this version reads "
+                             f"{', '.join(str(v) for v in READABLE_VERSIONS)})")
         identity = data["identity"]
         return cls(
             identity=Identity(profile=str(identity["profile"]), test=str(identity["test"]),
@@ -235,10 +272,12 @@ def record_from_results(identity: Identity, environment: Environment,
                         results: Sequence[StepResult], *,
                         params: Mapping[str, object] | None = None,
                         created: datetime | None = None,
-                        rules: Sequence[RuleLayer] = ()) -> BaselineRecord:
+                        rules: Sequence[RuleLayer] = (), session: str = "") -> BaselineRecord:
     """The record of a step run once (one result) or repeated (one result per repetition).
 
-    ``rules`` are the test's marker layers, farthest first (kept combined).
+    ``rules`` are the test's marker layers, farthest first (kept combined); ``session`` names
+    the session of the runs (the gate names it when it saves, see :meth:`~BaselineRecord.
+    with_session`).
 
     Repetitions are summed: their histograms are added tag by tag, their operations and
     durations summed (the merged throughput is total operations over total measured time).
@@ -249,8 +288,8 @@ def record_from_results(identity: Identity, environment: Environment,
     if len(units) > 1:
         raise ValueError(f"{identity.label}: repetitions record values in different units "
                          f"({', '.join(f'{unit:g} ns' for unit in sorted(units))})")
-    runs = tuple(measurement_of(result) for result in results)
-    merged = runs[0] if len(runs) == 1 else _sum(runs)
+    runs = tuple(replace(measurement_of(result), session=session) for result in results)
+    merged = sum_runs(runs)
     first = results[0]
     return BaselineRecord(
         identity=identity, environment=environment, target_rate=first.target_rate,
@@ -260,6 +299,11 @@ def record_from_results(identity: Identity, environment: Environment,
         params={name: _param(value) for name, value in sorted((params or {}).items())},
         created=(created or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds"),
         rules=merge_layers(*rules))
+
+
+def sum_runs(runs: Sequence[Measurement]) -> Measurement:
+    """The sum of runs (one run: itself)."""
+    return runs[0] if len(runs) == 1 else _sum(runs)
 
 
 def _sum(runs: Sequence[Measurement]) -> Measurement:

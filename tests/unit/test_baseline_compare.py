@@ -34,7 +34,8 @@ def test_a_20_percent_slower_run_is_a_p99_regression_with_a_readable_message() -
     assert change.interval is not None and change.interval.method == HISTOGRAM
     assert 0 < change.interval.relative_low < change.relative < change.interval.relative_high
     assert re.fullmatch(r"test_write\[2000\] write@2000: p99 regressed: 2\.\d\d ms -> 3\.\d\d ms "
-                        r"\(\+\d\d\.\d%, 95% CI \+\d\d%\.\.\+\d\d%\) breaks rule p99:\+10%",
+                        r"\(\+\d\d\.\d%, 95% CI \+\d\d%\.\.\+\d\d%; baseline 1 session, 1 run\) "
+                        r"breaks rule p99:\+10%",
                         str(change)), str(change)
     assert comparison.regressions == [change]
     assert comparison.failure() == str(change)
@@ -92,7 +93,8 @@ def test_an_absolute_rule_reports_the_change_and_interval_in_milliseconds() -> N
     [change] = comparison.changes
     assert change.verdict is Verdict.REGRESSION
     assert re.fullmatch(r".*: p99 regressed: 2\.\d\d ms -> 3\.\d\d ms \(\+0\.\d{3} ms, "
-                        r"\+\d\d\.\d%, 95% CI \+0\.\d{3}\.\.\+0\.\d{3} ms\) breaks rule "
+                        r"\+\d\d\.\d%, 95% CI \+0\.\d{3}\.\.\+0\.\d{3} ms; baseline 1 session, "
+                        r"1 run\) breaks rule "
                         r"p99:\+0\.2ms", str(change)), str(change)
     loose = compare(record(2, scale=1.2), record(1), rules("p99:+2ms"))
     assert loose.changes[0].verdict is Verdict.NOISE
@@ -178,7 +180,7 @@ def test_throughput_of_single_runs_uses_per_second_rates_or_the_rule_alone() -> 
     assert with_seconds.changes[0].verdict is Verdict.REGRESSION
     assert without.changes[0].interval is None
     assert without.changes[0].verdict is Verdict.REGRESSION
-    assert "(-10.0%, no noise estimate)" in str(without.changes[0])
+    assert "(-10.0%, no noise estimate; baseline 1 session, 1 run)" in str(without.changes[0])
 
 
 def test_an_operation_the_runs_did_not_record_is_not_compared() -> None:

@@ -202,7 +202,7 @@ def test_a_corrupt_file_is_named(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("change", "expected"), [
     (lambda data: data.pop("environment"), "missing field 'environment'"),
     (lambda data: data.update(schema_version=7), "malformed: schema_version: 7 is not "
-                                                 "supported (this version reads 1)"),
+                                                 "supported (this version reads 1, 2)"),
     (lambda data: data["merged"].update(ops="many"), "malformed: invalid literal"),
     (lambda data: data["merged"]["histograms"].update({"all-rt": "HISTFAAAAbroken"}),
      "merged.histograms.all-rt: not an encoded HDR histogram"),
@@ -237,7 +237,7 @@ def test_gate_compares_with_the_baseline_and_saves_the_run(tmp_path: Path) -> No
     store = DirectoryStore(tmp_path)
     store.save("main", [record(1)])
     gate = BaselineGate(store, compare_with="latest", save_as="pr-1",
-                        rules=parse_rules("p99:+10%"))
+                        rules=parse_rules("p99:+10%"), session="s1")
     gate.open()
 
     current = record(2, scale=1.25)
@@ -250,7 +250,7 @@ def test_gate_compares_with_the_baseline_and_saves_the_run(tmp_path: Path) -> No
     [regression] = comparison.regressions
     assert str(regression).startswith("test_write[2000] write@2000: p99 regressed:")
     assert gate.save() == "pr-1"
-    assert store.load("latest") == {IDENTITY: current}
+    assert store.load("latest") == {IDENTITY: current.with_session("s1")}
     assert any("p99 regressed" in line for line in gate.summary_lines())
 
 

@@ -52,7 +52,11 @@ def _parse(value: float | str, field: str, *, default_unit: str, scale: float,
                               f"e.g. {example}") from None
         seconds = amount * UNIT_SECONDS[unit or default_unit]
     else:
-        amount = float(value)
+        try:
+            amount = float(value)
+        except OverflowError:  # an integer beyond any float
+            raise ConfigError(f"{field}: must be finite, got an integer of about "
+                              f"{int(value).bit_length() * math.log10(2):.0f} digits") from None
         seconds = amount * UNIT_SECONDS[default_unit]
     if not math.isfinite(amount):
         raise ConfigError(f"{field}: must be finite, got {value!r}")

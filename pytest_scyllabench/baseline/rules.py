@@ -94,6 +94,9 @@ def metric_names() -> list[str]:
 def parse_rule(text: str) -> Rule | None:
     """One ``metric:change`` rule (``None`` for ``metric:off``); ConfigError naming it."""
     name, colon, change = text.partition(":")
+    if any(c.isspace() or not c.isprintable() for c in text):
+        raise ConfigError(f"rule {text!r}: a rule holds no spaces or control characters, "
+                          f"e.g. p99:+10%")
     if not colon or not name or not change:
         raise ConfigError(f"rule {text!r}: expected <metric>:<change>, "
                           f"e.g. p99:+10%, p999:+2ms or throughput:-5%")
@@ -111,7 +114,10 @@ def parse_rule(text: str) -> Rule | None:
         if not _NUMBER.fullmatch(number):
             raise ConfigError(f"rule {text!r}: cannot read {change!r} as a change; "
                               f"{_value_hint(metric)}")
-        return Rule(name, operation, metric, relative=float(number) / 100.0)
+        relative = float(number) / 100.0
+        if not math.isfinite(relative):
+            raise ConfigError(f"rule {text!r}: the change must be a finite percentage")
+        return Rule(name, operation, metric, relative=relative)
     if metric == THROUGHPUT:
         if not _NUMBER.fullmatch(amount):
             raise ConfigError(f"rule {text!r}: cannot read {change!r} as a change; "
@@ -127,7 +133,7 @@ def parse_rule(text: str) -> Rule | None:
             raise ConfigError(f"rule {text!r}: cannot read {change!r} as a change; "
                               f"{_value_hint(metric)}") from None
     if not math.isfinite(absolute) or absolute <= 0:
-        raise ConfigError(f"rule {text!r}: the change must be positive")
+        raise ConfigError(f"rule {text!r}: the change must be positive and finite")
     return Rule(name, operation, metric, absolute=absolute)
 
 

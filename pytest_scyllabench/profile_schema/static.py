@@ -22,7 +22,9 @@ from pytest_scyllabench.profile_schema.fields import (
     at_least,
     build,
     convert,
+    is_file,
     kind,
+    printable,
     reject_unknown,
     shown,
 )
@@ -77,15 +79,16 @@ def parse_static(data: Any, path: Path, where: str) -> StaticSpec:
     fields = build(_SshFields, ssh, source, f"{where}.ssh")
     key = Path(fields.key).expanduser()
     key = key if key.is_absolute() else (path.parent / key).resolve()
-    if not key.is_file():
-        raise ProfileError(source, f"{where}.ssh.key", f"no such private key file: {key}")
+    if not is_file(key):
+        raise ProfileError(source, f"{where}.ssh.key",
+                           f"no such private key file: {printable(str(key))}")
     try:
         policy = KnownHostsPolicy.parse(fields.known_hosts)
     except ConfigError as exc:
         raise ProfileError(source, f"{where}.ssh.known_hosts", str(exc)) from None
-    if policy.mode == "strict" and policy.path is not None and not policy.path.is_file():
+    if policy.mode == "strict" and policy.path is not None and not is_file(policy.path):
         raise ProfileError(source, f"{where}.ssh.known_hosts",
-                           f"no such known_hosts file: {policy.path}")
+                           f"no such known_hosts file: {printable(str(policy.path))}")
     at_least(fields.command_timeout, 1, source, f"{where}.ssh.command_timeout")
     at_least(fields.connect_attempts, 1, source, f"{where}.ssh.connect_attempts")
     at_least(fields.max_sessions, 1, source, f"{where}.ssh.max_sessions")

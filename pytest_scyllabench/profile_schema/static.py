@@ -77,8 +77,12 @@ def parse_static(data: Any, path: Path, where: str) -> StaticSpec:
                                "a passphrase is never written in a profile: put it in an "
                                "environment variable and name that with key_passphrase_env")
     fields = build(_SshFields, ssh, source, f"{where}.ssh")
-    key = Path(fields.key).expanduser()
-    key = key if key.is_absolute() else (path.parent / key).resolve()
+    try:
+        key = Path(fields.key).expanduser()
+        key = key if key.is_absolute() else (path.parent / key).resolve()
+    except (RuntimeError, ValueError, OSError):  # no such ~user, a NUL byte, a loop of links
+        raise ProfileError(source, f"{where}.ssh.key",
+                           f"no such private key file: {shown(fields.key)}") from None
     if not is_file(key):
         raise ProfileError(source, f"{where}.ssh.key",
                            f"no such private key file: {printable(str(key))}")
@@ -86,6 +90,12 @@ def parse_static(data: Any, path: Path, where: str) -> StaticSpec:
         policy = KnownHostsPolicy.parse(fields.known_hosts)
     except ConfigError as exc:
         raise ProfileError(source, f"{where}.ssh.known_hosts", str(exc)) from None
+    except RuntimeError:  # ``~user`` of no user
+        raise ProfileError(source, f"{where}.ssh.known_hosts",
+                           f"no such home directory: {shown(fields.known_hosts)}") from None
+    if policy.path is not None and "\0" in str(policy.path):
+        raise ProfileError(source, f"{where}.ssh.known_hosts",
+                           f"not a file name: {shown(fields.known_hosts)}")
     if policy.mode == "strict" and policy.path is not None and not is_file(policy.path):
         raise ProfileError(source, f"{where}.ssh.known_hosts",
                            f"no such known_hosts file: {printable(str(policy.path))}")

@@ -37,7 +37,8 @@ WORKLOADS_DIR = "workloads"
 BAD_VALUES: tuple[Any, ...] = (
     [], [1, "two"], {}, {"x": 1}, None, True, False, 10**30, -(10**30), 10**400, -1, 0,
     float("nan"), float("inf"), -float("inf"), 1e-300, "", " ", "ñandú ☃ 日本", "x" * 5000,
-    "line\nbreak", "tab\there", "1G\u2028", "nul\x00byte", "../../etc/passwd", "5.0.9", "127.0.0.1",
+    "line\nbreak", "tab\there", "1G\u2028", "nul\x00byte", "../../etc/passwd",
+    "~nosuchuser/x", "strict:~nosuchuser/x", "5.0.9", "127.0.0.1",
 )
 #: Keys added to a mapping: unknown names, other types, odd strings.
 ODD_KEYS: tuple[Any, ...] = (

@@ -127,3 +127,18 @@ def test_static_monitor_is_named_without_an_index(tmp_path: Path) -> None:
 def test_static_host_written_as_an_address_is_named_itself(tmp_path: Path) -> None:
     message = error_of(_static(tmp_path, server='"a\\0b"'))
     assert message.endswith(": static.servers[0]: not an address: 'a\\x00b'")
+
+
+@pytest.mark.parametrize(("ssh", "expected"), [
+    ('key: "a\\0b", known_hosts: "off"', "static.ssh.key: no such private key file: 'a\\x00b'"),
+    ('key: "~nosuchuser/id", known_hosts: "off"',
+     "static.ssh.key: no such private key file: '~nosuchuser/id'"),
+    ('key: id_test, known_hosts: "strict:~nosuchuser/kh"',
+     "static.ssh.known_hosts: no such home directory: 'strict:~nosuchuser/kh'"),
+    ('key: id_test, known_hosts: "accept-new:a\\0b"',
+     "static.ssh.known_hosts: not a file name: 'accept-new:a\\x00b'"),
+])
+def test_static_ssh_paths_no_file_can_have(tmp_path: Path, ssh: str, expected: str) -> None:
+    path = _static(tmp_path)
+    path.write_text(path.read_text().replace('key: id_test, known_hosts: "off"', ssh))
+    assert error_of(path).endswith(f": {expected}")

@@ -9,6 +9,9 @@ import pytest
 from test_fuzz_support import cases, check_case
 from test_profile_support import error_of, write
 
+from pytest_scyllabench.errors import ProfileError
+from pytest_scyllabench.profile_schema import find_profile
+
 #: Cases per run: enough to reach every kind of mutation at several depths in a few seconds.
 CASES = 300
 
@@ -142,3 +145,13 @@ def test_static_ssh_paths_no_file_can_have(tmp_path: Path, ssh: str, expected: s
     path = _static(tmp_path)
     path.write_text(path.read_text().replace('key: id_test, known_hosts: "off"', ssh))
     assert error_of(path).endswith(f": {expected}")
+
+
+@pytest.mark.parametrize("name", ["a\0b", "a\0b.yaml", "x" * 5000, "x" * 5000 + ".yaml",
+                                  "a\nb", "a\nb.yaml"])
+def test_find_profile_name_no_file_can_have(tmp_path: Path, name: str) -> None:
+    with pytest.raises(ProfileError) as info:
+        find_profile(name, tmp_path)
+    message = str(info.value)
+    assert len(message.splitlines()) == 1 and len(message) < 400
+    assert "no such profile" in message

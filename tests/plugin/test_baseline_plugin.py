@@ -133,3 +133,40 @@ def test_saved_runs_compared_offline_and_the_baseline_curve_in_the_report(
         "test_rates[200] write@200: p99", "test_rates[200] write@200: p999"]
     assert "test_write_latency_not_gated write@100: throughput within noise" in out
     assert "test_write_latency_not_gated write@100: p99" not in out
+
+
+def test_a_baseline_keeps_the_last_sessions_saved(pytester: pytest.Pytester,
+                                                   project: Path) -> None:
+    import json
+
+    def sessions() -> list[list[str]]:
+        """The session of each run of each saved record."""
+        return [[run["session"] for run in json.loads(path.read_text())["repetitions"]]
+                for path in sorted((project / "baselines" / "main").glob("*.json"))]
+
+    keep_two = ("--scyllabench-save=main", "--scyllabench-save-sessions=2")
+    run(pytester, *keep_two).assert_outcomes(passed=2)
+    assert sessions() == [[], []]  # one run: no repetitions yet
+    run(pytester, *keep_two, "--scyllabench-repeat=2").assert_outcomes(passed=2)
+    first = sessions()
+    assert [len(set(runs)) for runs in first] == [2, 2]
+    assert [len(runs) for runs in first] == [3, 3]
+
+    third = run(pytester, *keep_two, "--scyllabench-compare=main")
+    third.assert_outcomes(passed=2)
+    # Compared with both sessions kept, then saved: the oldest session is dropped.
+    third.stdout.fnmatch_lines(["*test_write write@100: p99 within noise: *; baseline 2 "
+                                "sessions, 3 runs)*"])
+    last = sessions()
+    assert [len(runs) for runs in last] == [3, 3]
+    assert [runs[:2] for runs in last] == [runs[1:] for runs in first]
+    assert len({runs[2] for runs in last} | set(first[0])) == 3
+
+    damaged = sorted((project / "baselines" / "main").glob("*.json"))[0]
+    damaged.write_text("{")
+    replaced = run(pytester, *keep_two)
+    replaced.assert_outcomes(passed=2)
+    replaced.stdout.fnmatch_lines(["*scyllabench: saved baseline 'main' in *",
+                                   "baseline 'main': earlier sessions not kept, the run is "
+                                   f"replaced: {damaged}: cannot read: *"])
+    assert [len(runs) for runs in sessions()] == [0, 0]

@@ -224,3 +224,17 @@ def test_the_sessions_interval_needs_two_sessions_on_a_side() -> None:
         sessions_interval([[1.0, 2.0]], [[1.0, 2.0]])
     with pytest.raises(ValueError, match="one value or more"):
         sessions_interval([[1.0], []], [[1.0]])
+
+
+def test_scyllabench_compare_reads_a_baseline_of_several_sessions(tmp_path: Path) -> None:
+    from pytest_scyllabench.baseline.offline import REGRESSED, compare_runs
+
+    store = DirectoryStore(tmp_path)
+    store.save("main", [sessions_record([0.99, 1.0, 1.01])])
+    store.save("pr", [session_record("pr", seeds=[901, 902], scale=1.2)])
+
+    result = compare_runs(store, "main", "pr", ["p99:+10%"])
+
+    assert result.exit_code == REGRESSED
+    [line] = result.lines()
+    assert " p99 regressed: " in line and "; baseline 3 sessions, 9 runs) " in line, line

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_scyllabench import backends
+from pytest_scyllabench.db.base import NodeWatch
 from pytest_scyllabench.errors import CommandError, HdrLogError, LoaderFailed, StressError
 from pytest_scyllabench.execute.base import RunningProcess
 from pytest_scyllabench.hdr.merge import (
@@ -208,6 +209,9 @@ class StepRunner:
         if result is not None:
             result.overhead = max(0.0, time.monotonic() - began - step.duration)
             result.artifacts = step_dir
+            if judged and isinstance(cluster.database, NodeWatch):
+                result.problems.extend(f"after {step.id}: {line}"
+                                       for line in await cluster.database.down_nodes())
         return self._outcome(result, problems)
 
     @staticmethod

@@ -116,10 +116,10 @@ class StepCall:
             return state.bench.run(runner.run(step, step_dir, on_progress=state.progress,
                                               tool=tool))
         except LoaderFailed as exc:
+            also = list(exc.partial.problems) if exc.partial is not None else []
             if exc.partial is not None:
-                state.record(self._item, exc.partial, [str(exc), *exc.partial.problems],
-                             label=label)
-            pytest.fail(f"{label}: {exc}", pytrace=False)
+                state.record(self._item, exc.partial, [str(exc), *also], label=label)
+            pytest.fail("\n".join([f"{label}: {exc}", *also]), pytrace=False)
 
     def _vitals(self, result: StepResult) -> tuple[Vitals | None, list[str]]:
         """The vital signs of the step's measured window; a monitoring failure in required

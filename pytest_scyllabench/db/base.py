@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 
 from pytest_scyllabench.errors import DatabaseError, ScyllaBenchError
 
@@ -118,3 +118,17 @@ class Database(Protocol):
 
     def logs(self) -> list[Path]:
         """Log files of the nodes, for the report (some may not exist yet)."""
+
+
+@runtime_checkable
+class NodeWatch(Protocol):
+    """A database that can tell, after a step, which of its nodes are no longer running.
+
+    A node that crashed, was killed by the OOM killer or stopped during a step leaves a
+    result measured on a smaller cluster than the one named: the step then fails with these
+    lines, and its result is kept but not used as a baseline.
+    """
+
+    async def down_nodes(self) -> list[str]:
+        """One line per node whose process is gone, naming it and where its log is."""
+

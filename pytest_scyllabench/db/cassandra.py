@@ -352,6 +352,28 @@ class CassandraCluster:
                 await asyncio.sleep(0.2)
         raise DatabaseError(f"Cassandra {node}: pids {pids} survived SIGKILL")
 
+    async def down_nodes(self) -> list[str]:
+        """Nodes whose process is gone (``NodeWatch``): those this session started, or
+        those an adopted cluster's state file recorded."""
+        return await asyncio.to_thread(self._down_nodes)
+
+    def _down_nodes(self) -> list[str]:
+        recorded: dict[Any, Any] = {}
+        if not self._processes:
+            state = self._read_state() or {}
+            recorded = {entry.get("address"): entry.get("pid")
+                        for entry in state.get("nodes", []) if isinstance(entry, dict)}
+        down = []
+        for node in self._nodes:
+            process = self._processes.get(node.index)
+            pid = process.pid if process is not None else recorded.get(node.address)
+            if isinstance(pid, int) and _alive(pid) and _runs_node(pid, node):
+                continue
+            code = process.returncode if process is not None else None
+            how = f"exited with code {code}" if code is not None else f"pid {pid} is gone"
+            down.append(f"Cassandra {node} is down ({how}); its log: {node.system_log}")
+        return down
+
     async def wipe(self) -> None:
         """Remove every node's data directories (configuration and logs stay)."""
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,6 +99,18 @@ def test_three_node_cluster_serves_quorum_and_stops_clean(tmp_path: Path,
         rows = quorum_round_trip(cluster.contact_points)
         assert rows == [(key, f"value-{key}") for key in range(20)]
         assert all(path.is_file() for path in cluster.logs() if path.name == "system.log")
+        assert runner.run(cluster.down_nodes()) == []
+        # A node killed under the cluster (the OOM killer, a crash) is named after a step.
+        third = [pid for pid in our_daemons(workdir) if str(workdir / "node3") in
+                 (Path("/proc") / str(pid) / "cmdline").read_bytes().decode(errors="replace")]
+        assert len(third) == 1
+        os.kill(third[0], signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while len(our_daemons(workdir)) == 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        down = runner.run(cluster.down_nodes())
+        assert len(down) == 1 and down[0].startswith("Cassandra node3 (127.0.0.3) is down ("), down
+        assert str(workdir / "node3" / "logs" / "system.log") in down[0]
     finally:
         runner.run(cluster.stop())
     assert our_daemons(workdir) == []

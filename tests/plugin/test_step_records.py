@@ -159,3 +159,42 @@ def test_write(scyllabench_step):
     result.stdout.fnmatch_lines(["*ValueError: bug in the comparison*"])
     (saved,) = results(project / "trials" / "fake" / "latest")
     assert saved["ops"] == 100
+
+
+NODE_DIES_AFTER_FIRST_STEP = CONFTEST + """
+import os
+
+DOWN = "Cassandra node2 (127.0.0.2) is down (exited with code -9); its log: node2/system.log"
+
+async def down_nodes():
+    return [DOWN] if os.environ.get("FAKE_NODE_DOWN") else []
+
+def pytest_scyllabench_cluster_ready(cluster, trial_dir, config):
+    cluster.database.down_nodes = down_nodes
+
+def pytest_scyllabench_step_result(item, result, breaches, result_json):
+    os.environ["FAKE_NODE_DOWN"] = "1"
+"""
+
+
+def test_a_node_down_after_a_step_fails_it_and_keeps_it_out_of_the_baseline(
+        pytester: pytest.Pytester, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FAKE_NODE_DOWN", raising=False)
+    pytester.makeconftest(NODE_DIES_AFTER_FIRST_STEP)
+    pytester.makepyfile(test_bench="""
+def test_before(scyllabench_step):
+    scyllabench_step("write", rate=100, duration=1, warmup=0)
+
+def test_after(scyllabench_step):
+    scyllabench_step("write", rate=100, duration=1, warmup=0)
+""")
+    result = run(pytester, "--scyllabench-save=main")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["after write@100: Cassandra node2 (127.0.0.2) is down (exited "
+                                 "with code -9); its log: node2/system.log"])
+    after, before = results(project / "trials" / "fake" / "latest")  # sorted by test name
+    assert (before["test"], before["verdict"]["passed"]) == ("test_bench.py::test_before", True)
+    assert after["verdict"]["passed"] is False
+    assert any("node2 (127.0.0.2) is down" in line for line in after["verdict"]["breaches"])
+    saved = sorted(path.name for path in (project / "baselines" / "main").glob("*.json"))
+    assert len(saved) == 1 and "test_before" in saved[0]

@@ -337,14 +337,30 @@ class RemoteCassandraCluster:
 
     # -- readiness -----------------------------------------------------------------------
 
+    async def _running(self, host: Host, node: cfg.NodeLayout) -> bool:
+        alive = await host.executor.run(["pgrep", "-f", kill_pattern(node)],
+                                        timeout=self._timeout, check=False)
+        return alive.exit_code == 0
+
+    async def down_nodes(self) -> list[str]:
+        """Nodes whose JVM is gone (``NodeWatch``), one line each, in node order."""
+        down: dict[int, str] = {}
+
+        async def check(host: Host, node: cfg.NodeLayout) -> None:
+            if not await self._running(host, node):
+                down[node.index] = (f"Cassandra {node} on {host.name} is down; its log: "
+                                    f"{node.system_log} there (copied into the trial's logs/ "
+                                    f"at the end of the session)")
+
+        await self._each("check the Cassandra processes", check)
+        return [down[index] for index in sorted(down)]
+
     async def _dead_nodes(self) -> list[str]:
         """Reports of every node whose JVM is no longer running, with its last log lines."""
         reports: list[str] = []
 
         async def check(host: Host, node: cfg.NodeLayout) -> None:
-            alive = await host.executor.run(["pgrep", "-f", kill_pattern(node)],
-                                            timeout=self._timeout, check=False)
-            if alive.exit_code == 0:
+            if await self._running(host, node):
                 return
             tails = await host.executor.run(
                 ["sh", "-c", f"{_tail_command(node.system_log)}; echo '--- stdout ---'; "

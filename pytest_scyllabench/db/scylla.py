@@ -335,6 +335,20 @@ class ScyllaCluster:
             raise ClusterNotReady(f"ScyllaDB cluster of {len(self._nodes)} node(s) not ready "
                                   f"after {timeout:g} s; last problems seen:\n{detail}") from None
 
+    async def down_nodes(self) -> list[str]:
+        """Nodes that are no longer running (``NodeWatch``), one line each, in node order."""
+        down: dict[int, str] = {}
+
+        async def check(node: Node) -> None:
+            gone = await self._control.dead(node)
+            if gone is not None:
+                # The report's first clause (the service state), without the log tail.
+                state = gone.splitlines()[0].split("; ")[0].removesuffix(":")
+                down[node.index] = f"ScyllaDB {node} on {node.host.name} is down: {state}"
+
+        await self._each("check the ScyllaDB nodes", check)
+        return [down[index] for index in sorted(down)]
+
     async def stop(self) -> None:
         """Stop every node; idempotent.
 

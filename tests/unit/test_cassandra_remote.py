@@ -184,3 +184,24 @@ def test_stop_and_wipe_pass_quietly_when_every_host_answers(tmp_path: Path) -> N
     asyncio.run(cluster.stop())
     asyncio.run(cluster.wipe())
     assert [len(e.commands) for e in executors] == [2, 2]
+
+
+# -- nodes checked after a step --------------------------------------------------------------
+
+
+def test_down_nodes_names_each_host_whose_jvm_is_gone_in_node_order(tmp_path: Path) -> None:
+    def running(command: tuple[str, ...]) -> tuple[int, str, str]:
+        return (0, "4242\n", "") if command[0] == "pgrep" else (1, "", "")
+
+    def gone(command: tuple[str, ...]) -> tuple[int, str, str]:
+        return (1, "", "") if command[0] == "pgrep" else (0, "", "")
+
+    executors = [ScriptedHost(host="node1", answer=gone),
+                 ScriptedHost(host="node2", answer=running),
+                 ScriptedHost(host="node3", answer=gone)]
+    cluster = make_cluster(executors, tmp_path)
+    down = asyncio.run(cluster.down_nodes())
+    assert [line.split(" is down")[0] for line in down] == [
+        "Cassandra node1 (10.0.0.1) on node1", "Cassandra node3 (10.0.0.3) on node3"]
+    assert "/var/tmp/sb/clusters/p/10.0.0.3/logs/system.log there" in down[1]
+    assert executors[1].commands == [("pgrep", "-f", kill_pattern(cluster._nodes[1]))]

@@ -903,3 +903,13 @@ def test_wait_joined_reports_the_last_problem() -> None:
                                               r"code 2\): API down$"):
         asyncio.run(wait_joined(host, ["nodetool", "status"], ["10.0.0.1"], node="n1",
                                 timeout=0.1, dead=alive, interval=0.01))
+
+
+def test_down_nodes_names_each_node_whose_service_stopped(tmp_path: Path) -> None:
+    db, _ = ready_cluster(tmp_path, [
+        [],
+        [("systemctl is-active", Reply("failed\n", 3)),
+         ("journalctl", Reply("scylla: oom_kill\n"))],
+        []], [])
+    assert asyncio.run(db.down_nodes()) == [
+        "ScyllaDB node2 (10.0.0.2) on node2 is down: scylla-server is failed"]

@@ -36,7 +36,7 @@ from urllib.parse import quote
 from pytest_scyllabench.report import charts
 from pytest_scyllabench.report.charts import LatencyPoint, Vitals
 from pytest_scyllabench.report.serialize import StepSummary, summarize
-from pytest_scyllabench.report.terminal import fmt_ms, fmt_rate, fmt_ratio, verdict
+from pytest_scyllabench.report.terminal import fmt_ms, fmt_rate, fmt_ratio, sustained, verdict
 from pytest_scyllabench.result import (
     PERCENTILES,
     RESPONSE_TIME,
@@ -361,9 +361,11 @@ def summary_html(steps: Iterable[StepSummary], *, environment: Sequence[tuple[st
         head = head.replace("</tr><tr>", '<th rowspan="2" class="sb-l">verdict</th></tr><tr>', 1)
         chart = (latency_throughput_figure(benchmark, members, (baselines or {}).get(
             benchmark, ()), baseline_name) if with_charts else "")
+        capacity = sustained(members)
         parts.append(f'<div class="sb-benchmark"><h4>{_e(benchmark)}</h4>'
                      f'<table class="sb-table">{head}<tbody>{rows}</tbody></table>'
-                     f"{_closed_loop_note(members)}{chart}"
+                     + (f'<p class="sb-capacity">{_e(capacity)}</p>' if capacity else "")
+                     + f"{_closed_loop_note(members)}{chart}"
                      f"{_snapshot_links(members, snapshots or {})}</div>")
     parts.append("</div>")
     return ["".join(parts)]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -60,6 +60,24 @@ def verdict(step: StepSummary) -> str:
     return "FAIL (rate)" if step.rate_reached is False and not step.breaches else "FAIL"
 
 
+def sustained(steps: Sequence[StepSummary]) -> str | None:
+    """What the steps of one benchmark say about its capacity: the highest target rate up to
+    which every step passed (a repeated or renamed step counts at its rate), or ``None`` for
+    a benchmark of fewer than two rates."""
+    rates = sorted({step.target_rate for step in steps})
+    if len(rates) < 2:
+        return None
+    best: float | None = None
+    for rate in rates:
+        if not all(step.passed for step in steps if step.target_rate == rate):
+            if best is None:
+                return f"no rate passed: the lowest, {fmt_rate(rate)} ops/s, failed"
+            return (f"sustains {fmt_rate(best)} ops/s within its limits; "
+                    f"{fmt_rate(rate)} ops/s failed")
+        best = rate
+    return f"every rate passed: it sustains at least {fmt_rate(best)} ops/s within its limits"
+
+
 def summary_lines(steps: Iterable[StepSummary]) -> list[str]:
     """Lines of a table with one row per step, grouped by benchmark, for the terminal summary.
 
@@ -98,6 +116,11 @@ def summary_lines(steps: Iterable[StepSummary]) -> list[str]:
         title += " (st: service time only, coordinated omission not corrected)"
     lines = [title, line(header), line(["-" * w for w in widths])]
     lines += [line(row) for row in rows]
+    benchmarks: dict[str, list[StepSummary]] = {}
+    for step in ordered:
+        benchmarks.setdefault(step.benchmark, []).append(step)
+    lines += [f"{benchmark}: {text}" for benchmark, members in benchmarks.items()
+              if (text := sustained(members)) is not None]
     return lines
 
 

@@ -127,6 +127,9 @@ def test_summary_groups_by_test_function_and_sorts_by_rate(tmp_path: Path) -> No
     assert order == ["1000", "4000", "8000"]
     assert write_section.count("PASS") == 2 and write_section.count("FAIL") == 1
     assert "p99: 30 ms &gt; 20 ms" in write_section
+    assert ('<p class="sb-capacity">sustains 4,000 ops/s within its limits; 8,000 ops/s '
+            'failed</p>') in write_section
+    assert "sb-capacity" not in html[html.index("t.py::test_read"):]  # one rate: nothing said
     assert fmt_ms(steps[0].latency["all-rt"]["p999"]) in write_section
     assert "<link" not in html and "src=" not in html  # nothing fetched: opens offline
 

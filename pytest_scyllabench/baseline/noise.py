@@ -245,27 +245,13 @@ def welch_interval(baseline: Sequence[float], current: Sequence[float], *,
     after = np.asarray(current, dtype=np.float64)
     if len(before) < 2 or len(after) < 2:
         raise ValueError("Welch's interval needs two values or more on each side")
-    shares = (before.var(ddof=1) / len(before), after.var(ddof=1) / len(after))
-    error = math.sqrt(sum(shares))
-    change = float(after.mean() - before.mean())
-    if error == 0.0:
-        low = high = change
-    else:
-        # Welch-Satterthwaite, never below its exact minimum (rounding can put it a hair
-        # under 1 when one side has no spread).
-        freedom = max(error ** 4 / (shares[0] ** 2 / (len(before) - 1)
-                                    + shares[1] ** 2 / (len(after) - 1)),
-                      min(len(before), len(after)) - 1.0)
-        margin = t_quantile(0.5 + confidence / 2.0, freedom) * error
-        low, high = change - margin, change + margin
-    mean = float(before.mean())
-    if mean > 0:
-        relative = (low / mean, high / mean)
-    else:
-        relative = (0.0, 0.0) if low == high == 0.0 else (-math.inf, math.inf)
-    return ChangeInterval(low=low, high=high, relative_low=relative[0],
-                          relative_high=relative[1], confidence=confidence, method=method,
-                          resamples=0)
+    terms = [(before.var(ddof=1) / len(before), len(before) - 1.0),
+             (after.var(ddof=1) / len(after), len(after) - 1.0)]
+    # Welch-Satterthwaite, never below its exact minimum (rounding can put it a hair under 1
+    # when one side has no spread).
+    return _t_interval(float(after.mean() - before.mean()), terms, float(before.mean()),
+                       confidence=confidence, method=method,
+                       min_freedom=min(len(before), len(after)) - 1.0)
 
 
 def sessions_interval(baseline: Sequence[Sequence[float]], current: Sequence[Sequence[float]],
@@ -322,15 +308,16 @@ def _new_session_terms(sessions: Sequence[FloatArray],
 
 
 def _t_interval(change: float, terms: Sequence[tuple[float, float]], baseline_mean: float, *,
-                confidence: float, method: str) -> ChangeInterval:
+                confidence: float, method: str, min_freedom: float = 1.0) -> ChangeInterval:
     """Student's t interval of ``change`` whose variance is the sum of ``terms`` (each a
-    variance estimate and its degrees of freedom; Welch-Satterthwaite, at least 1)."""
+    variance estimate and its degrees of freedom; Welch-Satterthwaite, at least
+    ``min_freedom``)."""
     variance = sum(value for value, _ in terms)
     if variance <= 0.0:
         low = high = change
     else:
         spread = sum(value ** 2 / freedom for value, freedom in terms if value != 0.0)
-        freedom = max(variance ** 2 / spread, 1.0)
+        freedom = max(variance ** 2 / spread, min_freedom)
         margin = t_quantile(0.5 + confidence / 2.0, freedom) * math.sqrt(variance)
         low, high = change - margin, change + margin
     if baseline_mean > 0:

@@ -64,6 +64,7 @@ STYLE = """<style>
 .sb-pass{color:#176c17;font-weight:bold}
 .sb-fail{color:#b21818;font-weight:bold}
 .sb-note{color:#8a5a00}
+.sb-capacity{font-weight:bold;margin:4px 0}
 .sb-breach{color:#b21818;text-align:left;font-size:12px}
 .sb-charts{display:flex;flex-wrap:wrap;gap:6px 14px;align-items:flex-start}
 .sb-figure{margin:.2em 0 .6em}

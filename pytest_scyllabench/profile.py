@@ -80,6 +80,9 @@ class LoaderSpec:
 
     #: Number of loader processes (on the local backend, all on this machine).
     count: int = 1
+    #: Processes of the stress tool on each loader host (each a loader of its own, named
+    #: ``<host>-p1..pN`` when more than 1): one asyncio loader process uses one core.
+    processes: int = 1
     #: Stress tool of every step that names none: builtin, scylla-bench, cassandra-stress,
     #: latte.
     tool: str = "builtin"

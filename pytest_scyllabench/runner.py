@@ -83,7 +83,8 @@ class StepRunner:
 
     async def tool(self, name: str | None = None,
                    workload: Workload | None = None) -> StressTool:
-        """The stress tool ``name`` (default: the profile's), installed on every loader host.
+        """The stress tool ``name`` (default: the profile's), installed on every loader host
+        (once per machine, however many loader processes it runs).
 
         Tools are created and installed once per session; a step naming another tool than the
         profile's installs that one before its first step, after checking that it can run
@@ -97,13 +98,17 @@ class StepRunner:
             if workload is not None:
                 tool.check_workload(workload)
             cluster.tools[name] = tool
-        missing = [host for host in cluster.deployment.loaders
-                   if (name, host.name) not in cluster.installed]
+        # Once per machine: the processes of one loader host (``loaders.processes``) share
+        # it, and two installs must never run on one machine at once.
+        missing: dict[str, Host] = {}
+        for host in cluster.deployment.loaders:
+            if (name, host.machine_name) not in cluster.installed:
+                missing.setdefault(host.machine_name, host)
         if missing:
             async with asyncio.TaskGroup() as group:
-                for host in missing:
+                for host in missing.values():
                     group.create_task(tool.install(host.executor, cluster.deployment.workdir))
-            cluster.installed.update((name, host.name) for host in missing)
+            cluster.installed.update((name, machine) for machine in missing)
         return tool
 
     async def prepare(self, workload: Workload, scratch: Path,

@@ -44,7 +44,7 @@ from pytest_scyllabench.monitor.plan import monitor_options, prometheus_place, w
 from pytest_scyllabench.monitor.stack import Monitoring
 from pytest_scyllabench.paths import cache_dir, cluster_dir
 from pytest_scyllabench.profile import Profile
-from pytest_scyllabench.provision.base import Deployment
+from pytest_scyllabench.provision.base import Deployment, with_loader_processes
 from pytest_scyllabench.settings import Settings
 from pytest_scyllabench.stress.base import StressTool
 from pytest_scyllabench.teardown import TeardownStack, interrupts_deferred
@@ -108,7 +108,7 @@ class Cluster:
     #: (tool, keyspace, table) -> rows populated so far in this session.
     populated: dict[tuple[str, str, str], int] = field(default_factory=dict)
     schemas: set[tuple[str, str, str]] = field(default_factory=set)
-    #: Stress tools by name, created on first use, and the (tool, loader host) installed.
+    #: Stress tools by name, created on first use, and the (tool, loader machine) installed.
     tools: dict[str, StressTool] = field(default_factory=dict)
     installed: set[tuple[str, str]] = field(default_factory=set)
     #: Prometheus and the exporters (``None`` when the profile's monitoring is off). Step code
@@ -228,7 +228,8 @@ class BenchSession:
         self.teardown.push("hosts", provisioner.release,
                            timeout=(provisioner.release_timeout
                                     if isinstance(provisioner, TimedRelease) else None))
-        deployment = await provisioner.provision()
+        deployment = with_loader_processes(await provisioner.provision(),
+                                           profile.loaders.processes)
         database = backends.database(profile, deployment, cluster_dir(profile.name), cache_dir(),
                                      keep=settings.keep_cluster)
         monitoring_warnings: list[str] = []

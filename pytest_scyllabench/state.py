@@ -217,7 +217,9 @@ class SessionState:
         nodes = record.nodes if record.nodes is not None else database.nodes
         facts.append(("nodes", f"{nodes}, replication factor {database.replication_factor}"))
         loaders = len(profile.static.loaders) if profile.static else profile.loaders.count
-        facts.append(("loaders", f"{loaders} x {profile.loaders.tool} "
+        processes = profile.loaders.processes
+        each = f"{processes} processes of " if processes > 1 else ""
+        facts.append(("loaders", f"{loaders} x {each}{profile.loaders.tool} "
                                  f"(concurrency {profile.loaders.concurrency})"))
         tools = sorted((name.removeprefix("stress:"), version)
                        for name, version in versions.items() if name.startswith("stress:"))

@@ -144,7 +144,8 @@ class StepCall:
         environment = environment_of(
             results[0], database=state.profile.database.kind, database_version=cluster.version,
             nodes=len(cluster.deployment.servers), instance_types=instance_types(state.profile),
-            extra=machine_of(state.profile, cluster))
+            extra=machine_of(state.profile, cluster),
+            loader_processes=state.profile.loaders.processes)
         params = getattr(getattr(item, "callspec", None), "params", {})
         layers = marker_rule_layers(item)
         record = record_from_results(identity, environment, results, params=params,

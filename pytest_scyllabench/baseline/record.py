@@ -35,6 +35,10 @@ JSON form (``schema_version`` 2, written with sorted keys)::
 ``session`` is written on a run that one session made (each repetition, or ``merged`` when it
 is the only run), not on a sum. Version 1 (written before sessions were kept) is read as
 well: its runs have no ``session`` and count as one session.
+
+``environment.loaders`` counts loader processes; ``environment.loader_processes`` (written
+when above 1, ``loaders.processes`` of the profile) says how many of them run on each loader
+host, so 2 hosts x 3 processes differ from 6 hosts x 1. A record without it ran one per host.
 """
 
 from __future__ import annotations
@@ -90,20 +94,24 @@ class Environment:
     nodes: int
     #: Instance type of each host (``local`` on this machine), sorted.
     instance_types: tuple[str, ...]
+    #: Loader processes in all (``len(result.loaders)``).
     loaders: int
     tool: str
     tool_version: str
     #: Anything else that must match (a driver, a kernel...), by name.
     extra: Mapping[str, str] = field(default_factory=dict)
+    #: Loader processes on each loader host (``loaders.processes``); 1 in records without it.
+    loader_processes: int = 1
 
     def differences(self, current: Environment) -> list[str]:
         """One ``field: baseline -> current`` line per field that differs, in field order."""
         mine, theirs = self.to_dict(), current.to_dict()
         lines = []
         for name in ("database", "database_version", "nodes", "instance_types", "loaders",
-                     "tool", "tool_version"):
-            if mine[name] != theirs[name]:
-                lines.append(f"{name}: {_show(mine[name])} -> {_show(theirs[name])}")
+                     "loader_processes", "tool", "tool_version"):
+            if mine.get(name, 1) != theirs.get(name, 1):  # loader_processes is written if > 1
+                lines.append(f"{name}: {_show(mine.get(name, 1))} -> "
+                             f"{_show(theirs.get(name, 1))}")
         # A fact only one side recorded (a baseline saved before it was), or that could not
         # be read, is no evidence of a different environment.
         for name in sorted(set(self.extra) & set(current.extra)):
@@ -113,10 +121,13 @@ class Environment:
         return lines
 
     def to_dict(self) -> dict[str, Any]:
-        return {"database": self.database, "database_version": self.database_version,
+        data = {"database": self.database, "database_version": self.database_version,
                 "nodes": self.nodes, "instance_types": list(self.instance_types),
                 "loaders": self.loaders, "tool": self.tool, "tool_version": self.tool_version,
                 "extra": dict(sorted(self.extra.items()))}
+        if self.loader_processes != 1:  # records of one process per host stay as they were
+            data["loader_processes"] = self.loader_processes
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Environment:
@@ -125,20 +136,22 @@ class Environment:
                    instance_types=tuple(str(t) for t in data["instance_types"]),
                    loaders=int(data["loaders"]), tool=str(data["tool"]),
                    tool_version=str(data["tool_version"]),
-                   extra={str(k): str(v) for k, v in dict(data.get("extra") or {}).items()})
+                   extra={str(k): str(v) for k, v in dict(data.get("extra") or {}).items()},
+                   loader_processes=int(data.get("loader_processes", 1)))
 
 
 def environment_of(result: StepResult, *, database: str, database_version: str, nodes: int,
                    instance_types: Sequence[str], extra: Mapping[str, str] | None = None,
-                   ) -> Environment:
-    """The environment of a step: the cluster's figures given, the tool read from its loaders."""
+                   loader_processes: int = 1) -> Environment:
+    """The environment of a step: the cluster's figures given, the tool read from its loaders;
+    ``loader_processes``: the profile's ``loaders.processes``."""
     tools = sorted({(run.tool, run.tool_version) for run in result.loaders})
     tool = ",".join(name for name, _ in tools)
     version = ",".join(version for _, version in tools)
     return Environment(database=database, database_version=database_version, nodes=nodes,
                        instance_types=tuple(sorted(instance_types)),
                        loaders=len(result.loaders), tool=tool, tool_version=version,
-                       extra=dict(extra or {}))
+                       extra=dict(extra or {}), loader_processes=loader_processes)
 
 
 @dataclass(frozen=True)

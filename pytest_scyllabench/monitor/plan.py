@@ -87,7 +87,8 @@ def _local_hosts(deployment: Deployment) -> list[WatchedHost]:
 
 
 def _remote_hosts(deployment: Deployment) -> list[WatchedHost]:
-    """One entry per address: a machine that is both server and loader is watched once."""
+    """One entry per address: a machine that is both server and loader, or runs several
+    loader processes (``loaders.processes``), is watched once, under its own name."""
     by_address: dict[str, tuple[Host, set[Role]]] = {}
     monitor = (deployment.monitor,) if deployment.monitor is not None else ()
     roles_of: tuple[tuple[tuple[Host, ...], Role], ...] = (
@@ -95,7 +96,7 @@ def _remote_hosts(deployment: Deployment) -> list[WatchedHost]:
     for hosts, role in roles_of:
         for host in hosts:
             by_address.setdefault(host.listen_address, (host, set()))[1].add(role)
-    return [WatchedHost(MonitoredHost(host.name, host.listen_address,
+    return [WatchedHost(MonitoredHost(host.machine_name, host.listen_address,
                                       tuple(role for role in ROLE_ORDER if role in roles)),
                         host.executor)
             for host, roles in by_address.values()]

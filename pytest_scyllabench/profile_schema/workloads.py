@@ -69,6 +69,7 @@ def check_loaders(profile: Profile, source: str, origins: Mapping[str, str]) -> 
     from pytest_scyllabench import backends
 
     at_least(profile.loaders.count, 1, source, "loaders.count")
+    at_least(profile.loaders.processes, 1, source, "loaders.processes")
     at_least(profile.loaders.concurrency, 1, source, "loaders.concurrency")
     at_least(profile.loaders.connections, 1, source, "loaders.connections")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from pytest_scyllabench.execute.base import Executor
@@ -18,11 +18,19 @@ class Host:
     #: The address on the machine's own interface, where the other hosts reach it, when it
     #: is not ``address`` (an EC2 instance reached at its public address); empty: ``address``.
     private_address: str = ""
+    #: The name of the machine when this host is one of several loader processes on it
+    #: (see :func:`with_loader_processes`); empty: ``name``.
+    machine: str = ""
 
     @property
     def listen_address(self) -> str:
         """Where services of this machine listen for the other hosts (exporters, Prometheus)."""
         return self.private_address or self.address
+
+    @property
+    def machine_name(self) -> str:
+        """The machine's own name: what is installed, watched and described once per machine."""
+        return self.machine or self.name
 
 
 @dataclass(frozen=True)
@@ -46,3 +54,20 @@ class Provisioner(Protocol):
 
     async def release(self) -> None:
         """Give every host back (destroy what was created); idempotent."""
+
+
+def with_loader_processes(deployment: Deployment, processes: int) -> Deployment:
+    """``deployment`` with ``processes`` loaders on each loader host (``loaders.processes``).
+
+    Each is a logical loader of its own (a process of the step's tool, its share of the rate,
+    its files), named ``<host>-p1..pN`` and sharing the host's address and executor; its
+    :attr:`Host.machine` names the host. Unchanged when ``processes`` is 1. Every provisioner's
+    deployment goes through here, so none of them knows about processes.
+    """
+    if processes < 1:
+        raise ValueError(f"loaders.processes must be at least 1, got {processes}")
+    if processes == 1:
+        return deployment
+    loaders = tuple(replace(host, name=f"{host.name}-p{index}", machine=host.machine_name)
+                    for host in deployment.loaders for index in range(1, processes + 1))
+    return replace(deployment, loaders=loaders)

@@ -44,7 +44,7 @@ static:
   workdir: {workdir}
   loader_python: {python}
 database: {{replication_factor: {rf}, heap: 512M}}
-loaders: {{concurrency: 64}}
+loaders: {{concurrency: 64, processes: {processes}}}
 rate_tolerance: 0.1
 # Three fresh JVMs on a small machine need a minute of load before they keep up.
 warmup: {{workload: write, rate: 200, seconds: 30}}
@@ -73,21 +73,22 @@ def ours(bed: TestBed) -> list[str]:
 
 
 def write_profile(path: Path, bed: TestBed, name: str, servers: int, loaders: int, python: str,
-                  rf: int) -> Path:
+                  rf: int, processes: int = 1) -> Path:
     addresses = [host.address for host in bed.hosts]
     path.write_text(PROFILE.format(
         name=name, key=bed.client_key, known_hosts=path.parent / "known_hosts",
         servers=json.dumps(addresses[:servers]),
         loaders=json.dumps(addresses[servers:servers + loaders]), workdir=REMOTE_WORKDIR,
-        python=python, rf=rf))
+        python=python, rf=rf, processes=processes))
     return path
 
 
 def test_whole_session_on_static_hosts(tmp_path: Path, loader_python: str) -> None:
     with testbed.testbed(4) as bed:
         inodes = bed.netns_inodes()
+        # The loader host runs two processes of the built-in loader (loaders.processes).
         profile = write_profile(tmp_path / "static.yaml", bed, "it-static", 3, 1,
-                                loader_python, rf=3)
+                                loader_python, rf=3, processes=2)
         (tmp_path / "test_bench.py").write_text(BENCH)
         began = time.monotonic()
         completed = subprocess.run(
@@ -97,7 +98,8 @@ def test_whole_session_on_static_hosts(tmp_path: Path, loader_python: str) -> No
             cwd=tmp_path, capture_output=True, text=True, timeout=900)
         seconds = time.monotonic() - began
         out = completed.stdout + completed.stderr
-        print(f"\nwhole static session (3 servers, 1 loader): {seconds:.1f} s")
+        print(f"\nwhole static session (3 servers, 1 loader host x 2 processes): "
+              f"{seconds:.1f} s")
         assert completed.returncode == 0, out
         assert "2 passed" in out, out
         assert ours(bed) == [], f"left running on the hosts:\n{ours(bed)}\n{out}"
@@ -112,10 +114,15 @@ def test_whole_session_on_static_hosts(tmp_path: Path, loader_python: str) -> No
     results = [json.loads(p.read_text()) for p in sorted(trial.glob("*/*/result.json"))]
     assert {r["step"] for r in results} == {"write@200", "read@200"}, out
     for result in results:
-        assert result["ops"] > 0
-        assert len(result["loaders"]) == 1
-    assert len(list(trial.glob("*/*/loader-1.hlog"))) == 2  # downloaded from the loader host
-    assert len(list(trial.glob("*/*/loader-1.summary.json"))) == 2
+        loaders = result["loaders"]
+        assert [loader["name"] for loader in loaders] == ["loader-1-p1", "loader-1-p2"]
+        assert {loader["host"] for loader in loaders} == {bed.hosts[3].address}
+        assert all(loader["ops"] > 0 and loader["exit_code"] == 0 for loader in loaders)
+        # Both processes' logs were merged: the step counts more than either one did.
+        assert result["ops"] > max(loader["ops"] for loader in loaders), result
+    for process in ("loader-1-p1", "loader-1-p2"):  # each downloaded from its own scratch
+        assert len(list(trial.glob(f"*/*/{process}.hlog"))) == 2
+        assert len(list(trial.glob(f"*/*/{process}.summary.json"))) == 2
     logs = sorted(p.name for p in trial.glob("logs/*system.log"))
     assert logs == ["node1-system.log", "node2-system.log", "node3-system.log"], out
     # The servers' facts, read over SSH (the namespace hosts are this machine's kernel/CPUs).
@@ -123,6 +130,7 @@ def test_whole_session_on_static_hosts(tmp_path: Path, loader_python: str) -> No
     servers = f"3 x ({machine.describe_facts(machine.parse_facts(here.stdout))})"
     assert "unknown" not in servers, servers
     report = (trial / "report.html").read_text()
+    assert "1 x 2 processes of builtin (concurrency 64)" in report, out
     assert f'<th>servers</th><td class="sb-l">{html.escape(servers)}</td>' in report, out
 
 
@@ -136,7 +144,7 @@ def test_configure_one_host_versus_six(tmp_path: Path, capsys: pytest.CaptureFix
                 name=f"it-static-{count}", key=bed.client_key, known_hosts="off",
                 servers=json.dumps([h.address for h in hosts]),
                 loaders=json.dumps([hosts[0].address]), workdir=REMOTE_WORKDIR,
-                python="python3", rf=1).replace('"accept-new:off"', "off"))
+                python="python3", rf=1, processes=1).replace('"accept-new:off"', "off"))
             timings[count] = asyncio.run(_install_and_configure(load_profile(path), tmp_path))
         assert ours(bed) == []
     with capsys.disabled():

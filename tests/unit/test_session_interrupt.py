@@ -49,11 +49,15 @@ def test_an_interrupted_setup_is_cancelled_before_teardown(
         events.append("setup continued")  # it would create more resources here
 
     restore = sigterm_as_interrupt()
+    # Python's own Ctrl-C handler, even when this process inherited SIGINT ignored (a
+    # background job of a non-interactive shell).
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with pytest.raises(KeyboardInterrupt):
             bench.run(setup())
     finally:
         restore()
+        signal.signal(signal.SIGINT, before)
     assert bench.close() == []
     assert events[0] == "setup began" and events[-1] == "teardown"
     assert "setup continued" not in events

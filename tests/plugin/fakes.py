@@ -18,6 +18,8 @@ from pytest_scyllabench.stress.step import Step, Workload
 FAKE_LOADER = Path(__file__).with_name("fake_loader.py")
 #: Every call of every FakeDatabase, appended to this file when set (for pytester runs).
 JOURNAL_ENV = "FAKE_DB_JOURNAL"
+#: Every install of the fake stress tool (``install <host>``), appended to this file when set.
+TOOL_JOURNAL_ENV = "FAKE_TOOL_JOURNAL"
 
 
 class FakeDatabase:
@@ -83,7 +85,10 @@ class FakeTool:
     hdr_value_ns = 1000.0
 
     async def install(self, executor: Any, workdir: str | None = None) -> None:
-        pass
+        path = os.environ.get(TOOL_JOURNAL_ENV)
+        if path:
+            with open(path, "a", encoding="utf-8") as out:
+                out.write(f"install {executor.host}\n")
 
     def check_workload(self, workload: Workload) -> None:
         pass

@@ -51,6 +51,8 @@ class _SshFields:
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
+#: A user name on a POSIX host (useradd's rule, and what ssh passes on unquoted).
+_USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}")
 _STATIC_KEYS = {"ssh", "servers", "loaders", "monitor", "workdir", "loader_python"}
 
 
@@ -93,12 +95,16 @@ def parse_static(data: Any, path: Path, where: str) -> StaticSpec:
     except RuntimeError:  # ``~user`` of no user
         raise ProfileError(source, f"{where}.ssh.known_hosts",
                            f"no such home directory: {shown(fields.known_hosts)}") from None
-    if policy.path is not None and "\0" in str(policy.path):
+    if policy.path is not None and not str(policy.path).isprintable():  # NUL, line breaks
         raise ProfileError(source, f"{where}.ssh.known_hosts",
                            f"not a file name: {shown(fields.known_hosts)}")
     if policy.mode == "strict" and policy.path is not None and not is_file(policy.path):
         raise ProfileError(source, f"{where}.ssh.known_hosts",
                            f"no such known_hosts file: {printable(str(policy.path))}")
+    if not _USER.fullmatch(fields.user):
+        raise ProfileError(source, f"{where}.ssh.user",
+                           f"not a user name (letters, digits, '_', '.', '-'; not starting "
+                           f"with '-' or '.'): {shown(fields.user)}")
     at_least(fields.command_timeout, 1, source, f"{where}.ssh.command_timeout")
     at_least(fields.connect_attempts, 1, source, f"{where}.ssh.connect_attempts")
     at_least(fields.max_sessions, 1, source, f"{where}.ssh.max_sessions")

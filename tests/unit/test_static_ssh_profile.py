@@ -43,6 +43,7 @@ def error_of(path: Path) -> str:
 def test_defaults(tmp_path: Path) -> None:
     static = load_profile(write(tmp_path)).static
     assert static is not None
+    assert load_profile(write(tmp_path, ", user: ec2-user")).static.ssh.user == "ec2-user"
     assert (static.ssh.max_sessions, static.ssh.connect_attempts) == (8, 5)
     assert static.ssh.key_passphrase is None
 
@@ -60,9 +61,19 @@ def test_sessions_and_attempts_reach_the_options(tmp_path: Path) -> None:
     (", connect_attempts: many", "static.ssh.connect_attempts: must be an integer"),
     (", key_passphrase_env: 'not a name'",
      "static.ssh.key_passphrase_env: must name an environment variable"),
+    (", user: \"ubuntu\\nroot\"", "static.ssh.user: not a user name"),
+    (", user: '-oProxyCommand=x'", "static.ssh.user: not a user name"),
+    (", user: ''", "static.ssh.user: not a user name"),
 ])
 def test_bad_values_name_the_field(tmp_path: Path, ssh: str, problem: str) -> None:
     assert problem in error_of(write(tmp_path, ssh))
+
+
+def test_a_known_hosts_path_with_a_line_break_is_not_a_file_name(tmp_path: Path) -> None:
+    path = write(tmp_path)
+    path.write_text(path.read_text().replace('known_hosts: "off"',
+                                             'known_hosts: "accept-new:/tmp/a\\nb"'))
+    assert "static.ssh.known_hosts: not a file name: " in error_of(path)
 
 
 def test_the_variable_must_be_set_when_the_profile_loads(

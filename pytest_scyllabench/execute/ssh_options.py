@@ -7,6 +7,7 @@ without asyncssh installed.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -19,6 +20,16 @@ REMOTE_EXTRA_HINT = ("the ssh executor needs asyncssh: "
 
 KnownHostsMode = Literal["strict", "accept-new", "off"]
 _MODES: tuple[KnownHostsMode, ...] = ("strict", "accept-new", "off")
+#: A login user name on a POSIX host (useradd's rule), which ssh passes on as it is.
+_USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}")
+USER_RULE = "letters, digits, '_', '.', '-', at most 32, not starting with '-' or '.'"
+
+
+def is_user_name(text: str) -> bool:
+    """Whether ``text`` can be the login user of a host (see :data:`USER_RULE`)."""
+    return _USER.fullmatch(text) is not None
+
+
 _SYNTAX = "strict:<known_hosts file>, accept-new:<session known_hosts file> or off"
 
 

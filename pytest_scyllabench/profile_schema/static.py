@@ -10,7 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from pytest_scyllabench.errors import ConfigError, ProfileError
-from pytest_scyllabench.execute.ssh_options import KnownHostsPolicy, SshOptions
+from pytest_scyllabench.execute.ssh_options import (
+    USER_RULE,
+    KnownHostsPolicy,
+    SshOptions,
+    is_user_name,
+)
 from pytest_scyllabench.profile import (
     STATIC_WORKDIR,
     DatabaseSpec,
@@ -51,8 +56,6 @@ class _SshFields:
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-#: A user name on a POSIX host (useradd's rule, and what ssh passes on unquoted).
-_USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}")
 _STATIC_KEYS = {"ssh", "servers", "loaders", "monitor", "workdir", "loader_python"}
 
 
@@ -101,10 +104,9 @@ def parse_static(data: Any, path: Path, where: str) -> StaticSpec:
     if policy.mode == "strict" and policy.path is not None and not is_file(policy.path):
         raise ProfileError(source, f"{where}.ssh.known_hosts",
                            f"no such known_hosts file: {printable(str(policy.path))}")
-    if not _USER.fullmatch(fields.user):
+    if not is_user_name(fields.user):
         raise ProfileError(source, f"{where}.ssh.user",
-                           f"not a user name (letters, digits, '_', '.', '-'; not starting "
-                           f"with '-' or '.'): {shown(fields.user)}")
+                           f"not a user name ({USER_RULE}): {shown(fields.user)}")
     at_least(fields.command_timeout, 1, source, f"{where}.ssh.command_timeout")
     at_least(fields.connect_attempts, 1, source, f"{where}.ssh.connect_attempts")
     at_least(fields.max_sessions, 1, source, f"{where}.ssh.max_sessions")

@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from pytest_scyllabench.execute.ssh_options import USER_RULE, is_user_name
+
 Market = Literal["on-demand", "spot"]
 AddressKind = Literal["public", "private"]
 
@@ -122,8 +124,8 @@ def validate(spec: AwsSpec) -> list[Problem]:
         bad("loaders.count", "at least one loader is needed")
     if spec.monitor.count > 1:
         bad("monitor.count", f"must be 0 or 1, got {spec.monitor.count}")
-    if not spec.ssh_user.strip():
-        bad("ssh_user", "must not be empty")
+    if not is_user_name(spec.ssh_user):
+        bad("ssh_user", f"not a user name ({USER_RULE}): {spec.ssh_user[:60]!r}")
     cidr_problem = _cidr_problem(spec.operator_cidr)
     if cidr_problem:
         bad("operator_cidr", cidr_problem)

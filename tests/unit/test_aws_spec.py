@@ -78,7 +78,9 @@ def test_the_defaults_alone_name_every_required_field() -> None:
     ({"key_file": "/tmp/key.pem"}, "key_file", "run_id"),
     ({"endpoint_url": "127.0.0.1:5000"}, "endpoint_url", "http"),
     ({"boot_timeout": -1.0}, "boot_timeout", "positive"),
-    ({"ssh_user": ""}, "ssh_user", "empty"),
+    ({"ssh_user": ""}, "ssh_user", "not a user name"),
+    ({"ssh_user": "ubuntu root"}, "ssh_user", "not a user name"),
+    ({"ssh_user": "-oProxyCommand=x"}, "ssh_user", "not a user name"),
 ])
 def test_each_problem_names_its_field(changes: dict[str, Any], path: str, words: str) -> None:
     problems = paths(good(**changes))

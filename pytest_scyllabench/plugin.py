@@ -22,7 +22,13 @@ from pytest_scyllabench.fixtures import (  # noqa: F401  (fixtures are found by 
     scyllabench_step,
     scyllabench_trial_dir,
 )
-from pytest_scyllabench.markers import MARKER, REGRESSION_MARKER, runs_steps, validate_markers
+from pytest_scyllabench.markers import (
+    MARKER,
+    REGRESSION_MARKER,
+    MarkerWarning,
+    runs_steps,
+    validate_markers,
+)
 from pytest_scyllabench.profile_schema import find_profile, load_profile
 from pytest_scyllabench.report.terminal import progress_line
 from pytest_scyllabench.session import check_options
@@ -84,6 +90,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             validate_markers(item)
         except ConfigError as exc:
             raise pytest.UsageError(f"{item.nodeid}: {exc}") from None
+        except MarkerWarning as exc:  # made an error by -W error or filterwarnings
+            raise pytest.UsageError(str(exc)) from None
     state = session.config.stash.get(STATE_KEY, None)
     if state is not None:
         state.note_items(item.nodeid for item in session.items if runs_steps(item))

@@ -197,6 +197,25 @@ def test_marker_on_a_test_without_steps_warns(pytester: pytest.Pytester,
     assert journal(session_dir) == []
 
 
+
+def test_marker_warning_made_an_error_is_one_line(pytester: pytest.Pytester,
+                                                  session_dir: Path) -> None:
+    """Under -W error the warning is a usage error of one line, not an INTERNALERROR."""
+    pytester.makepyfile(test_bench="""
+        import pytest
+
+        @pytest.mark.scyllabench_thresholds(p99="5ms")
+        def test_plain():
+            pass
+    """)
+    result = run(pytester, "-W", "error::UserWarning")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: @pytest.mark.scyllabench_thresholds on "
+                                 "test_bench.py::test_plain, which does not use the "
+                                 "scyllabench_step fixture: it has no effect"])
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    assert journal(session_dir) == []
+
 def test_step_tool_checks_every_workload(pytester: pytest.Pytester, session_dir: Path) -> None:
     """A tool kept from an earlier step is checked against each later step's workload: the
     refusal is one line at the test's call."""

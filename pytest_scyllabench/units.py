@@ -63,6 +63,8 @@ def _parse(value: float | str, field: str, *, default_unit: str, scale: float,
     if amount < 0 or (amount == 0 and not allow_zero):
         need = "zero or positive" if allow_zero else "positive"
         raise ConfigError(f"{field}: must be {need}, got {value!r}")
+    if not math.isfinite(seconds * scale):  # finite, but not once in the unit ("1e306s")
+        raise ConfigError(f"{field}: must be finite, got {value!r}")
     return seconds * scale
 
 

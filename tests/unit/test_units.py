@@ -48,3 +48,11 @@ def test_latency_must_be_positive(value: float | str) -> None:
 def test_error_suggests_units() -> None:
     with pytest.raises(ConfigError, match=r"us, ms, s, m, h.*'20ms'"):
         parse_latency_ms("20 msec", "p99")
+
+
+@pytest.mark.parametrize(("parse", "value"), [
+    (parse_latency_ms, "1e306s"), (parse_latency_ms, "1e308h"), (parse_duration, "1e308h")])
+def test_a_value_beyond_a_float_in_its_unit_is_refused(parse: object, value: object) -> None:
+    """Finite as written, infinite once converted: refused, not a limit of inf ms."""
+    with pytest.raises(ConfigError, match=r"^field: must be finite"):
+        parse(value, "field")  # type: ignore[operator]

@@ -133,7 +133,7 @@ def range_step(start: float, end: float, scrape_interval: float) -> float:
 def _float(value: Any) -> float:
     try:
         return float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer beyond a float
         return math.nan
 
 
@@ -155,7 +155,7 @@ def matrix_series(result: Sequence[dict[str, Any]]) -> dict[str, list[tuple[floa
             try:
                 stamp, value = point
                 points.append((float(stamp), _float(value)))
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise MonitoringError(f"range query answer: series {number} ({host}): bad "
                                       f"point {str(point)[:100]} (expected [time, "
                                       f"\"value\"])") from None

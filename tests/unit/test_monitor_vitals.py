@@ -151,7 +151,15 @@ def test_matrix_of_recorded_whole_second_stamps_and_an_empty_answer() -> None:
      r"series 0 \(n1\): bad point \[1, '2', '3'\]"),
     ([{"metric": {"host": "n1"}, "values": [["soon", "2"]]}],
      r"series 0 \(n1\): bad point \['soon', '2'\]"),
+    ([{"metric": {"host": "n1"}, "values": [[10 ** 400, "2"]]}],
+     r"series 0 \(n1\): bad point \[1000"),
 ])
 def test_odd_range_answers_name_the_series_and_point(result: list[Any], problem: str) -> None:
     with pytest.raises(MonitoringError, match=f"^range query answer: {problem}"):
         matrix_series(result)
+
+
+def test_a_value_beyond_a_float_is_nan() -> None:
+    """JSON integers have no bound: one beyond a float is not a number, not an OverflowError."""
+    series = matrix_series([{"metric": {"host": "n1"}, "values": [[1, 10 ** 400], [2, "3"]]}])
+    assert math.isnan(series["n1"][0][1]) and series["n1"][1] == (2.0, 3.0)

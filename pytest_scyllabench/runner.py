@@ -12,7 +12,13 @@ from pathlib import Path
 
 from pytest_scyllabench import backends
 from pytest_scyllabench.db.base import NodeWatch
-from pytest_scyllabench.errors import CommandError, HdrLogError, LoaderFailed, StressError
+from pytest_scyllabench.errors import (
+    CommandError,
+    HdrLogError,
+    LoaderFailed,
+    ScyllaBenchError,
+    StressError,
+)
 from pytest_scyllabench.execute.base import RunningProcess
 from pytest_scyllabench.hdr.merge import (
     LoaderChecks,
@@ -214,20 +220,34 @@ class StepRunner:
         if result is not None:
             result.overhead = max(0.0, time.monotonic() - began - step.duration)
             result.artifacts = step_dir
-            if judged and isinstance(cluster.database, NodeWatch):
-                result.problems.extend(f"after {step.id}: {line}"
-                                       for line in await cluster.database.down_nodes())
-        return self._outcome(result, problems)
+        down = await self._down_nodes(step) if judged else []
+        if result is not None:
+            result.problems.extend(down)
+        return self._outcome(result, problems, down)
+
+    async def _down_nodes(self, step: Step) -> list[str]:
+        """The database's nodes that are gone after ``step``, one line each (a check that
+        fails is one line too: what was measured must not be lost to it)."""
+        database = self._cluster.database
+        if not isinstance(database, NodeWatch):
+            return []
+        try:
+            return [f"after {step.id}: {line}" for line in await database.down_nodes()]
+        except (ScyllaBenchError, OSError) as exc:
+            return [f"after {step.id}: could not check the database nodes: {exc}"]
 
     @staticmethod
-    def _outcome(result: StepResult | None, problems: dict[str, str]) -> StepResult:
+    def _outcome(result: StepResult | None, problems: dict[str, str],
+                 down: Sequence[str] = ()) -> StepResult:
         """``result``, or ``LoaderFailed`` (carrying it) when some loaders' data was unusable.
 
-        ``problems`` are the loaders' only; the step's own are ``result.problems``.
+        ``problems`` are the loaders' only; the step's own are ``result.problems`` (``down``,
+        the nodes found down, among them; named by the error when no result was left).
         """
         if problems:
             raise LoaderFailed([f"{name}: {problem.removeprefix(f'loader {name}: ')}"
-                                for name, problem in problems.items()], partial=result)
+                                for name, problem in problems.items()]
+                               + (list(down) if result is None else []), partial=result)
         if result is None:  # _merge returns a result or names the loaders that failed
             raise StressError("no loader left a result to merge")
         return result

@@ -27,6 +27,9 @@ MAX_DURATION = 24 * 3600.0
 #: The longest warm-up a call may ask for (before the duration scale), seconds: an hour.
 #: A longer preparation is a step of its own, whose result the test can ignore.
 MAX_WARMUP = 3600.0
+#: The highest rate a call may ask for, ops/s: far above any cluster's, so a larger one is a
+#: mistake (and would not survive the conversions to a float rate per loader).
+MAX_RATE = 100_000_000
 #: Longest step name: it names a directory and a baseline entry.
 MAX_NAME = 100
 
@@ -40,6 +43,8 @@ def build_step(profile: Profile, scale: float, workload: Any, *, rate: Any,
         raise ConfigError(f"{CALL}: workload {workload!r} is not in profile "
                           f"{profile.name!r}; known: {', '.join(sorted(profile.workloads))}")
     ops = _positive_int("rate", rate, " (ops/s)")
+    if ops > MAX_RATE:
+        raise ConfigError(f"{CALL}: rate: at most {MAX_RATE:,} ops/s, got {rate!r}")
     threads = None if concurrency is None else _positive_int("concurrency", concurrency)
     pool = None if connections is None else _positive_int("connections", connections)
     measured = parse_duration(duration, f"{CALL}: duration")

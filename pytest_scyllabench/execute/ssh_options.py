@@ -20,9 +20,11 @@ REMOTE_EXTRA_HINT = ("the ssh executor needs asyncssh: "
 
 KnownHostsMode = Literal["strict", "accept-new", "off"]
 _MODES: tuple[KnownHostsMode, ...] = ("strict", "accept-new", "off")
-#: A login user name on a POSIX host (useradd's rule), which ssh passes on as it is.
-_USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}")
-USER_RULE = "letters, digits, '_', '.', '-', at most 32, not starting with '-' or '.'"
+#: A login user name on a POSIX host (useradd's rule, with directory users such as
+#: ``jane@corp.example`` and machine accounts ending in ``$``), which ssh passes on as it is.
+_USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}\$?")
+USER_RULE = ("letters, digits, '_', '.', '@', '-' and a final '$', at most 65, not starting "
+             "with '-', '.' or '@'")
 
 
 def is_user_name(text: str) -> bool:

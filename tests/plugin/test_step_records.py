@@ -198,3 +198,46 @@ def test_after(scyllabench_step):
     assert any("node2 (127.0.0.2) is down" in line for line in after["verdict"]["breaches"])
     saved = sorted(path.name for path in (project / "baselines" / "main").glob("*.json"))
     assert len(saved) == 1 and "test_before" in saved[0]
+
+
+NODE_CHECKS = CONFTEST + """
+import os
+from pytest_scyllabench.errors import DatabaseError
+
+async def down_nodes():
+    if os.environ.get("FAKE_NODE_CHECK") == "fails":
+        raise DatabaseError("could not check the Cassandra processes on 1 of 1 host(s)")
+    return ["Cassandra node1 (127.0.0.1) is down (exited with code -9)"]
+
+def pytest_scyllabench_cluster_ready(cluster, trial_dir, config):
+    cluster.database.down_nodes = down_nodes
+"""
+
+
+@pytest.mark.parametrize("case", ["fails", "loader-fails"])
+def test_a_node_check_is_a_problem_of_the_step_whatever_happened(
+        pytester: pytest.Pytester, project: Path, monkeypatch: pytest.MonkeyPatch,
+        case: str) -> None:
+    """A node check that cannot reach the nodes fails the step without losing its result; a
+    node found down is named even when no loader left a result."""
+    monkeypatch.setenv("FAKE_NODE_CHECK", case)
+    monkeypatch.setenv("FAKE_LOADER_FAIL", "")  # restored after the test
+    pytester.makeconftest(NODE_CHECKS)
+    pytester.makepyfile(test_bench=f"""
+import os
+
+def test_write(scyllabench_step):
+    if {case == "loader-fails"}:  # after the profile's warm-up
+        os.environ["FAKE_LOADER_FAIL"] = "loader-1"  # in its second second
+    scyllabench_step("write", rate=100, duration=2, warmup=0)
+""")
+    result = run(pytester)
+    result.assert_outcomes(failed=1)
+    if case == "fails":
+        result.stdout.fnmatch_lines(["after write@100: could not check the database nodes: "
+                                     "could not check the Cassandra processes on 1 of 1*"])
+        (saved,) = results(project / "trials" / "fake" / "latest")
+        assert saved["verdict"]["passed"] is False
+    else:
+        result.stdout.fnmatch_lines(["*loader-1: *",
+                                     "after write@100: Cassandra node1 (127.0.0.1) is down*"])

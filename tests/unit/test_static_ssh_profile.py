@@ -43,7 +43,9 @@ def error_of(path: Path) -> str:
 def test_defaults(tmp_path: Path) -> None:
     static = load_profile(write(tmp_path)).static
     assert static is not None
-    assert load_profile(write(tmp_path, ", user: ec2-user")).static.ssh.user == "ec2-user"
+    for user in ("ec2-user", "jane@corp.example", "svc_bench$"):
+        loaded = load_profile(write(tmp_path, f", user: '{user}'")).static
+        assert loaded is not None and loaded.ssh.user == user
     assert (static.ssh.max_sessions, static.ssh.connect_attempts) == (8, 5)
     assert static.ssh.key_passphrase is None
 

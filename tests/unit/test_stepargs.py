@@ -70,6 +70,8 @@ def test_scale_multiplies_both_durations_with_a_floor(profile: Profile) -> None:
     ({"rate": "100"}, "rate must be a positive whole number (ops/s), got '100'"),
     ({"rate": True}, "rate must be a positive whole number (ops/s), got True"),
     ({"rate": float("inf")}, "rate must be a positive whole number (ops/s), got inf"),
+    ({"rate": 2 ** 80}, "rate: at most 100,000,000 ops/s, got 1208925819614629174706176"),
+    ({"rate": 1e300}, "rate: at most 100,000,000 ops/s, got 1e+300"),
     ({"concurrency": 0}, "concurrency must be a positive whole number, got 0"),
     ({"connections": 1.5}, "connections must be a positive whole number, got 1.5"),
     ({"duration": "abc"}, "duration: cannot read 'abc' as a duration"),

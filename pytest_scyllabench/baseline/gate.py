@@ -137,8 +137,9 @@ class BaselineGate:
         except BaselineMissing:
             previous = {}
         except BaselineFileError as exc:
-            self.save_notes.append(f"baseline {name!r}: earlier sessions not kept, the run "
-                                   f"is replaced: {exc}")
+            self.save_notes.append(f"baseline {name!r}: its earlier sessions cannot be read, "
+                                   f"so the records saved now hold this session's runs only: "
+                                   f"{exc}")
             previous = {}
         result = []
         for record in records:

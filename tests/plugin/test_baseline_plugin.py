@@ -167,6 +167,7 @@ def test_a_baseline_keeps_the_last_sessions_saved(pytester: pytest.Pytester,
     replaced = run(pytester, *keep_two)
     replaced.assert_outcomes(passed=2)
     replaced.stdout.fnmatch_lines(["*scyllabench: saved baseline 'main' in *",
-                                   "baseline 'main': earlier sessions not kept, the run is "
-                                   f"replaced: {damaged}: cannot read: *"])
+                                   "baseline 'main': its earlier sessions cannot be read, so "
+                                   "the records saved now hold this session's runs only: "
+                                   f"{damaged}: cannot read: *"])
     assert [len(runs) for runs in sessions()] == [0, 0]

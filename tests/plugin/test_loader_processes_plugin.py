@@ -4,21 +4,12 @@ session with the fake backends (the local provisioner, its loaders on this machi
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
+from tests.plugin.test_session import CONFTEST
+
 pytest_plugins = ["pytester"]
-
-HERE = Path(__file__).parent
-
-CONFTEST = f"""
-import sys
-sys.path.insert(0, {str(HERE)!r})
-from pytest_scyllabench import backends
-backends.DATABASES["cassandra"] = "fakes:FakeDatabase"
-backends.STRESS_TOOLS["builtin"] = "fakes:create_tool"
-"""
 
 PROFILE = """
 name: fake

@@ -105,13 +105,12 @@ class Environment:
 
     def differences(self, current: Environment) -> list[str]:
         """One ``field: baseline -> current`` line per field that differs, in field order."""
-        mine, theirs = self.to_dict(), current.to_dict()
         lines = []
         for name in ("database", "database_version", "nodes", "instance_types", "loaders",
                      "loader_processes", "tool", "tool_version"):
-            if mine.get(name, 1) != theirs.get(name, 1):  # loader_processes is written if > 1
-                lines.append(f"{name}: {_show(mine.get(name, 1))} -> "
-                             f"{_show(theirs.get(name, 1))}")
+            mine, theirs = getattr(self, name), getattr(current, name)
+            if mine != theirs:
+                lines.append(f"{name}: {_show(mine)} -> {_show(theirs)}")
         # A fact only one side recorded (a baseline saved before it was), or that could not
         # be read, is no evidence of a different environment.
         for name in sorted(set(self.extra) & set(current.extra)):
@@ -285,12 +284,11 @@ def record_from_results(identity: Identity, environment: Environment,
                         results: Sequence[StepResult], *,
                         params: Mapping[str, object] | None = None,
                         created: datetime | None = None,
-                        rules: Sequence[RuleLayer] = (), session: str = "") -> BaselineRecord:
+                        rules: Sequence[RuleLayer] = ()) -> BaselineRecord:
     """The record of a step run once (one result) or repeated (one result per repetition).
 
-    ``rules`` are the test's marker layers, farthest first (kept combined); ``session`` names
-    the session of the runs (the gate names it when it saves, see :meth:`~BaselineRecord.
-    with_session`).
+    ``rules`` are the test's marker layers, farthest first (kept combined). Its runs name no
+    session until the gate saves it (:meth:`BaselineRecord.with_session`).
 
     Repetitions are summed: their histograms are added tag by tag, their operations and
     durations summed (the merged throughput is total operations over total measured time).
@@ -301,7 +299,7 @@ def record_from_results(identity: Identity, environment: Environment,
     if len(units) > 1:
         raise ValueError(f"{identity.label}: repetitions record values in different units "
                          f"({', '.join(f'{unit:g} ns' for unit in sorted(units))})")
-    runs = tuple(replace(measurement_of(result), session=session) for result in results)
+    runs = tuple(measurement_of(result) for result in results)
     merged = sum_runs(runs)
     first = results[0]
     return BaselineRecord(
@@ -343,7 +341,7 @@ def _param(value: object) -> str:
 
 
 def _show(value: Any) -> str:
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return "[" + ", ".join(str(item) for item in value) + "]"
     return str(value)
 

@@ -29,7 +29,7 @@ def session_record(session: str, *, seeds: range | list[int], scale: float = 1.0
     """The record one session makes of the synthetic step (``scale`` stretches latencies)."""
     results = [step_result(seed, n=20_000, scale=scale) for seed in seeds]
     return record_from_results(IDENTITY, env or environment(), results,
-                               params={"rate": 2000}, created=CREATED, session=session)
+                               params={"rate": 2000}, created=CREATED).with_session(session)
 
 
 def sessions_record(scales: list[float], runs: int = 3) -> BaselineRecord:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from test_static_profile import AWS
 
 from pytest_scyllabench.errors import ConfigError
 from pytest_scyllabench.profile_schema import EMBEDDED, load_profile
@@ -98,14 +99,7 @@ workloads:
   w: {mix: {write: 1}, distribution: gaussian, gaussian_stddev: 0.2, keyspace: ks, table: t}
 """,
     f"{PROFILES_DIR}/id_test": b"not really a key\n",
-    f"{PROFILES_DIR}/aws.yaml": b"""\
-provisioner: aws
-aws:
-  region: eu-west-1
-  owner: perf-team
-  operator_cidr: 203.0.113.5/32
-  servers: {ami: ami-0123456789abcdef0, count: 3}
-  loaders: {ami: ami-0123456789abcdef0, instance_type: c6i.xlarge}
+    f"{PROFILES_DIR}/aws.yaml": AWS.encode() + b"""\
 database: {nodes: 3, heap: 2G, settings: {concurrent_writes: 64}, jvm_options: [-Xss1m]}
 workload_files: [../workloads/latency.yaml]
 """,

@@ -11,6 +11,10 @@ A payload (one interval of a log, the ``Interval_Compressed_Histogram`` column) 
         integer to double conversion ratio                     8 bytes (IEEE double)
         counts: ZigZag LEB128 varints; a negative value -n is a run of n zero counts
 
+The normalizing index offset is ignored: writers list the counts in index order whatever
+their own storage, and Java's decoder applies the offset both when storing and when reading a
+count, so it changes no value (hdrhistogram-go always writes 1 there).
+
 A varint takes at most 9 bytes; Java's reader takes the 9th byte whole (8 bits), without a
 continuation bit. :func:`inflate` base64-decodes and decompresses each payload (C calls, one
 per payload) and checks its header; :func:`scan` then decodes the varints of every payload of
@@ -394,7 +398,7 @@ def _layouts(headers: npt.NDArray[np.void], bodies: list[bytes], kept: list[int]
     lengths = np.fromiter((len(d) - HEADER.size for d in bodies), dtype=np.int64,
                           count=len(bodies))
     bad = ((cookies != ENCODING_COOKIE) | (headers["length"].astype(np.int64) != lengths)
-           | (headers["offset"] != 0) | (layout_of < 0))
+           | (layout_of < 0))
     for item in np.flatnonzero(bad).tolist():
         errors[kept[item]] = _header_problem(headers[item], int(lengths[item]))
         layout_of[item] = -1
@@ -408,9 +412,6 @@ def _header_problem(header: npt.NDArray[np.void], length: int) -> str:
                 f"not an HdrHistogram, or an older encoding")
     if int(header["length"]) != length:
         return f"histogram header gives {int(header['length'])} count bytes, {length} follow"
-    if int(header["offset"]) != 0:
-        return (f"normalizing index offset {int(header['offset'])} is not supported "
-                f"(a shifted histogram)")
     try:
         Layout(int(header["lowest"]), int(header["highest"]), int(header["digits"]))
     except ValueError as exc:

@@ -144,7 +144,6 @@ def test_varints_match_java_run_encoding() -> None:
     (_payload(b"\x02", cookie=0x1C849301), "not the V2 encoding"),
     (_payload(b"\x02", outer=0x1C849301), "not a compressed V2 histogram"),
     (_payload(b"\x02\x04", length=5), "header gives 5 count bytes, 2 follow"),
-    (_payload(b"\x02", offset=3), "normalizing index offset 3"),
     (_payload(b"\x02", layout=(0, 100, 3)), "lowest discernible value"),
     (_payload(b"\x02", layout=(1, 100, 7)), "significant digits"),
     (_payload(b"\x02\x84"), "end in the middle of a number"),
@@ -163,6 +162,15 @@ def test_corrupt_payloads_are_reported_not_raised(payload: str, problem: str) ->
     assert _dense(decoded, 2)[:2].tolist() == [1, 2]  # neighbours are not disturbed
     with pytest.raises(ValueError, match=problem.split(" (")[0]):
         decode_one(payload)
+
+
+def test_the_normalizing_index_offset_changes_no_count() -> None:
+    # hdrhistogram-go writes offset 1 in every payload, its counts in index order as Java's.
+    plain, shifted = _payload(b"\x02\x01\x04"), _payload(b"\x02\x01\x04", offset=1)
+    decoded = decode_payloads([plain, shifted, _payload(b"\x02\x01\x04", offset=-7)])
+    assert decoded.errors == {}
+    assert [_dense(decoded, n)[:3].tolist() for n in range(3)] == [[1, 0, 2]] * 3
+    assert decode_one(shifted)[1][:3].tolist() == [1, 0, 2]
 
 
 def test_unterminated_body_does_not_spill_into_the_next() -> None:

@@ -6,9 +6,12 @@ ScyllaDB's fork, which Go ignores in a dependency), into
 ``cache_dir()/tools/scylla-bench-v1.1.1/scylla-bench``. A remote loader host gets a copy under
 the deployment's workdir, ``<workdir>/tools/scylla-bench-v1.1.1/scylla-bench``.
 
-Not yet checked against a run of the real binary: the module proxy this project reaches
-refuses the archives of scylla-bench and of hdrhistogram-go (403), so the parsers follow the
-format strings of the source; the tests say which of their inputs to replace by recordings.
+Not yet checked against a run of the real binary: the Go module proxy still refuses the
+source archives of scylla-bench (403, rechecked 2026-11-24 for v1.1.1 and older versions), so
+the console parsers follow the format strings of its source. hdrhistogram-go, which writes
+the HDR log, is now served: the log reading is tested on a recording of its real writer,
+v1.2.0 (the version v1.1.1 requires), called as scylla-bench calls it
+(``tests/unit/data/hdrhistogram-go``).
 
 What the tool does, read from its source (``pkg/results`` and ``main.go``; see the docstrings
 of the methods below):
@@ -19,9 +22,9 @@ of the methods below):
   ``co-fixed-read``/``co-fixed-write``/``raw-read``/``raw-write`` in ``-mode mixed`` (some
   versions add a ``-latency`` suffix). Timestamps are seconds relative to a base time (the
   start, rounded down to a whole second) announced twice in the header, as
-  ``#[Basetime: <s>`` (lowercase t before hdrhistogram-go PR #66) and ``#[StartTime: <s>``;
-  :func:`~pytest_scyllabench.hdr.log.read_log` takes the relative timestamps from
-  ``StartTime``. Values are in ``-hdr-latency-units`` (``us`` here).
+  ``#[Basetime: <s>`` (lowercase t in hdrhistogram-go v1.2.0; v1.4.0 writes ``BaseTime``) and
+  ``#[StartTime: <s>``; :func:`~pytest_scyllabench.hdr.log.read_log` takes the relative
+  timestamps from ``StartTime``. Values are in ``-hdr-latency-units`` (``us`` here).
 * Its tags do not name the operation outside mixed mode: ``co-fixed`` of a ``-mode write`` run
   is write response time. :meth:`ScyllaBenchTool.canonical_tag` therefore needs the step.
 * ``-max-rate`` is split over the ``-concurrency`` goroutines by integer division, a goroutine

@@ -1,10 +1,11 @@
 """ScyllaBenchTool: command lines, tags, progress, summary and the build into the cache.
 
 No scylla-bench output recorded from a real run is available yet (the Go module proxy here
-refuses the scylla-bench and hdrhistogram-go module archives), so the console text below is
-made with scylla-bench's own format strings (``withLatencyLineFmt`` =
-``"\\n%5v %7v %7v %6v %-6v ..."`` and ``PrintTotalResults`` of ``pkg/results``) and the HDR log
-with the header lines of hdrhistogram-go's ``HistogramLogWriter`` as scylla-bench calls it.
+refuses scylla-bench's module archives; a log of hdrhistogram-go's real writer is tested in
+test_scylla_bench_hdrgo.py), so the console text below is made with scylla-bench's own
+format strings (``withLatencyLineFmt`` = ``"\\n%5v %7v %7v %6v %-6v ..."`` and
+``PrintTotalResults`` of ``pkg/results``) and the HDR log with the header lines of
+hdrhistogram-go's ``HistogramLogWriter`` as scylla-bench calls it.
 Replace them with recorded files once a binary can be built.
 """
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pytest_scyllabench.baseline.compare import Comparison, MetricChange, Verdict
 from pytest_scyllabench.baseline.gate import BaselineGate
 from pytest_scyllabench.baseline.noise import CONFIDENCE, RESAMPLES
-from pytest_scyllabench.baseline.rules import DEFAULT_RULES, merge_layers, parse_rules
+from pytest_scyllabench.baseline.rules import DEFAULT_RULES, merge_layers, parse_given_rules
 from pytest_scyllabench.baseline.store import BaselineMissing, BaselineStore
 
 PASSED = 0
@@ -99,7 +99,7 @@ def compare_runs(store: BaselineStore, baseline: str, current: str,
     run (or benchmark, with ``fail_missing``) or when no benchmark is in both runs, and
     ``BaselineFileError`` for a damaged file.
     """
-    layers = [parse_rules(expression) for expression in (rules or (DEFAULT_RULES,))]
+    layers = [parse_given_rules(expression) for expression in (rules or (DEFAULT_RULES,))]
     try:
         records = store.load(current)
     except BaselineMissing as exc:

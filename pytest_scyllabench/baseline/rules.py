@@ -154,10 +154,21 @@ def parse_rules(text: str) -> dict[str, Rule | None]:
     return rules
 
 
+def parse_given_rules(text: str) -> dict[str, Rule | None]:
+    """The rules of an expression a user wrote (an option, ``--rules``, a marker's positional
+    argument): as :func:`parse_rules`, but an expression with no rule is an error, since an
+    empty variable (``--rules "$RULES"``) would otherwise silently turn every rule off."""
+    rules = parse_rules(text)
+    if not rules:
+        raise ConfigError(f"rules {text!r}: no rule given; write rules such as "
+                          f"'p99:+10% throughput:-5%' (p99:off turns one metric's rule off)")
+    return rules
+
+
 def rules_option(text: str) -> str:
     """Validate an option's or ini key's expression; ``ValueError`` (for argparse) if bad."""
     try:
-        parse_rules(text)
+        parse_given_rules(text)
     except ConfigError as exc:
         raise ValueError(str(exc)) from None
     return text.strip()
@@ -171,18 +182,25 @@ def parse_marker_rules(args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[s
     if not args and not kwargs:
         raise ConfigError("needs at least one rule, e.g. 'p99:+5%' or p99='+5%'")
     rules: dict[str, Rule | None] = {}
+
+    def add(name: str, rule: Rule | None) -> None:
+        if name in rules:  # which one was meant? (markers of their own layer instead)
+            raise ConfigError(f"rule {name}: named twice in one marker")
+        rules[name] = rule
+
     for arg in args:
         if not isinstance(arg, str):
             raise ConfigError(f"positional arguments are rule expressions such as "
                               f"'p99:+5%', got {arg!r}")
-        rules.update(parse_rules(arg))
+        for name, rule in parse_given_rules(arg).items():
+            add(name, rule)
     for name, value in kwargs.items():
         if value is None:
             value = OFF
         if isinstance(value, bool) or not isinstance(value, int | float | str):
             raise ConfigError(f"rule {name}: expected a change such as '+5%' or '+2ms', "
                               f"got {value!r}")
-        rules[name] = parse_rule(f"{name}:{value}")
+        add(name, parse_rule(f"{name}:{value}"))
     return rules
 
 

@@ -49,6 +49,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from pytest_scyllabench.baseline import fields
 from pytest_scyllabench.baseline.rules import (
     Rule,
     RuleLayer,
@@ -129,14 +130,28 @@ class Environment:
         return data
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Environment:
-        return cls(database=str(data["database"]),
-                   database_version=str(data["database_version"]), nodes=int(data["nodes"]),
-                   instance_types=tuple(str(t) for t in data["instance_types"]),
-                   loaders=int(data["loaders"]), tool=str(data["tool"]),
-                   tool_version=str(data["tool_version"]),
-                   extra={str(k): str(v) for k, v in dict(data.get("extra") or {}).items()},
-                   loader_processes=int(data.get("loader_processes", 1)))
+    def from_dict(cls, data: Mapping[str, Any], where: str = "environment") -> Environment:
+        """Read :meth:`to_dict`'s form; ``KeyError``/``ValueError`` naming the field."""
+        data = fields.obj(data, where)
+
+        def text(key: str) -> str:
+            return fields.text(fields.get(data, key, where), f"{where}.{key}")
+
+        types = fields.array(fields.get(data, "instance_types", where),
+                             f"{where}.instance_types")
+        extra = fields.obj(data.get("extra") or {}, f"{where}.extra")
+        return cls(database=text("database"), database_version=text("database_version"),
+                   nodes=fields.whole(fields.get(data, "nodes", where), f"{where}.nodes",
+                                      minimum=1),
+                   instance_types=tuple(fields.text(kind, f"{where}.instance_types[{n}]")
+                                        for n, kind in enumerate(types)),
+                   loaders=fields.whole(fields.get(data, "loaders", where),
+                                        f"{where}.loaders", minimum=1),
+                   tool=text("tool"), tool_version=text("tool_version"),
+                   extra={str(k): fields.text(v, f"{where}.extra.{k}")
+                          for k, v in extra.items()},
+                   loader_processes=fields.whole(data.get("loader_processes", 1),
+                                                 f"{where}.loader_processes", minimum=1))
 
 
 def environment_of(result: StepResult, *, database: str, database_version: str, nodes: int,
@@ -179,15 +194,24 @@ class Measurement:
                 **({"session": self.session} if self.session else {})}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Measurement:
-        histograms = data["histograms"]
+    def from_dict(cls, data: Mapping[str, Any], where: str = "merged") -> Measurement:
+        """Read :meth:`to_dict`'s form; ``KeyError``/``ValueError`` naming the field."""
+        data = fields.obj(data, where)
+        histograms = fields.get(data, "histograms", where)
         if not isinstance(histograms, Mapping):
-            raise TypeError("histograms: expected an object of tag -> encoded histogram")
-        return cls(achieved_rate=_float(data["achieved_rate"]), ops=int(data["ops"]),
-                   duration=_float(data["duration_s"]),
-                   histograms={str(k): str(v) for k, v in histograms.items()},
-                   ops_per_s=tuple(_float(rate) for rate in data.get("ops_per_s") or ()),
-                   session=str(data.get("session") or ""))
+            raise ValueError(f"{where}.histograms: expected an object of tag -> encoded "
+                             f"histogram")
+        rates = fields.array(data.get("ops_per_s") or [], f"{where}.ops_per_s")
+        return cls(achieved_rate=fields.number(fields.get(data, "achieved_rate", where),
+                                               f"{where}.achieved_rate"),
+                   ops=fields.whole(fields.get(data, "ops", where), f"{where}.ops", minimum=0),
+                   duration=fields.number(fields.get(data, "duration_s", where),
+                                          f"{where}.duration_s"),
+                   histograms={str(k): fields.text(v, f"{where}.histograms.{k}")
+                               for k, v in histograms.items()},
+                   ops_per_s=tuple(fields.number(rate, f"{where}.ops_per_s[{n}]")
+                                   for n, rate in enumerate(rates)),
+                   session=fields.text(data.get("session") or "", f"{where}.session"))
 
 
 @dataclass(frozen=True)
@@ -248,26 +272,36 @@ class BaselineRecord:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BaselineRecord:
-        """Read :meth:`to_dict`'s form; ``KeyError``/``TypeError``/``ValueError`` when bad."""
+        """Read :meth:`to_dict`'s form; ``KeyError``/``ValueError`` naming the bad field
+        (:mod:`~pytest_scyllabench.baseline.fields`)."""
         if data.get("schema") != SCHEMA:
             raise ValueError(f"schema: not a baseline record (got {data.get('schema')!r})")
-        if data.get("schema_version") not in READABLE_VERSIONS:
+        version = data.get("schema_version")
+        if isinstance(version, bool) or not isinstance(version, int) or (
+                version not in READABLE_VERSIONS):
             raise ValueError(f"schema_version: {data.get('schema_version')!r} is not supported "
                              f"(this version reads "
                              f"{', '.join(str(v) for v in READABLE_VERSIONS)})")
-        identity = data["identity"]
+        identity = fields.obj(fields.get(data, "identity", ""), "identity")
+        who = {key: fields.text(fields.get(identity, key, "identity"), f"identity.{key}")
+               for key in ("profile", "test", "step")}
+        runs = fields.array(fields.get(data, "repetitions", ""), "repetitions")
+        params = fields.obj(data.get("params") or {}, "params")
         return cls(
-            identity=Identity(profile=str(identity["profile"]), test=str(identity["test"]),
-                              step=str(identity["step"])),
-            environment=Environment.from_dict(data["environment"]),
-            target_rate=_float(data["target_rate"]),
-            value_unit_ns=float(data["value_unit_ns"]),
-            merged=Measurement.from_dict(data["merged"]),
-            repetitions=tuple(Measurement.from_dict(run) for run in data["repetitions"]),
-            service_time_only=bool(data["service_time_only"]),
-            params={str(k): str(v) for k, v in dict(data.get("params") or {}).items()},
-            created=str(data.get("created") or ""),
-            rules=parse_rules(str(data.get("rules") or "")),
+            identity=Identity(**who),
+            environment=Environment.from_dict(fields.get(data, "environment", "")),
+            target_rate=fields.number(fields.get(data, "target_rate", ""), "target_rate",
+                                      positive=True),
+            value_unit_ns=fields.number(fields.get(data, "value_unit_ns", ""),
+                                        "value_unit_ns", positive=True, nullable=False),
+            merged=Measurement.from_dict(fields.get(data, "merged", "")),
+            repetitions=tuple(Measurement.from_dict(run, f"repetitions[{n}]")
+                              for n, run in enumerate(runs)),
+            service_time_only=fields.flag(fields.get(data, "service_time_only", ""),
+                                          "service_time_only"),
+            params={str(k): str(v) for k, v in params.items()},
+            created=fields.text(data.get("created") or "", "created"),
+            rules=parse_rules(fields.text(data.get("rules") or "", "rules")),
         )
 
 
@@ -348,7 +382,3 @@ def _show(value: Any) -> str:
 
 def _finite(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
-
-
-def _float(value: Any) -> float:
-    return math.nan if value is None else float(value)

@@ -165,13 +165,15 @@ def read_record(path: Path) -> BaselineRecord:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise BaselineFileError(path, f"cannot read: {exc}") from exc
+    except RecursionError:  # '[[[[...': json gives up in Python's recursion limit
+        raise BaselineFileError(path, "cannot read: JSON nested too deeply") from None
     if not isinstance(data, Mapping):
         raise BaselineFileError(path, "not a JSON object")
     try:
         record = BaselineRecord.from_dict(data)
     except KeyError as exc:
         raise BaselineFileError(path, f"missing field {exc.args[0]!r}") from exc
-    except (TypeError, ValueError, AttributeError, ConfigError) as exc:
+    except (TypeError, ValueError, AttributeError, OverflowError, ConfigError) as exc:
         raise BaselineFileError(path, f"malformed: {exc}") from exc
     for number, run in enumerate((record.merged, *record.repetitions)):
         where = "merged" if number == 0 else f"repetitions[{number - 1}]"

@@ -14,13 +14,14 @@ import contextlib
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from pytest_scyllabench.errors import ConfigError
+from pytest_scyllabench.execute.ssh_options import USER_RULE, is_user_name
 
 KEY_FILE, CONFIG_FILE, INVENTORY_FILE, KNOWN_HOSTS_FILE = (
     "key.pem", "ssh_config", "inventory.json", "known_hosts")
@@ -112,10 +113,48 @@ def read_inventory(path: Path) -> Inventory:
         raise ConfigError(f"{path}: cannot read the inventory: {exc.strerror}") from exc
     try:
         data: Any = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-        hosts = tuple(InventoryHost(**host) for host in data.pop("hosts"))
-        return Inventory(**data, hosts=hosts)
-    except (ValueError, TypeError, KeyError, AttributeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: not an inventory of pytest-scyllabench: {exc}") from exc
+    except (ValueError, RecursionError, yaml.YAMLError) as exc:
+        problem = "nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise ConfigError(f"{path}: not an inventory of pytest-scyllabench: {problem}") from None
+    try:
+        hosts = _strings(data, Inventory, "")
+        listed = hosts.pop("hosts")
+        if not isinstance(listed, list):
+            raise ValueError("hosts: expected a list")
+        inventory = Inventory(**hosts, hosts=tuple(
+            InventoryHost(**_strings(host, InventoryHost, f"hosts[{number}]."))
+            for number, host in enumerate(listed)))
+    except ValueError as exc:
+        raise ConfigError(f"{path}: not an inventory of pytest-scyllabench: {exc}") from None
+    # What ssh is given: a user or an address starting with '-' would be read as an option
+    # (-oProxyCommand=... runs a command here), so an edited or downloaded inventory is checked.
+    if not is_user_name(inventory.ssh_user):
+        raise ConfigError(f"{path}: ssh_user: {inventory.ssh_user!r} is not a user name "
+                          f"({USER_RULE})")
+    for number, host in enumerate(inventory.hosts):
+        if not host.address or host.address.startswith("-") or any(
+                c.isspace() or not c.isprintable() or c == "@" for c in host.address):
+            raise ConfigError(f"{path}: hosts[{number}].address: {host.address!r} is not a "
+                              f"host address")
+    return inventory
+
+
+def _strings(data: Any, kind: type, where: str) -> dict[str, Any]:
+    """The fields of dataclass ``kind`` from object ``data``: each present and a string (but
+    ``hosts``); ``ValueError`` naming the first field that is not."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{where.rstrip('.')}: expected an object" if where else
+                         "expected an object of fields at the top level")
+    names = [item.name for item in fields(kind)]
+    unknown = sorted(set(data) - set(names), key=str)
+    if unknown:
+        raise ValueError(f"{where}{unknown[0]}: unknown field")
+    for name in names:
+        if name not in data:
+            raise ValueError(f"{where}{name}: missing")
+        if name != "hosts" and not isinstance(data[name], str):
+            raise ValueError(f"{where}{name}: expected a string, got {data[name]!r}")
+    return dict(data)
 
 
 def ssh_config(inventory: Inventory) -> str:

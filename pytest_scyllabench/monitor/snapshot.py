@@ -140,8 +140,10 @@ def unpack(archive: Path, target: Path) -> None:
             packed.extractall(target, filter="data")
     except (OSError, tarfile.TarError) as exc:
         raise MonitoringError(f"{archive}: not a readable snapshot archive: {exc}") from exc
-    if not any(path.is_dir() for path in target.iterdir()):
-        raise MonitoringError(f"{archive}: holds no TSDB block")
+    # A block is a directory with its meta.json (a tarball of anything else is no snapshot).
+    if not any((path / "meta.json").is_file() for path in target.iterdir() if path.is_dir()):
+        raise MonitoringError(f"{archive}: holds no TSDB block (a directory with a meta.json): "
+                              f"not a Prometheus snapshot")
 
 
 class ServedSnapshot:
@@ -192,6 +194,8 @@ async def serve_snapshot(archive: Path, port: int, *, address: str = "127.0.0.1"
                          binary: str = PROMETHEUS_BINARY, timeout: float = START_TIMEOUT,
                          scratch: Path | None = None) -> ServedSnapshot:
     """Unpack ``archive`` into a temporary directory and serve it on ``address:port``."""
+    if archive.is_dir():
+        raise MonitoringError(f"{archive}: a directory, not a snapshot archive (.tar.gz)")
     if not archive.is_file():
         raise MonitoringError(f"{archive}: no such snapshot archive")
     executor = LocalExecutor()

@@ -212,6 +212,10 @@ def resolve(
     for key in ("output", "baseline_dir"):
         path = Path(values[key])
         values[key] = path if path.is_absolute() else rootdir / path
+    baselines = values["baseline_dir"]
+    if (values["save"] or values["compare"]) and baselines.exists() and not baselines.is_dir():
+        # found now rather than when the session's steps are saved, at its end
+        raise ConfigError(f"--{PREFIX}-baseline-dir: {baselines} is not a directory")
     return Settings(rootdir=rootdir, **values)
 
 

@@ -114,9 +114,13 @@ class DirectoryStore:
         atomic_write_text(self.root / LATEST, run_name + "\n")
 
     def load(self, run_name: str) -> dict[Identity, BaselineRecord]:
+        self._check_root()
         name = self.resolve(run_name)
         directory = self.root / name
         if not directory.is_dir():
+            if not self.root.exists():
+                raise BaselineMissing(f"baseline {name!r} not found: {self.root} does not "
+                                      f"exist (no baseline saved there yet)")
             saved = ", ".join(self.names()) or "none"
             raise BaselineMissing(f"baseline {name!r} not found in {self.root} "
                                   f"(saved runs: {saved})")
@@ -129,11 +133,17 @@ class DirectoryStore:
             records[record.identity] = record
         return records
 
+    def _check_root(self) -> None:
+        if self.root.exists() and not self.root.is_dir():
+            raise BaselineFileError(self.root, "not a directory: baselines are kept in a "
+                                               "directory, one sub-directory per run")
+
     def resolve(self, run_name: str) -> str:
         """The run a name refers to: ``latest`` is read from its pointer file.
 
         A name that cannot name a run (``../x``) raises :class:`ConfigError`.
         """
+        self._check_root()
         if run_name != LATEST:
             try:
                 return check_run_name(run_name)

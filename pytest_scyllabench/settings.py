@@ -26,14 +26,35 @@ def parse_bool(value: str) -> bool:
     raise ValueError(f"expected true or false, got {value!r}")
 
 
-def parse_positive_float(value: str) -> float:
+#: The largest duration scale: 60 s steps become 16.7 h. More is a typo (``1e4`` for ``1e-4``).
+MAX_DURATION_SCALE = 1000.0
+#: The most repetitions of a step, and the most sessions kept in a saved record.
+MAX_REPEAT = 1000
+MAX_SAVE_SESSIONS = 100
+
+
+def parse_duration_scale(value: str) -> float:
     try:
         number = float(value)
     except ValueError:
         raise ValueError(f"expected a number, got {value!r}") from None
     if not number > 0 or number != number or number == float("inf"):
         raise ValueError(f"expected a positive number, got {value!r}")
+    if number > MAX_DURATION_SCALE:
+        raise ValueError(f"at most {MAX_DURATION_SCALE:g}, got {value!r}")
     return number
+
+
+def positive_int_up_to(limit: int) -> Callable[[str], int]:
+    """A parser of whole numbers from 1 to ``limit``."""
+
+    def parse(value: str) -> int:
+        number = parse_positive_int(value)
+        if number > limit:
+            raise ValueError(f"at most {limit}, got {value!r}")
+        return number
+
+    return parse
 
 
 def parse_positive_int(value: str) -> int:
@@ -115,22 +136,22 @@ OPTIONS: tuple[Option, ...] = (
     Option("html", parse_bool, False, "",
            "write a self-contained pytest-html report to report.html in the trial directory "
            "when --html is not given (default: off)", flag=True),
-    Option("duration-scale", parse_positive_float, 1.0, "FACTOR",
-           "multiply every step's warm-up and measured duration by FACTOR; 1 runs full-length "
-           "steps (default: 1.0)"),
-    Option("repeat", parse_positive_int, 1, "N",
-           "run every step N times; the repetitions give the noise estimate of baseline "
-           "comparisons (default: 1)"),
+    Option("duration-scale", parse_duration_scale, 1.0, "FACTOR",
+           "multiply every step's warm-up and measured duration by FACTOR (at most 1000); 1 "
+           "runs full-length steps (default: 1.0)"),
+    Option("repeat", positive_int_up_to(MAX_REPEAT), 1, "N",
+           "run every step N times (at most 1000); the repetitions give the noise estimate of "
+           "baseline comparisons (default: 1)"),
     Option("baseline-dir", parse_nonempty, "baselines", "DIR",
            "directory of saved baselines, one sub-directory of JSON files per run name "
            "(default: baselines)"),
     Option("save", parse_run_name, None, "NAME",
            "save this session's steps as baseline NAME at the end of the session "
            "(default: not saved)"),
-    Option("save-sessions", parse_positive_int, 1, "K",
+    Option("save-sessions", positive_int_up_to(MAX_SAVE_SESSIONS), 1, "K",
            "keep the runs of the last K sessions in each saved record (the new one and K-1 "
            "already saved under NAME, if measured in the same environment), so comparisons "
-           "see session-to-session noise (default: 1: saving replaces the record)"),
+           "see session-to-session noise; at most 100 (default: 1: saving replaces the record)"),
     Option("compare", parse_compare, None, "NAME|latest",
            "compare every step with baseline NAME, or the latest saved; a regression fails "
            "the test (default: no comparison)"),

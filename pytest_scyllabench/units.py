@@ -45,6 +45,8 @@ def _parse(value: float | str, field: str, *, default_unit: str, scale: float,
     if isinstance(value, str):
         number, unit = _split_unit(value.strip())
         try:
+            if "_" in number:  # float() reads "1_0" as 10: a typo, not a number
+                raise ValueError(number)
             amount = float(number)
         except ValueError:
             raise ConfigError(f"{field}: cannot read {value!r} as a {_kind(default_unit)}; "

@@ -10,7 +10,7 @@ from pytest_scyllabench.errors import ConfigError
 from pytest_scyllabench.settings import (
     OPTIONS,
     parse_bool,
-    parse_positive_float,
+    parse_duration_scale,
     resolve,
     wants_html_report,
 )
@@ -46,10 +46,31 @@ def test_absolute_output_kept(tmp_path: Path) -> None:
     assert resolve({"scyllabench_output": "/x/y"}, {}, {}, tmp_path).output == Path("/x/y")
 
 
-@pytest.mark.parametrize("value", ["0", "-2", "nan", "inf", "fast"])
-def test_positive_float_rejects(value: str) -> None:
+@pytest.mark.parametrize("value", ["0", "-2", "nan", "inf", "fast", "1e300", "1000.5"])
+def test_duration_scale_rejects(value: str) -> None:
     with pytest.raises(ValueError):
-        parse_positive_float(value)
+        parse_duration_scale(value)
+
+
+def test_duration_scale_takes_long_soaks() -> None:
+    assert parse_duration_scale("1000") == 1000.0
+    assert parse_duration_scale("1e-3") == 0.001
+
+
+@pytest.mark.parametrize(("key", "value", "limit"), [
+    ("scyllabench_repeat", "1001", "at most 1000"),
+    ("scyllabench_repeat", "1e3", "expected a whole number"),
+    ("scyllabench_save_sessions", "101", "at most 100"),
+])
+def test_counts_have_a_ceiling(tmp_path: Path, key: str, value: str, limit: str) -> None:
+    with pytest.raises(ConfigError, match=f"ini key {key}: {limit}"):
+        resolve({}, {key: value}, {}, tmp_path)
+
+
+def test_counts_up_to_their_ceiling(tmp_path: Path) -> None:
+    settings = resolve({}, {"scyllabench_repeat": "1000", "scyllabench_save_sessions": "100"},
+                       {}, tmp_path)
+    assert (settings.repeat, settings.save_sessions) == (1000, 100)
 
 
 def test_bool() -> None:

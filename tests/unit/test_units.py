@@ -28,7 +28,8 @@ def test_parse_latency_ms(value: float | str, ms: float) -> None:
 @pytest.mark.parametrize(("value", "problem"), [
     ("-1s", "must be zero or positive"), (-3, "must be zero or positive"),
     ("fast", "cannot read 'fast'"), ("20 parsecs", "cannot read"), ("ms", "cannot read"),
-    ("", "cannot read"), ("infs", "must be finite"), (float("nan"), "must be finite"),
+    ("1_0ms", "cannot read"), ("", "cannot read"), ("infs", "must be finite"),
+    (float("nan"), "must be finite"),
     (True, "expected a number"), (None, "expected a number"), ([1], "expected a number"),
 ])
 def test_duration_errors_name_the_field(value: object, problem: str) -> None:

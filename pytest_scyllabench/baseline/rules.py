@@ -129,7 +129,10 @@ def parse_rule(text: str) -> Rule | None:
                               f"{_value_hint(metric)}")
         try:
             absolute = parse_latency_ms(amount, f"rule {text!r}")
-        except ConfigError:
+        except ConfigError as exc:
+            if "must be" in str(exc):  # read, but zero or beyond any float
+                raise ConfigError(f"rule {text!r}: the change must be positive and "
+                                  f"finite") from None
             raise ConfigError(f"rule {text!r}: cannot read {change!r} as a change; "
                               f"{_value_hint(metric)}") from None
     if not math.isfinite(absolute) or absolute <= 0:

@@ -43,6 +43,7 @@ and raises.
 from __future__ import annotations
 
 import binascii
+import math
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -63,6 +64,9 @@ RELATIVE_HEURISTIC = 365 * 24 * 3600.0
 MIN_VERSION = (1, 2)
 #: Nanoseconds per recorded value of the built-in loader (microseconds).
 MICROSECONDS = 1000.0
+#: Timestamps, interval lengths and header times beyond this many seconds (some 3000 years),
+#: like NaN and infinities, are not times.
+MAX_SECONDS = 1e11
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -319,6 +323,11 @@ class _Parser:
                 self._fail(number, "histogram payload is not base64")
             if length < 0:
                 self._fail(number, f"negative interval length {fields[1]}")
+            # NaN fails every comparison.
+            if not (-MAX_SECONDS < stamp < MAX_SECONDS and length < MAX_SECONDS
+                    and -math.inf < logged_max < math.inf):
+                self._fail(number, f"number out of range (NaN, infinite, or a time beyond "
+                                   f"{MAX_SECONDS:g} s) in {_shorten(line)!r}")
             if base is None:
                 base = self._base_for(stamp)
             add_tag(tag)
@@ -381,9 +390,13 @@ class _Parser:
     def _header_number(self, line: str, prefix: str, number: int) -> float:
         fields = line[len(prefix):].split()
         try:
-            return float(fields[0].rstrip("],"))
+            value = float(fields[0].rstrip("],"))
         except (IndexError, ValueError):
-            self._fail(number, f"bad {prefix[2:-1]} header: {line!r}")
+            self._fail(number, f"bad {prefix[2:-1]} header: {_shorten(line)!r}")
+        if not -MAX_SECONDS < value < MAX_SECONDS:
+            self._fail(number, f"bad {prefix[2:-1]} header (NaN, infinite, or beyond "
+                               f"{MAX_SECONDS:g} s): {_shorten(line)!r}")
+        return value
 
     def _base_for(self, stamp: float) -> float:
         if self.start_time is None:

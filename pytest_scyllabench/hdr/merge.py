@@ -257,7 +257,9 @@ def merge_step(step: Step, loaders: Sequence[LoaderOutput], window: Window | Non
     :attr:`StepMerge.faults` (the caller merges again without those loaders); a short common
     window, a loader below its share of the rate and too many failed operations are
     :attr:`StepMerge.problems` (also the result's ``problems``). Without, the first and
-    third are warnings of the result.
+    third are warnings of the result. While some loader's log is at fault (truncated,
+    stopped early) the others' counts are not judged: that log may have shrunk the common
+    window below their intervals, and the merge without it judges them.
     """
     units = {output.value_unit_ns for output in loaders}
     if len(units) > 1:
@@ -274,8 +276,7 @@ def merge_step(step: Step, loaders: Sequence[LoaderOutput], window: Window | Non
     found = _Findings(checks)
     runs = []
     spans = [_LogSpan.of(log, merged.counted_tags) for log in logs]
-    for output, log, span, counted_ops, largest in zip(
-            loaders, logs, spans, merged.loader_ops, merged.loader_largest, strict=True):
+    for output, log, span in zip(loaders, logs, spans, strict=True):
         if log.truncated_line is not None:
             found.loader(output.name, f"loader {output.name}: {log.path}: line "
                                       f"{log.truncated_line} is truncated (the loader stopped "
@@ -286,11 +287,16 @@ def merge_step(step: Step, loaders: Sequence[LoaderOutput], window: Window | Non
                                       f"{max(own, 0.0):.1f} s of its measured window, less "
                                       f"than the step's {checks.duration:g} s (the loader "
                                       f"stopped early)")
+    # A loader whose log is at fault may have shrunk the common window below the others'
+    # intervals: their counts are judged by the merge without it.
+    damaged = set(found.faults)
+    for output, log, span, counted_ops, largest in zip(
+            loaders, logs, spans, merged.loader_ops, merged.loader_largest, strict=True):
         outside = max(0.0, output.summary.measure_end - output.summary.measure_start
                       - window.length)
         tolerance = largest * (1 + math.ceil(outside / span.interval - 0.01))
         mismatch = count_mismatch(output.name, counted_ops, output.summary.ops, tolerance)
-        if mismatch is not None:
+        if mismatch is not None and (not damaged or output.name in damaged):
             found.loader(output.name, mismatch.replace(
                 f"loader {output.name}: ", f"loader {output.name}: {log.path}: ", 1), [mismatch])
         runs.append(_loader_run(output, counted_ops, window))

@@ -29,6 +29,7 @@ import importlib.metadata
 import importlib.util
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -279,7 +280,7 @@ class BuiltinTool:
             return Progress(loader=loader, elapsed=float(data["elapsed"]),
                             rate=float(data["rate"]), p99_ms=float(data["p99_ms"]),
                             errors=int(data["errors"]))
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):  # int(inf): OverflowError
             return None
 
     def canonical_tag(self, raw: str, step: Step) -> str | None:
@@ -296,15 +297,24 @@ class BuiltinTool:
         data = read_json_object(path, bad, missing="the loader did not finish its run")
         if data.get("phase", "run") != "run":
             raise bad(f"written by phase {data.get('phase')!r}, not by a run")
-        return LoaderSummary(
+        summary = LoaderSummary(
             loader=loader,
             tool_version=_field(data, "tool_version", str, bad),
-            measure_start=float(_field(data, "measure_start", (int, float), bad)),
-            measure_end=float(_field(data, "measure_end", (int, float), bad)),
+            measure_start=_seconds(data, "measure_start", bad),
+            measure_end=_seconds(data, "measure_end", bad),
             ops=_field(data, "ops", int, bad),
             errors=_field(data, "errors", int, bad),
             error_samples=tuple(str(s) for s in _field(data, "error_samples", list, bad)),
         )
+        # An odd window would fail the merge of every loader, not this one's alone.
+        if not (math.isfinite(summary.measure_start) and math.isfinite(summary.measure_end)
+                and summary.measure_end > summary.measure_start):
+            raise bad(f"its measured window [{summary.measure_start}, {summary.measure_end}] "
+                      f"is not a span of time")
+        for name in ("ops", "errors"):
+            if data[name] < 0:
+                raise bad(f"field {name!r} has a bad value {data[name]!r}")
+        return summary
 
 
 def create(spec: LoaderSpec) -> BuiltinTool:
@@ -403,3 +413,11 @@ def _field(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...],
     if isinstance(value, bool) or not isinstance(value, kind):
         raise bad(f"field {name!r} has a bad value {value!r}")
     return value
+
+
+def _seconds(data: Mapping[str, Any], name: str, bad: Any) -> float:
+    value = _field(data, name, (int, float), bad)
+    try:
+        return float(value)
+    except OverflowError:
+        raise bad(f"field {name!r} has a bad value (an integer beyond a float)") from None

@@ -97,6 +97,8 @@ _VERSION_OUT = re.compile(r"(\d+\.\d+\.\d+\S*)\s*$")
 _SAMPLE_FIELDS = 12
 #: Slack of the measured window's start, ms (log timestamps are whole milliseconds).
 _SLACK_MS = 0.5
+#: A sample's ``time_s`` (seconds since the start of the run) beyond this is not a time.
+_MAX_TIME_S = 1e11
 
 
 class LatteTool:
@@ -504,6 +506,9 @@ def _read_report(path: Path, loader: str) -> Mapping[str, Any]:
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise bad(f"sample {number}: field {field!r} has a bad value {value!r}")
         value = sample.get("time_s")
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise bad(f"sample {number}: field 'time_s' has a bad value {value!r}")
+        # NaN fails the comparison; an integer beyond a float compares without converting.
+        if (isinstance(value, bool) or not isinstance(value, int | float)
+                or not -_MAX_TIME_S < value < _MAX_TIME_S):
+            shown = repr(value) if len(repr(value)) < 40 else repr(value)[:40] + "..."
+            raise bad(f"sample {number}: field 'time_s' has a bad value {shown}")
     return report

@@ -10,14 +10,21 @@ a list or a scalar instead of a mapping, bytes that are not UTF-8, an empty file
 :class:`~pytest_scyllabench.errors.ConfigError` of one line that starts with the file and
 names a field path found in the mutated document (or the document itself). Any other
 exception propagates and fails the test.
+
+The recorded output of real tools (``data/``) is mutated the same way, as bytes and lines
+(:data:`OUTPUT`, :data:`HDR_LOG`, :func:`mutate_json`), by ``test_output_fuzz.py``.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
+import json
 import random
 import re
-from collections.abc import Callable, Iterator
+import zlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -362,3 +369,198 @@ def _resolves(node: Any, path: str) -> bool:
     # Keys left out (defaults) or missing, under a mapping that is there: no list index.
     return re.fullmatch(r"[\w-]+(\.[\w-]+)*", path) is not None
 
+
+
+# --- tool output and HDR interval logs ----------------------------------------------------
+# The recorded output of real tools (``data/``), mutated the same way: each mutation takes
+# the bytes of a file and the seeded generator, and says what it did.
+
+#: Numbers that replace one of a line: signs, edge magnitudes, NaN, exponent and odd forms.
+ODD_NUMBERS: tuple[bytes, ...] = (
+    b"-1", b"-0", b"0", b"0.000", b"-3.5", b"1e400", b"-1e400", b"1e-320", b"nan", b"NaN",
+    b"inf", b"-Infinity", b"9" * 40, b"1e308", b"1.5e3", b"0x1F", b"1_000", b"", b" ", b"+3",
+    b"1,5", b"\xd9\xa1", b"18446744073709551616", b"-9223372036854775809",
+)
+#: Tags that replace an interval's tag (or its ``Tag=`` prefix).
+ODD_TAGS: tuple[bytes, ...] = (
+    b"Tag=", b"", b"Tag=write-rt", b"Tag=READ-st", b"Tag=co-fixed", b"Tag=raw-write",
+    b"Tag=cycles", b"Tag=requests", b"Tag=all-rt", b"Tag=x,y", b"Tag=\xc3\xb1",
+    b"Tag=a b", b"tag=write-rt", b"Tag=" + b"t" * 300,
+)
+#: A number standing alone (not digits inside a base64 payload or a word).
+_NUMBER = re.compile(rb"(?<![A-Za-z0-9.])[-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?(?![A-Za-z0-9])")
+_BASE64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_INTERVAL = re.compile(rb"^(?P<head>(?:Tag=[^,\n]*,)?[^,\n]*,[^,\n]*,[^,\n]*,)(?P<payload>"
+                       rb"[A-Za-z0-9+/=]{12,})\r?$", re.MULTILINE)
+
+
+def _lines(text: bytes) -> list[bytes]:
+    return text.splitlines(keepends=True)
+
+
+def delete_line(text: bytes, rng: random.Random) -> tuple[bytes, str]:
+    lines = _lines(text)
+    if not lines:
+        return text, "no line to delete"
+    index = rng.randrange(len(lines))
+    del lines[index]
+    return b"".join(lines), f"deleted line {index + 1}"
+
+
+def copy_line(text: bytes, rng: random.Random) -> tuple[bytes, str]:
+    """A line repeated next to itself or somewhere else."""
+    lines = _lines(text)
+    if not lines:
+        return text, "no line to copy"
+    index = rng.randrange(len(lines))
+    line = lines[index] if lines[index].endswith(b"\n") else lines[index] + b"\n"
+    to = index + 1 if rng.random() < 0.5 else rng.randint(0, len(lines))
+    lines.insert(to, line)
+    return b"".join(lines), f"line {index + 1} copied before line {to + 1}"
+
+
+def swap_lines(text: bytes, rng: random.Random) -> tuple[bytes, str]:
+    lines = [line.rstrip(b"\n") for line in _lines(text)]
+    if len(lines) < 2:
+        return text, "no lines to swap"
+    first, second = rng.sample(range(len(lines)), 2)
+    lines[first], lines[second] = lines[second], lines[first]
+    end = b"\n" if text.endswith(b"\n") else b""
+    return b"\n".join(lines) + end, f"swapped lines {first + 1} and {second + 1}"
+
+
+def alter_number(text: bytes, rng: random.Random) -> tuple[bytes, str]:
+    numbers = list(_NUMBER.finditer(text))
+    if not numbers:
+        return text, "no number to alter"
+    match = rng.choice(numbers)
+    odd = rng.choice(ODD_NUMBERS)
+    line = text.count(b"\n", 0, match.start()) + 1
+    return (text[:match.start()] + odd + text[match.end():],
+            f"line {line}: number {match[0][:30]!r} replaced by {odd!r}")
+
+
+def emptied(text: bytes, rng: random.Random) -> tuple[bytes, str]:
+    whole = rng.choice((b"", b"\n", b"   \n\n", b"\r\n", b"\x00"))
+    return whole, f"whole file replaced by {whole!r}"
+
+
+def flip_payload_character(text: bytes, rng: random.Random) -> tuple[bytes, str]:
+    """One character of an interval's base64 payload replaced (another base64 one, mostly)."""
+    intervals = list(_INTERVAL.finditer(text))
+    if not intervals:
+        return text, "no payload"
+    match = rng.choice(intervals)
+    at = rng.randrange(match.start("payload"), match.end("payload"))
+    new = bytes([rng.choice(_BASE64)]) if rng.random() < 0.9 else rng.choice((b"!", b"\xff"))
+    line = text.count(b"\n", 0, at) + 1
+    return text[:at] + new + text[at + 1:], f"line {line}: payload byte {at} set to {new!r}"
+
+
+def corrupt_histogram(text: bytes, rng: random.Random) -> tuple[bytes, str]:
+    """An interval's histogram changed inside its compression, so that the payload is still
+    base64 of a zlib stream: a header field set to an edge value, a count byte changed, the
+    counts cut or lengthened."""
+    intervals = list(_INTERVAL.finditer(text))
+    if not intervals:
+        return text, "no payload"
+    match = rng.choice(intervals)
+    line = text.count(b"\n", 0, match.start()) + 1
+    try:
+        raw = base64.b64decode(match["payload"], validate=True)
+        body = bytearray(zlib.decompress(raw[8:]))
+    except (binascii.Error, zlib.error):
+        return text, "payload already corrupt"
+    roll = rng.random()
+    if roll < 0.4:  # cookie, length, offset, digits (4 bytes), lowest, highest (8), ratio (8)
+        offset, size = rng.choice(((0, 4), (4, 4), (8, 4), (12, 4), (16, 8), (24, 8), (32, 8)))
+        value = rng.choice((0, 1, 2**(8 * size - 1) - 1, 2**(8 * size) - 1, 2**(8 * size - 1),
+                            5, 64, 2**31))
+        body[offset:offset + size] = value.to_bytes(size, "big")
+        what = f"header bytes {offset}..{offset + size} set to {value}"
+    elif roll < 0.75 and len(body) > 40:
+        at = rng.randrange(40, len(body))
+        body[at] = rng.choice((0x00, 0x01, 0x7F, 0x80, 0xFF, body[at] ^ 0x40))
+        what = f"count byte {at} set to {body[at]:#x}"
+    elif roll < 0.9:
+        at = rng.randint(40, max(40, len(body)))
+        del body[at:]
+        what = f"counts cut at byte {at}"
+    else:
+        body += rng.choice((b"\xff" * 12, b"\x02" * 5000, b"\x80", b"\xfe\xff\xff\xff\x0f"))
+        what = "counts lengthened"
+    packed = zlib.compress(bytes(body))
+    payload = base64.b64encode(raw[:4] + len(packed).to_bytes(4, "big") + packed)
+    return (text[:match.start("payload")] + payload + text[match.end("payload"):],
+            f"line {line}: histogram {what}")
+
+
+def header_line(text: bytes, rng: random.Random) -> tuple[bytes, str]:
+    """A comment or legend line deleted, or repeated later (with another value, sometimes)."""
+    lines = _lines(text)
+    headers = [i for i, line in enumerate(lines) if line[:1] in (b"#", b'"')]
+    if not headers:
+        return text, "no header line"
+    index = rng.choice(headers)
+    if rng.random() < 0.4:
+        del lines[index]
+        return b"".join(lines), f"header line {index + 1} deleted"
+    line = lines[index] if lines[index].endswith(b"\n") else lines[index] + b"\n"
+    if rng.random() < 0.5:
+        line, _ = alter_number(line, rng)
+    to = rng.randint(index, len(lines))
+    lines.insert(to, line)
+    return b"".join(lines), f"header line {index + 1} repeated before line {to + 1}"
+
+
+def change_tag(text: bytes, rng: random.Random) -> tuple[bytes, str]:
+    intervals = list(_INTERVAL.finditer(text))
+    if not intervals:
+        return text, "no interval"
+    match = rng.choice(intervals)
+    head = match["head"]
+    tag = rng.choice(ODD_TAGS)
+    if head.startswith(b"Tag="):
+        old, _, rest = head.partition(b",")
+    else:
+        old, rest = b"", head
+    new = tag + b"," + rest if tag else rest
+    line = text.count(b"\n", 0, match.start()) + 1
+    return (text[:match.start()] + new + text[match.end("head"):],
+            f"line {line}: tag {old!r} replaced by {tag!r}")
+
+
+#: Mutations of any text a tool writes.
+OUTPUT: tuple[Callable[[bytes, random.Random], tuple[bytes, str]], ...] = (
+    truncate, insert_bytes, delete_line, copy_line, swap_lines, alter_number, alter_number,
+    alter_number, emptied,
+)
+#: Mutations of an HDR interval log: those of any output and the log's own.
+HDR_LOG: tuple[Callable[[bytes, random.Random], tuple[bytes, str]], ...] = (
+    *OUTPUT, flip_payload_character, corrupt_histogram, corrupt_histogram, corrupt_histogram,
+    header_line, header_line, change_tag,
+)
+
+
+def mutate_json(original: bytes, rng: random.Random) -> tuple[bytes, str]:
+    """A JSON report mutated as a profile is (keys deleted or added, values replaced), or as
+    text."""
+    if rng.random() < 0.5:
+        return mutate_output(original, rng, OUTPUT)
+    data = json.loads(original)
+    done = []
+    for _ in range(rng.randint(1, 2)):
+        data, what = rng.choice((delete_key, add_key, replace_value, replace_value))(data, rng)
+        done.append(what)
+    return json.dumps(data, indent=rng.choice((None, 1))).encode(), "; ".join(done)
+
+
+def mutate_output(original: bytes, rng: random.Random,
+                  kinds: Sequence[Callable[[bytes, random.Random], tuple[bytes, str]]],
+                  ) -> tuple[bytes, str]:
+    """One to three mutations of ``kinds`` in a row."""
+    text, done = original, []
+    for _ in range(rng.choice((1, 1, 1, 2, 3))):
+        text, what = rng.choice(kinds)(text, rng)
+        done.append(what)
+    return text, "; ".join(done)

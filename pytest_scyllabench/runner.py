@@ -40,6 +40,10 @@ START_LEAD = 2.0
 #: Extra seconds a loader may take beyond its planned run before it is killed.
 EXIT_GRACE = 60.0
 SCHEMA_TIMEOUT = 180.0
+#: How far a loader's measured window may lie outside the step's run as this machine timed it
+#: (clocks of loader hosts, tools that start late) before the loader's data is taken for
+#: damaged (a corrupt base time in its log...), seconds.
+SCHEDULE_SLACK = 60.0
 
 ProgressSink = Callable[[Progress], None]
 
@@ -213,6 +217,7 @@ class StepRunner:
                 target_rate=rates[index], exit_code=0,
                 canonical_tag=functools.partial(tool.canonical_tag, step=step),
                 value_unit_ns=tool.hdr_value_ns))
+        outputs = self._on_schedule(outputs, start_at, time.time(), problems)
         # Merging a long step takes seconds: off the event loop, which serves progress lines.
         checks = LoaderChecks(duration=step.duration,
                               rate_tolerance=self._profile.rate_tolerance) if judged else None
@@ -289,6 +294,26 @@ class StepRunner:
             with contextlib.suppress(CommandError):
                 await entry.host.executor.run(["rm", "-rf", entry.scratch],
                                               timeout=SCHEMA_TIMEOUT)
+
+    @staticmethod
+    def _on_schedule(outputs: list[LoaderOutput], started: float, ended: float,
+                     problems: dict[str, str]) -> list[LoaderOutput]:
+        """The loaders whose measured window meets the step's run (``started`` to ``ended``,
+        this machine's clock, give or take :data:`SCHEDULE_SLACK`); the others join
+        ``problems``, so that one loader's damaged times do not cost the others' data."""
+        kept: list[LoaderOutput] = []
+        for output in outputs:
+            summary = output.summary
+            if (summary.measure_end < started - SCHEDULE_SLACK
+                    or summary.measure_start > ended + SCHEDULE_SLACK):
+                problems[output.name] = (
+                    f"loader {output.name}: {output.hdr_log}: its measured window "
+                    f"[{summary.measure_start:.3f}, {summary.measure_end:.3f}] lies outside "
+                    f"the step's run [{started:.3f}, {ended:.3f}] (epoch seconds) by more "
+                    f"than {SCHEDULE_SLACK:g} s")
+            else:
+                kept.append(output)
+        return kept
 
     @staticmethod
     def _merge(step: Step, outputs: list[LoaderOutput], tool: StressTool,

@@ -234,3 +234,38 @@ def test_windows_that_do_not_overlap_are_a_step_error_not_a_loader_failure(
     with pytest.raises(StressError, match="do not overlap") as raised:
         StepRunner._merge(READ_STEP, outputs, tool, problems, LoaderChecks(10.0, 0.05))
     assert not isinstance(raised.value, LoaderFailed) and problems == {}
+
+
+def test_a_loader_off_the_steps_schedule_is_at_fault_and_the_others_are_kept(
+        tmp_path: Path) -> None:
+    """A window hours away from the run (a corrupt base time) is that loader's fault: the
+    other loader's data is merged and kept, where the windows alone could not say who is
+    wrong (see the test above)."""
+    tool, files = _two_latte_loaders(tmp_path)
+    outputs = [_output(tool, READ_STEP, f"loader-{i + 1}", f, 300) for i, f in enumerate(files)]
+    good = outputs[0].summary
+    started, ended = good.measure_start - 3.0, good.measure_end + 1.0
+    shifted = dataclasses.replace(outputs[1].summary, measure_start=good.measure_start + 7200,
+                                  measure_end=good.measure_end + 7200)
+    outputs[1] = dataclasses.replace(outputs[1], summary=shifted)
+    problems: dict[str, str] = {}
+    kept = StepRunner._on_schedule(outputs, started, ended, problems)
+    assert [output.name for output in kept] == ["loader-1"]
+    assert list(problems) == ["loader-2"]
+    assert problems["loader-2"].startswith(f"loader loader-2: {files[1].hdr_log}: its measured "
+                                           f"window [")
+    assert "lies outside the step's run" in problems["loader-2"]
+    result, merged_problems = _merge(READ_STEP, kept, tool)
+    assert merged_problems == {}
+    assert result is not None and [run.name for run in result.loaders] == ["loader-1"]
+
+
+def test_windows_within_the_slack_of_the_run_are_all_kept(tmp_path: Path) -> None:
+    tool, files = _two_latte_loaders(tmp_path)
+    outputs = [_output(tool, READ_STEP, f"loader-{i + 1}", f, 300) for i, f in enumerate(files)]
+    first = outputs[0].summary
+    # a loader host whose clock is 50 s ahead: within the slack, nobody is blamed
+    problems: dict[str, str] = {}
+    kept = StepRunner._on_schedule(outputs, first.measure_end + 50, first.measure_end + 55,
+                                   problems)
+    assert len(kept) == 2 and problems == {}

@@ -334,13 +334,27 @@ class SshExecutor:
         async with self._slot(shown, timeout, deadline):
             try:
                 async with asyncio.timeout_at(deadline):
-                    async with conn.start_sftp_client() as sftp:
+                    sftp = await conn.start_sftp_client()
+                    try:
                         await action(sftp)
+                    finally:
+                        # Not ``async with``: its exit waits for the channel to close with no
+                        # limit, and after a timeout nothing would bound that wait any more.
+                        await self._close_sftp(sftp)
             except TimeoutError:
                 raise CommandTimeout(self._name, shown, timeout) from None
             except (asyncssh.Error, OSError) as exc:
                 raise CommandError(self._name, shown, None,
                                    detail=f"copy failed: {exc}") from exc
+
+    @staticmethod
+    async def _close_sftp(sftp: asyncssh.SFTPClient) -> None:
+        """End the SFTP session and wait for its channel to close, ``DRAIN_TIMEOUT`` at most
+        (a half-dead connection never confirms it; keepalive ends the connection later)."""
+        sftp.exit()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(DRAIN_TIMEOUT):
+                await sftp.wait_closed()
 
     # --- ports --------------------------------------------------------------------------------
 

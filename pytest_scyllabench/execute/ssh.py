@@ -32,6 +32,7 @@ from pytest_scyllabench.errors import (
     CommandError,
     CommandTimeout,
     MissingDependencyError,
+    ProvisionError,
     ScyllaBenchError,
 )
 from pytest_scyllabench.execute.base import CommandResult, LineSink
@@ -385,9 +386,9 @@ class SshExecutor:
 
     async def close(self) -> None:
         """Close the connection (attached processes die with it); idempotent."""
-        if self._connecting is not None:
-            self._connecting.cancel()
-            self._connecting = None
+        connecting, self._connecting = self._connecting, None
+        if connecting is not None:  # abandoned: a connection it still makes is not kept
+            connecting.cancel()
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
@@ -409,10 +410,29 @@ class SshExecutor:
             self._conn = None
             self._connecting = asyncio.create_task(self._connector.connect())
             self._connecting.add_done_callback(self._connected)
-        return await asyncio.shield(self._connecting)
+        attempt = self._connecting
+        try:
+            conn = await asyncio.shield(attempt)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if attempt.cancelled() and current is not None and not current.cancelling():
+                raise self._closed_error() from None  # close() stopped the attempt, not us
+            raise
+        if attempt is not self._connecting and conn is not self._conn:
+            raise self._closed_error()  # it finished, but close() had abandoned it meanwhile
+        return conn
+
+    def _closed_error(self) -> ProvisionError:
+        return ProvisionError(f"{self._name}: the SSH executor was closed while connecting")
 
     def _connected(self, task: asyncio.Task[asyncssh.SSHClientConnection]) -> None:
+        """Keep the connection an attempt made, unless ``close`` abandoned the attempt."""
+        if task.cancelled() or task.exception() is not None:
+            if self._connecting is task:
+                self._connecting = None
+            return
         if self._connecting is task:
             self._connecting = None
-        if not task.cancelled() and task.exception() is None:
             self._conn = task.result()
+        else:
+            task.result().close()

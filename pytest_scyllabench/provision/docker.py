@@ -83,12 +83,17 @@ class ContainerExecutor:
 
     def exec_command(self, command: Sequence[str], *, env: Mapping[str, str] | None = None,
                      cwd: str | None = None, interactive: bool = False) -> list[str]:
-        """The ``docker exec`` command line running ``command`` in the container."""
+        """The ``docker exec`` command line running ``command`` in the container.
+
+        ``env`` is named only (``-e NAME``): docker takes each value from its own environment,
+        where :meth:`run` and :meth:`start` put them, so no value (a password...) shows on a
+        command line, in ``ps`` or in an error message.
+        """
         argv = [self._docker, "exec"]
         if interactive:
             argv.append("-i")
-        for key, value in (env or {}).items():
-            argv += ["-e", f"{key}={value}"]
+        for key in env or {}:
+            argv += ["-e", key]
         if cwd is not None:
             argv += ["-w", cwd]
         return [*argv, self.container, *command]
@@ -97,7 +102,8 @@ class ContainerExecutor:
                   env: Mapping[str, str] | None = None, cwd: str | None = None,
                   stdin: bytes | None = None) -> CommandResult:
         argv = self.exec_command(command, env=env, cwd=cwd, interactive=stdin is not None)
-        done = await self._local.run(argv, timeout=timeout, check=False, stdin=stdin)
+        done = await self._local.run(argv, timeout=timeout, check=False, stdin=stdin,
+                                     env=env)
         result = CommandResult(host=self.host, command=tuple(command), exit_code=done.exit_code,
                                stdout=done.stdout, stderr=done.stderr)
         if check and result.exit_code != 0:
@@ -115,7 +121,7 @@ class ContainerExecutor:
         inner = list(command)
         if stdout_path is not None:
             inner = ["sh", "-c", 'exec "$@" >> "$0" 2>&1', stdout_path, *inner]
-        return await self._local.start(self.exec_command(inner, env=env, cwd=cwd),
+        return await self._local.start(self.exec_command(inner, env=env, cwd=cwd), env=env,
                                        on_stdout=on_stdout, detach=detach)
 
     async def put(self, local: Path, remote: str) -> None:

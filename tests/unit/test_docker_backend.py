@@ -56,6 +56,7 @@ class FakeLocal:
     rules: list[tuple[str, Reply | list[Reply]]] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
     stdin: list[bytes | None] = field(default_factory=list)
+    envs: list[Mapping[str, str] | None] = field(default_factory=list)
     host: str = "local"
 
     async def run(self, command: Sequence[str], *, timeout: float, check: bool = True,
@@ -64,6 +65,7 @@ class FakeLocal:
         line = shlex.join(command)
         self.calls.append(line)
         self.stdin.append(stdin)
+        self.envs.append(env)
         reply = Reply()
         for needle, replies in self.rules:
             if needle in line:
@@ -289,13 +291,14 @@ def test_container_executor_command_lines(tmp_path: Path) -> None:
     asyncio.run(box.save_logs(tmp_path / "logs" / "node1.log"))
     asyncio.run(box.start(["scylla", "--smp", "1"], stdout_path="/var/log/s.log", detach=True))
     assert local.calls == [
-        "docker exec -i -e A=1 -w /tmp sb-node1 sh -c 'cat > /etc/x'",
+        "docker exec -i -e A -w /tmp sb-node1 sh -c 'cat > /etc/x'",
         "docker exec sb-node1 false",
         f"docker cp {tmp_path / 'a'} sb-node1:/etc/a",
         f"docker cp sb-node1:/var/log/b {tmp_path / 'sub' / 'b'}",
         f"sh -c 'docker logs sb-node1 > {tmp_path / 'logs' / 'node1.log'} 2>&1'",
         "START docker exec sb-node1 sh -c 'exec \"$@\" >> \"$0\" 2>&1' /var/log/s.log scylla "
-        "--smp 1 {'on_stdout': None, 'detach': True}",
+        "--smp 1 {'env': None, 'on_stdout': None, 'detach': True}",
     ]
     assert local.stdin[0] == b"text"
+    assert local.envs[0] == {"A": "1"}  # the value travels in docker's environment only
     assert (tmp_path / "sub").is_dir() and (tmp_path / "logs").is_dir()

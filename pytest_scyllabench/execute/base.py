@@ -7,6 +7,7 @@ database, stress-tool and monitoring code never knows where it runs.
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -15,6 +16,45 @@ from typing import Protocol
 
 #: A callback receiving each line of a stream (without its newline) as it arrives.
 LineSink = Callable[[str], None]
+
+log = logging.getLogger(__name__)
+
+
+class LineSplitter:
+    """Splits a process's output into lines (of any length) for its sinks.
+
+    A sink that raises (a progress display whose terminal went away, a full disk under the
+    output file) is dropped with a warning and the others go on: the stream must still be
+    read to its end, or the process blocks on a full pipe in the middle of its step.
+    """
+
+    def __init__(self, sinks: Sequence[LineSink], what: str) -> None:
+        self._sinks = list(sinks)
+        self._what = what
+        self._pending = b""
+
+    def feed(self, chunk: bytes) -> None:
+        self._pending += chunk
+        *lines, self._pending = self._pending.split(b"\n")
+        for raw in lines:
+            self._emit(raw)
+
+    def end(self) -> None:
+        """The stream ended: its last line, if it had no newline."""
+        if self._pending:
+            self._emit(self._pending)
+            self._pending = b""
+
+    def _emit(self, raw: bytes) -> None:
+        line = raw.decode(errors="replace").rstrip("\r")
+        for sink in list(self._sinks):
+            try:
+                sink(line)
+            # A sink is the caller's code: whatever it raises must not stop the reading.
+            except Exception as exc:  # noqa: BLE001
+                self._sinks.remove(sink)
+                log.warning("output of %s: a line handler failed and gets no more lines: "
+                            "%s: %s", self._what, type(exc).__name__, exc)
 
 
 @dataclass(frozen=True)

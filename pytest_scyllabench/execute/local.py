@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO
 
 from pytest_scyllabench.errors import CommandError, CommandTimeout
-from pytest_scyllabench.execute.base import CommandResult, DirectPort, LineSink
+from pytest_scyllabench.execute.base import CommandResult, DirectPort, LineSink, LineSplitter
 
 _PR_SET_PDEATHSIG = 1
 _CHUNK = 1 << 16
@@ -76,22 +76,15 @@ def _kill_group(pid: int | None, sig: signal.Signals) -> None:
         os.killpg(pid, sig)
 
 
-async def _pump(stream: asyncio.StreamReader | None, sinks: Sequence[LineSink]) -> None:
+async def _pump(stream: asyncio.StreamReader | None, sinks: Sequence[LineSink],
+                what: str = "a process") -> None:
     """Split ``stream`` into lines (of any length) and hand each line to every sink."""
     if stream is None:
         return
-    pending = b""
+    lines = LineSplitter(sinks, what)
     while chunk := await stream.read(_CHUNK):
-        pending += chunk
-        *lines, pending = pending.split(b"\n")
-        for raw in lines:
-            line = raw.decode(errors="replace").rstrip("\r")
-            for sink in sinks:
-                sink(line)
-    if pending:
-        line = pending.decode(errors="replace").rstrip("\r")
-        for sink in sinks:
-            sink(line)
+        lines.feed(chunk)
+    lines.end()
 
 
 def _tail_of_file(path: Path, lines: int) -> str:
@@ -300,8 +293,9 @@ class LocalExecutor:
                 stdout_file.close()
             raise CommandError(self._host, argv, None, detail=f"cannot execute: {exc}") from exc
         stderr_lines: deque[str] = deque(maxlen=_STDERR_LINES)
-        pumps = [asyncio.create_task(_pump(process.stdout, sinks)),
-                 asyncio.create_task(_pump(process.stderr, [stderr_lines.append]))]
+        what = f"{argv[0]} (pid {process.pid})"
+        pumps = [asyncio.create_task(_pump(process.stdout, sinks, what)),
+                 asyncio.create_task(_pump(process.stderr, [stderr_lines.append], what))]
         return LocalProcess(self._host, argv, process, pumps, stderr_lines, None, stdout_file)
 
     async def _start_detached(self, argv: tuple[str, ...], env: Mapping[str, str] | None,

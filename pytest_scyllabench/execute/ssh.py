@@ -35,7 +35,7 @@ from pytest_scyllabench.errors import (
     ProvisionError,
     ScyllaBenchError,
 )
-from pytest_scyllabench.execute.base import CommandResult, LineSink
+from pytest_scyllabench.execute.base import CommandResult, LineSink, LineSplitter
 from pytest_scyllabench.execute.ssh_options import (
     REMOTE_EXTRA_HINT,
     KnownHostsPolicy,
@@ -72,26 +72,16 @@ FORWARD_TIMEOUT = _CONTROL_TIMEOUT
 
 
 async def _pump(reader: asyncssh.SSHReader[bytes], sinks: Sequence[LineSink],
-                on_end: Callable[[], None] | None = None) -> None:
+                on_end: Callable[[], None] | None = None, what: str = "a command") -> None:
     """Split a channel stream into lines (of any length) and hand each line to every sink."""
-    pending = b""
-
-    def emit(raw: bytes) -> None:
-        line = raw.decode(errors="replace").rstrip("\r")
-        for sink in sinks:
-            sink(line)
-
+    lines = LineSplitter(sinks, what)
     try:
         while chunk := await reader.read(_CHUNK):
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            for raw in lines:
-                emit(raw)
+            lines.feed(chunk)
     except (asyncssh.Error, OSError) as exc:  # the connection dropped: the process reports it
         log.debug("output stream ended early: %s", exc)
     finally:
-        if pending:
-            emit(pending)
+        lines.end()
         if on_end is not None:
             on_end()
 
@@ -242,8 +232,9 @@ class SshExecutor:
                 process.stdin.write(data)
         err = StderrSink(keep=_STDERR_LINES)
         sinks = [on_stdout] if on_stdout is not None else []
-        pumps = [asyncio.create_task(_pump(process.stdout, sinks)),
-                 asyncio.create_task(_pump(process.stderr, [err], err.ended))]
+        what = f"{self._name}: {shown}"
+        pumps = [asyncio.create_task(_pump(process.stdout, sinks, what=what)),
+                 asyncio.create_task(_pump(process.stderr, [err], err.ended, what))]
         return SshProcess(self._name, shown, process, pumps, err, self._control)
 
     async def _start_detached(self, argv: tuple[str, ...], shown: str, data: bytes,

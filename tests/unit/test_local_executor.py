@@ -115,6 +115,30 @@ def test_start_streams_stdout_to_callback_and_file(tmp_path: Path) -> None:
     assert out.read_text().splitlines()[:3] == ["tick 0", "tick 1", "tick 2"]
 
 
+def test_a_failing_line_handler_does_not_stop_the_reading(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A progress handler that raises (its terminal went away) is dropped; the output is
+    still read to its end, so the process does not block on a full pipe, and the file gets
+    every line."""
+    out = tmp_path / "out.log"
+    script = "for i in range(20000):\n    print(f'line {i} ' + 'y' * 60)\n"  # ~1.4 MB
+    calls: list[str] = []
+
+    def broken(line: str) -> None:
+        calls.append(line)
+        raise BrokenPipeError("the terminal went away")
+
+    async def main() -> int:
+        process = await LocalExecutor().start([PY, "-c", script], stdout_path=str(out),
+                                              on_stdout=broken)
+        return await process.wait(timeout=60)
+
+    assert run(main()) == 0
+    assert calls == ["line 0 " + "y" * 60]  # called once, then dropped
+    assert len(out.read_text().splitlines()) == 20000
+    assert "a line handler failed and gets no more lines: BrokenPipeError" in caplog.text
+
+
 def test_lines_arrive_while_the_process_runs() -> None:
     async def main() -> list[str]:
         seen: list[str] = []

@@ -324,6 +324,7 @@ async def run_phase(args: LoaderArgs, driver: Driver, stopper: Stopper) -> int:
         "warmup_errors": stats.warmup_errors.total,
         "warmup_errors_by_type": stats.warmup_errors.by_type,
         "max_lag_ms": round(stats.max_lag_ns / 1e6, 3), "unfinished": stats.abandoned,
+        "unsent": stats.unsent,
         "cpu_seconds": round(cpu, 3), "cpu_percent": round(100.0 * cpu / wall, 1),
         "hdr_log": args.hdr_log, "interrupted": stopper.signum is not None})
     if stopper.signum is not None:

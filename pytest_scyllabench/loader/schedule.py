@@ -28,6 +28,13 @@ dropped. :attr:`LoopStats.measured` counts the successes completed from the wind
 on, which is what the log's intervals in the window hold. Operations still in flight when the
 drain's bound runs out are counted as errors (:meth:`_Base.abandon`) and their late
 completions ignored.
+
+Saturation: once the window has ended the scheduler no longer waits for a slot. Operations
+due by then that the concurrency limit kept from being sent are not sent at all: they are
+counted as errors (:attr:`LoopStats.unsent`). Sending that backlog after the window, as slots
+free up, would put its completions in the window's last interval -- the cool-down takes every
+completion -- and a loader the database held to a fraction of its rate would log more than
+its target rate.
 """
 
 from __future__ import annotations
@@ -84,6 +91,9 @@ class LoopStats:
     measured: int = 0
     #: Operations still in flight when the drain's bound ran out (counted in ``errors``).
     abandoned: int = 0
+    #: Operations due before the window's end that the concurrency limit kept from being
+    #: sent by then: never sent, counted in ``errors``.
+    unsent: int = 0
     #: Largest delay of an actual send behind its intended start, nanoseconds.
     max_lag_ns: int = 0
     #: Failed operations completed from the measured window's start on (the rule of
@@ -214,6 +224,7 @@ class OpenLoop(_Base):
     async def run(self) -> None:
         """Issue every operation on schedule (or until stopped); does not wait for the last."""
         clock, rate, start, total = self._clock, self._rate, self._start, self._total
+        end = self._window[1]
         i = 0
         while i < total and not self._stopping:
             now = clock()
@@ -222,10 +233,20 @@ class OpenLoop(_Base):
                 self._issue(i)
                 i += 1
             if i < due:
+                if clock() >= end:
+                    self._unsent(total - i)
+                    return
                 await self._slot.wait(SLOT_POLL)
             elif i < total:
                 delay = (self.intended(i) - clock()) / NS
                 await asyncio.sleep(min(max(delay, self._min_sleep), SLOT_POLL))
+
+    def _unsent(self, count: int) -> None:
+        """``count`` operations the concurrency limit kept back past the window's end."""
+        self.stats.unsent += count
+        self.stats.errors.add_count(
+            "Unsent", count, f"{count} operation(s) due in the window not sent by its end: "
+                             f"all {self._concurrency} slots busy (the concurrency limit)")
 
     def _issue(self, i: int) -> None:
         intended = self._start + i * NS // self._rate

@@ -35,6 +35,9 @@ TAG_HOST = TAG_PREFIX + "host"
 SHARED_ROLE = "shared"
 
 _LIVE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
+#: Seconds an instance id may stay missing from DescribeInstances (EC2's eventual consistency
+#: after RunInstances) before teardown stops looking for it.
+VISIBILITY_GRACE = 60.0
 
 
 def import_boto3() -> Any:
@@ -201,9 +204,12 @@ class Ec2:
 
     # --- finding ------------------------------------------------------------------------------
 
-    def instances(self, filters: list[dict[str, Any]], what: str) -> list[Instance]:
-        """Instances not terminated that match ``filters``."""
-        filters = [*filters, {"Name": "instance-state-name", "Values": _LIVE_STATES}]
+    def instances(self, filters: list[dict[str, Any]], what: str, *,
+                  live: bool = True) -> list[Instance]:
+        """Instances that match ``filters``: those not terminated, or with ``live=False`` all
+        that EC2 still shows."""
+        if live:
+            filters = [*filters, {"Name": "instance-state-name", "Values": _LIVE_STATES}]
         return [Instance.from_api(data)
                 for page in self.pages("describe_instances", what, Filters=filters)
                 for reservation in page["Reservations"] for data in reservation["Instances"]]
@@ -275,15 +281,32 @@ class Ec2:
             attempt(functools.partial(self._delete_key, key_name))
 
     def _terminate(self, ids: list[str], deadline: float, delay: float) -> None:
+        """Terminate instances ``ids`` and wait until they are. EC2 is eventually consistent:
+        an instance RunInstances has just started may be missing from DescribeInstances for a
+        while, so an id it does not show is looked for again (``VISIBILITY_GRACE``), then
+        terminated blindly (an id EC2 does not know is taken for long gone)."""
         what = f"instances {', '.join(ids)}"
-        live = [i.id for i in self.instances([{"Name": "instance-id", "Values": ids}], what)]
-        if not live:
-            return
-        log.info("terminating instances %s", ", ".join(live))
-        self.call("terminate_instances", what, missing_ok=("InvalidInstanceID.NotFound",),
-                  InstanceIds=live)
-        self.wait("instance_terminated", what, max(deadline - time.monotonic(), delay), delay,
-                  InstanceIds=live)
+        grace = min(deadline, time.monotonic() + VISIBILITY_GRACE)
+        while True:
+            states = {i.id: i.state for i in self.instances(
+                [{"Name": "instance-id", "Values": ids}], what, live=False)}
+            unseen = [i for i in ids if i not in states]
+            if not unseen or time.monotonic() + delay > grace:
+                break
+            time.sleep(delay)
+        live = [i for i in ids if states.get(i, "terminated") != "terminated"]
+        if live:
+            log.info("terminating instances %s", ", ".join(live))
+            self.call("terminate_instances", what, missing_ok=("InvalidInstanceID.NotFound",),
+                      InstanceIds=live)
+        for instance_id in unseen:  # one by one: an unknown id fails the whole call
+            if self.call("terminate_instances", f"instance {instance_id}",
+                         missing_ok=("InvalidInstanceID.NotFound",),
+                         InstanceIds=[instance_id]) is not None:
+                live.append(instance_id)
+        if live:
+            self.wait("instance_terminated", f"instances {', '.join(live)}",
+                      max(deadline - time.monotonic(), delay), delay, InstanceIds=live)
 
     def _delete_group(self, group_id: str, deadline: float, delay: float) -> None:
         """Delete a security group, retrying while terminated instances still hold it."""

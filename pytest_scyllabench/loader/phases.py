@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import math
 import os
 import random
 import resource
@@ -35,7 +34,7 @@ from pytest_scyllabench.loader.recorder import (
     interval_count,
     interval_p99_ms,
 )
-from pytest_scyllabench.loader.schedule import NS, ClosedLoop, OpenLoop
+from pytest_scyllabench.loader.schedule import NS, ClosedLoop, OpenLoop, operation_count
 
 #: Seconds given to in-flight operations after a stop signal.
 STOP_DRAIN = 2.0
@@ -286,7 +285,7 @@ async def run_phase(args: LoaderArgs, driver: Driver, stopper: Stopper) -> int:
     recorder = Recorder(mix.operations)
     loop = OpenLoop(driver, mix, keys, cql.Values(workload.row_size), recorder,
                     rate=args.rate, concurrency=args.concurrency, start_ns=start_ns,
-                    total_ops=math.ceil(span * args.rate), window_ns=window_ns)
+                    total_ops=operation_count(span, args.rate), window_ns=window_ns)
     assert args.hdr_log is not None
     Path(args.hdr_log).parent.mkdir(parents=True, exist_ok=True)
     with open(args.hdr_log, "w", encoding="ascii") as log_file:

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -197,6 +198,16 @@ class _Base:
             "Unfinished", count, f"{count} operation(s) still in flight {waited:g} s after "
                                  f"the last was issued (counted as errors)")
         return count
+
+
+def operation_count(seconds: float, rate: int) -> int:
+    """How many operations start in ``seconds`` at ``rate``: those intended before its end.
+
+    ``ceil(seconds * rate)`` of the product as the user wrote it: the float product can land
+    just above a whole number (``1.1 * 3000`` is ``3300.0000000000005``), which would add an
+    operation intended at the very end of the window. Rounded to a microsecond first.
+    """
+    return math.ceil(round(seconds * rate, 6))
 
 
 class OpenLoop(_Base):

@@ -17,7 +17,7 @@ from pytest_scyllabench.loader.drivers import DriverOptions, FakeDriver
 from pytest_scyllabench.loader.keys import Sequential
 from pytest_scyllabench.loader.phases import Stopper, run_phase
 from pytest_scyllabench.loader.recorder import Recorder
-from pytest_scyllabench.loader.schedule import NS, OpenLoop
+from pytest_scyllabench.loader.schedule import NS, OpenLoop, operation_count
 from pytest_scyllabench.loader.workload import OpMix, Values
 from pytest_scyllabench.stress.step import Workload
 
@@ -95,4 +95,21 @@ def test_a_saturated_run_logs_no_more_than_it_achieved(
     assert logged == summary["ops"]
     assert logged < 500
     assert summary["unsent"] == summary["errors_by_type"]["Unsent"] > 500  # type: ignore[index]
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(("seconds", "rate", "count"), [
+    (1.1, 3000, 3300), (2.2, 3000, 6600), (35.7, 3000, 107100), (5.3, 3, 16), (0.0, 10, 0),
+    (1.0, 1, 1), (0.0005, 1000, 1), (10.0, 333, 3330)])
+def test_operation_count_is_those_intended_before_the_end(
+        seconds: float, rate: int, count: int) -> None:
+    assert operation_count(seconds, rate) == count
+
+
+def test_a_step_sends_no_operation_at_its_windows_end(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # 0.1 + 1.0 s at 3000 ops/s: 3300 operations, the last intended 1/3000 s before the end
+    # (1.1 * 3000 is 3300.0000000000005 in floating point).
+    summary = _run_phase(_args(tmp_path, rate=3000, warmup=0.1, duration=1.0), _fake(0.0))
+    assert summary["issued"] == summary["ops_total"] == 3300
     capsys.readouterr()

@@ -8,13 +8,14 @@ import json
 import random
 import time
 from pathlib import Path
+from statistics import NormalDist
 
 import pytest
 
 from pytest_scyllabench.hdr.log import read_log
 from pytest_scyllabench.loader.cli import LoaderArgs
 from pytest_scyllabench.loader.drivers import DriverOptions, FakeDriver
-from pytest_scyllabench.loader.keys import Sequential
+from pytest_scyllabench.loader.keys import Gaussian, Sequential
 from pytest_scyllabench.loader.phases import Stopper, run_phase
 from pytest_scyllabench.loader.recorder import Recorder
 from pytest_scyllabench.loader.schedule import NS, OpenLoop, operation_count
@@ -113,3 +114,25 @@ def test_a_step_sends_no_operation_at_its_windows_end(
     summary = _run_phase(_args(tmp_path, rate=3000, warmup=0.1, duration=1.0), _fake(0.0))
     assert summary["issued"] == summary["ops_total"] == 3300
     capsys.readouterr()
+
+
+def test_gaussian_tails_are_not_piled_on_the_edge_keys() -> None:
+    # A spread of the whole range (the largest the schema allows): 38 % of the normal's mass
+    # lies in the range, so the redraw-then-clamp sampler gave keys 0 and 999 about 1 % of
+    # the draws each instead of the truncated normal's 0.09 %.
+    draws = 100_000
+    keys = Gaussian(1000, 1.0, random.Random(7))
+    drawn = [keys.next() for _ in range(draws)]
+    assert all(0 <= key < 1000 for key in drawn)
+    normal = NormalDist(499.5, 1000.0)
+    inside = normal.cdf(999.5) - normal.cdf(-0.5)
+    expected = draws * (normal.cdf(0.5) - normal.cdf(-0.5)) / inside  # about 93
+    for edge in (0, 999):
+        assert drawn.count(edge) < 2 * expected
+
+
+@pytest.mark.parametrize("fraction", [1e-9, 0.01, 1.0])
+@pytest.mark.parametrize("partitions", [1, 2, 3, 10])
+def test_gaussian_keys_stay_in_range_at_any_spread(partitions: int, fraction: float) -> None:
+    keys = Gaussian(partitions, fraction, random.Random(3))
+    assert {keys.next() for _ in range(2000)} <= set(range(partitions))

@@ -203,9 +203,11 @@ class AwsProvisioner:
         log.info("%s", text)
         self.announce(text)
 
-    async def _thread(self, fn: Callable[..., T], *args: Any, timeout: float = API_TIMEOUT,
+    async def _thread(self, fn: Callable[..., T], *args: Any, timeout: float | None = None,
                       **kwargs: Any) -> T:
-        """Run a blocking EC2 step in a worker thread, within ``timeout`` seconds."""
+        """Run a blocking EC2 step in a worker thread, within ``timeout`` seconds (default:
+        ``API_TIMEOUT``); a ``ProvisionError`` naming the step when it does not finish."""
+        limit = API_TIMEOUT if timeout is None else timeout
 
         def job() -> T:
             self._inflight.enter()
@@ -214,8 +216,13 @@ class AwsProvisioner:
             finally:
                 self._inflight.leave()
 
-        async with asyncio.timeout(timeout):
-            return await asyncio.to_thread(job)
+        try:
+            async with asyncio.timeout(limit):
+                return await asyncio.to_thread(job)
+        except TimeoutError:
+            step = getattr(fn, "__name__", "call").lstrip("_")
+            raise ProvisionError(f"EC2 step {step} did not finish within {limit:g} s (is "
+                                 f"{self._spec.endpoint_url or 'EC2'} reachable?)") from None
 
     # --- provisioning -------------------------------------------------------------------------
 
@@ -416,14 +423,17 @@ class AwsProvisioner:
         doomed = self._ledger.resources()
         try:
             tagged = await self._thread(self._ec2.run, run_id)
-        except (ProvisionError, TimeoutError) as exc:
-            errors.append(f"finding the resources of run {run_id}: {exc or 'timed out'}")
+        except ProvisionError as exc:
+            errors.append(f"finding the resources of run {run_id}: {exc}")
         else:
             _merge(doomed, tagged)
         if doomed:
             self._announce(f"deleting EC2 run {run_id}: {', '.join(doomed.ids())}")
-            await self._thread(self._ec2.delete, doomed, RELEASE_TIMEOUT, self._poll,
-                               errors.append, timeout=RELEASE_TIMEOUT + API_TIMEOUT)
+            try:
+                await self._thread(self._ec2.delete, doomed, RELEASE_TIMEOUT, self._poll,
+                                   errors.append, timeout=RELEASE_TIMEOUT + API_TIMEOUT)
+            except ProvisionError as exc:
+                errors.append(str(exc))
         if errors:
             raise ProvisionError(f"run {run_id} was not wholly deleted (`scyllabench aws list "
                                  f"--run-id {run_id}` shows what is left):\n  "

@@ -11,6 +11,7 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from pytest_scyllabench.errors import ProvisionError
 from pytest_scyllabench.provision.aws_ec2 import (
     TAG_EXPIRY,
     TAG_OWNER,
@@ -22,6 +23,8 @@ from pytest_scyllabench.provision.aws_ec2 import (
 
 #: Seconds allowed for deleting what a sweep found (terminating and waiting included).
 SWEEP_TIMEOUT = 900.0
+#: Seconds beyond ``SWEEP_TIMEOUT`` for the EC2 calls around the deletions.
+SWEEP_MARGIN = 60.0
 
 
 async def list_run(run_id: str, region: str | None, endpoint_url: str = "") -> Resources:
@@ -67,7 +70,13 @@ async def sweep(region: str | None, endpoint_url: str = "", *, dry_run: bool = F
     report = SweepReport(expired, warnings)
     if dry_run or not expired:
         return report
-    async with asyncio.timeout(SWEEP_TIMEOUT + 60):
-        await asyncio.to_thread(ec2.delete, expired, SWEEP_TIMEOUT, poll_interval,
-                                report.errors.append)
+    limit = SWEEP_TIMEOUT + SWEEP_MARGIN
+    try:
+        async with asyncio.timeout(limit):
+            await asyncio.to_thread(ec2.delete, expired, SWEEP_TIMEOUT, poll_interval,
+                                    report.errors.append)
+    except TimeoutError:
+        raise ProvisionError(f"sweep: deleting {', '.join(expired.ids())} did not finish "
+                             f"within {limit:g} s; `scyllabench aws sweep --dry-run` shows "
+                             "what is left") from None
     return report

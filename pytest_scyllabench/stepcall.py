@@ -65,6 +65,7 @@ class StepCall:
                               rate=rate, duration=duration, warmup=warmup,
                               concurrency=concurrency, connections=connections, name=name)
             check_tool(tool, STRESS_TOOLS)
+            step.per_loader_rate(len(self._cluster.deployment.loaders))  # 1 op/s each at least
             limits = {**parse_thresholds(state.profile.thresholds),
                       **marker_thresholds(self._item), **call_thresholds(thresholds)}
             runner = StepRunner(self._cluster, state.profile)

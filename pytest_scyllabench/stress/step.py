@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pytest_scyllabench.errors import ConfigError
+
 Operation = Literal["write", "read"]
 Distribution = Literal["uniform", "sequential", "zipfian", "gaussian"]
 Consistency = Literal["ONE", "TWO", "THREE", "QUORUM", "ALL", "LOCAL_QUORUM", "LOCAL_ONE"]
@@ -67,6 +69,11 @@ class Step:
         return self.name or f"{self.workload.name}@{self.rate}"
 
     def per_loader_rate(self, loaders: int) -> list[int]:
-        """Split the target rate over ``loaders`` loaders, the remainder to the first ones."""
+        """Split the target rate over ``loaders`` loaders, the remainder to the first ones;
+        every loader must get at least 1 op/s (``ConfigError`` naming the rate)."""
+        if self.rate < loaders:
+            raise ConfigError(f"scyllabench_step: rate: {self.rate} ops/s cannot be shared by "
+                              f"{loaders} loader processes (at least 1 op/s each); ask for "
+                              f"{loaders} ops/s or more, or run fewer loaders")
         base, rest = divmod(self.rate, loaders)
         return [base + (1 if i < rest else 0) for i in range(loaders)]

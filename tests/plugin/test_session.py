@@ -237,6 +237,23 @@ def test_a_failed_loader_keeps_the_others_data(pytester: pytest.Pytester, sessio
     assert (saved.parent / "loader-2.out").exists()
 
 
+
+def test_a_rate_below_the_loader_count_fails_the_call_before_any_loader_starts(
+        pytester: pytest.Pytester, session_dir: Path) -> None:
+    pytester.makefile(".yaml", two=PROFILE.replace("warmup: {workload: write, rate: 50, "
+                                                   "seconds: 1}", "")
+                      + "loaders: {count: 2}\n")
+    pytester.makepyfile(test_bench="""
+        def test_trickle(scyllabench_step):
+            scyllabench_step("write", rate=1, duration=3, warmup=0)
+    """)
+    result = pytester.runpytest("--scyllabench-profile=two.yaml", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["E * scyllabench_step: rate: 1 ops/s cannot be shared by 2 "
+                                 "loader processes (at least 1 op/s each)*"])
+    trial = (session_dir / "trials" / "fake" / "latest").resolve()
+    assert not list(trial.glob("*/*/loader-*.out"))  # no loader ran
+
 ANNOUNCER = """
 from pytest_scyllabench.provision import local
 

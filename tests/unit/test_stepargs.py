@@ -18,6 +18,7 @@ from pytest_scyllabench.stepargs import (
     check_name,
     check_tool,
 )
+from pytest_scyllabench.stress.step import Step, Workload
 
 PROFILE = """
 name: args
@@ -125,3 +126,12 @@ def test_call_thresholds() -> None:
 def test_name() -> None:
     assert check_name(None) is None
     assert check_name("warm cache") == "warm cache"
+
+
+def test_the_rate_is_split_over_the_loaders_keeping_its_total() -> None:
+    step = Step(Workload("w", mix={"write": 1.0}), rate=1000, duration=1.0)
+    assert step.per_loader_rate(3) == [334, 333, 333]
+    assert step.per_loader_rate(1000) == [1] * 1000
+    with pytest.raises(ConfigError, match=r"^scyllabench_step: rate: 2 ops/s cannot be shared "
+                                          r"by 3 loader processes"):
+        Step(Workload("w", mix={"write": 1.0}), rate=2, duration=1.0).per_loader_rate(3)

@@ -30,11 +30,12 @@ drain's bound runs out are counted as errors (:meth:`_Base.abandon`) and their l
 completions ignored.
 
 Saturation: once the window has ended the scheduler no longer waits for a slot. Operations
-due by then that the concurrency limit kept from being sent are not sent at all: they are
-counted as errors (:attr:`LoopStats.unsent`). Sending that backlog after the window, as slots
-free up, would put its completions in the window's last interval -- the cool-down takes every
-completion -- and a loader the database held to a fraction of its rate would log more than
-its target rate.
+due by then that the concurrency limit kept from being sent are not sent at all
+(:attr:`LoopStats.unsent`, in the summary): they did not happen, so the achieved rate shows
+the shortfall, and they are not the database's errors. Sending that backlog after the window,
+as slots free up, would put its completions in the window's last interval -- the cool-down
+takes every completion -- and a loader the database held to a fraction of its rate would log
+more than its target rate.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ class LoopStats:
     #: Operations still in flight when the drain's bound ran out (counted in ``errors``).
     abandoned: int = 0
     #: Operations due before the window's end that the concurrency limit kept from being
-    #: sent by then: never sent, counted in ``errors``.
+    #: sent by then: never sent (missing from the achieved rate, not errors).
     unsent: int = 0
     #: Largest delay of an actual send behind its intended start, nanoseconds.
     max_lag_ns: int = 0
@@ -255,9 +256,6 @@ class OpenLoop(_Base):
     def _unsent(self, count: int) -> None:
         """``count`` operations the concurrency limit kept back past the window's end."""
         self.stats.unsent += count
-        self.stats.errors.add_count(
-            "Unsent", count, f"{count} operation(s) due in the window not sent by its end: "
-                             f"all {self._concurrency} slots busy (the concurrency limit)")
 
     def _issue(self, i: int) -> None:
         intended = self._start + i * NS // self._rate

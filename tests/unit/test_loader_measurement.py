@@ -33,7 +33,7 @@ def _fake(latency_ms: float) -> FakeDriver:
 def test_a_saturated_loader_does_not_send_its_backlog_after_the_window() -> None:
     # 2 in flight at 20 ms each: at most 100 ops/s of a 1000 ops/s schedule. The backlog the
     # concurrency limit held is not sent after the window's end (the cool-down would put
-    # its completions in the window); it is counted as errors.
+    # its completions in the window); it is counted apart, not as the database's errors.
     driver = _fake(20.0)
     rng = random.Random(1)
     mix = OpMix({"write": 1.0}, rng)
@@ -53,8 +53,7 @@ def test_a_saturated_loader_does_not_send_its_backlog_after_the_window() -> None
     stats = loop.stats
     assert stats.issued < total // 2
     assert stats.unsent == total - stats.issued
-    assert stats.errors.by_type == {"Unsent": stats.unsent}
-    assert "concurrency limit" in stats.errors.samples[0]
+    assert stats.errors.total == 0
     # What was in flight at the end was waited for and recorded.
     assert loop.inflight == 0 and stats.abandoned == 0
     assert stats.completed == stats.issued
@@ -95,7 +94,8 @@ def test_a_saturated_run_logs_no_more_than_it_achieved(
     logged = sum(i.decode().get_total_count() for i in window)
     assert logged == summary["ops"]
     assert logged < 500
-    assert summary["unsent"] == summary["errors_by_type"]["Unsent"] > 500  # type: ignore[index]
+    assert summary["unsent"] > 500  # type: ignore[operator]
+    assert summary["errors"] == 0
     capsys.readouterr()
 
 

@@ -105,14 +105,23 @@ async def take_snapshot(prometheus: Prometheus, trials_dir: Path, name: str = "p
     source = f"{prometheus.data_dir}/snapshots/{snapshot}"
     packed = f"{prometheus.workdir}/{snapshot}.tar.gz"
     archive = trials_dir / f"{name}.tar.gz"
+    # Copied under another name and renamed once complete: a copy cut short (a full disk,
+    # Ctrl-C) never stands in the trials directory as the archive the report links to.
+    partial = trials_dir / f".{name}.tar.gz.partial"
     try:
         await executor.run(["tar", "-czf", packed, "-C", source, "."], timeout=timeout)
         trials_dir.mkdir(parents=True, exist_ok=True)
-        await executor.get(packed, archive)
+        await executor.get(packed, partial)
+        partial.replace(archive)
     except CommandError as exc:
         raise MonitoringError(f"{prometheus.what}: cannot pack snapshot {snapshot}: "
                               f"{exc}") from exc
+    except OSError as exc:
+        raise MonitoringError(f"{prometheus.what}: cannot keep snapshot {snapshot} as "
+                              f"{archive}: {exc}") from exc
     finally:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
         with contextlib.suppress(CommandError):
             await executor.run(["rm", "-rf", source, packed], timeout=120)
     seconds = time.monotonic() - began

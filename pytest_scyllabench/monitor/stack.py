@@ -106,6 +106,7 @@ class Monitoring:
         #: Seconds from Prometheus's readiness until every target had been scraped.
         self.first_scrape_seconds: float | None = None
         self._up = False
+        self._unwatched_compactions = False
 
     @property
     def up(self) -> bool:
@@ -214,10 +215,21 @@ class Monitoring:
         """Wait until no compaction is pending; the seconds waited.
 
         ``timeout`` defaults to the profile's ``monitoring.quiet_timeout``; ``None`` when it
-        is 0, when monitoring is not up, or (optional mode) when the wait failed.
+        is 0, when monitoring is not up, when the database is not scraped (a warning, once),
+        or (optional mode) when the wait failed.
         """
         timeout = self.options.quiet_timeout if timeout is None else timeout
         if timeout <= 0 or not await self._alive():
+            return None
+        if self.database is None:
+            # Nothing exports pending compactions (the JMX exporter could not be had): a
+            # wait would last the whole limit before every step, for nothing.
+            if not self._unwatched_compactions:
+                self._unwatched_compactions = True
+                self.warnings.append("monitoring: the database is not scraped, so pending "
+                                     "compactions cannot be watched; not waiting for them "
+                                     "to settle")
+                log.warning("%s", self.warnings[-1])
             return None
         return await self._guard("wait for quiet", wait_quiet(
             self.prometheus.client, timeout, poll=self.options.scrape_interval))

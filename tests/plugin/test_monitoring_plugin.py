@@ -150,6 +150,7 @@ def up(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     async def start(self: stack.Monitoring, teardown: TeardownStack) -> bool:
         teardown.push("monitoring", self.stop)
         self._up = True
+        self.database = "cassandra"  # scraped (the fake database exports no metrics port)
         return True
 
     async def wait_quiet(client: Any, timeout: float, *, poll: float) -> float:

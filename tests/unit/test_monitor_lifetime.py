@@ -205,3 +205,25 @@ def test_a_failed_query_of_a_running_prometheus_stays_a_query_failure(
     assert monitoring.warnings == ["monitoring queries failed (benchmarks go on without it): "
                                    "query failed: bad_data"]
     assert monitoring.up
+
+
+def test_an_unscraped_database_is_not_waited_for_before_every_step(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # database=None: the JMX exporter could not be had (optional mode), nothing exports
+    # pending compactions; waiting would cost the whole limit before each step.
+    monitoring = started(monkeypatch, FakeProcess())
+    asked: list[float] = []
+
+    async def wait_quiet(client: Any, timeout: float, **kwargs: Any) -> float:
+        asked.append(timeout)
+        raise MonitoringError(f"compactions did not settle within {timeout:g} s; last seen: "
+                              f"no pending-compaction series (is the database scraped?)")
+
+    monkeypatch.setattr(stack, "wait_quiet", wait_quiet)
+    assert asyncio.run(monitoring.wait_quiet(300)) is None
+    assert asyncio.run(monitoring.wait_quiet(300)) is None
+    assert asked == []
+    assert monitoring.warnings == ["monitoring: the database is not scraped, so pending "
+                                   "compactions cannot be watched; not waiting for them to "
+                                   "settle"]
+    assert monitoring.up

@@ -266,19 +266,32 @@ class _Context:
 
     def _throughput(self, rule: Rule) -> MetricChange:
         baseline, current = self.sides["baseline"], self.sides["current"]
+        before, after = baseline.merged.achieved_rate, current.merged.achieved_rate
+        # A record read from a file holds NaN for a rate it wrote as null: nothing to judge
+        # (NaN compared as a number is "within noise" whatever the other side did).
+        missing = [side for side, value in (("baseline", before), ("current", after))
+                   if not math.isfinite(value)]
+        if missing:
+            return MetricChange(current.identity, rule, before, after, None, Verdict.NO_DATA,
+                                note=f"the {' and the '.join(missing)} recorded no throughput",
+                                baseline_sessions=self.sessions, baseline_runs=self.runs)
         interval = None
-        if self._spans_sessions():
+        # Per-run or per-second rates with a NaN among them give no noise estimate (a NaN
+        # interval, or a t quantile of NaN degrees of freedom): the next source is used.
+        seconds = [[rate for rate in record.merged.ops_per_s if math.isfinite(rate)]
+                   for record in (baseline, current)]
+        if self._spans_sessions() and _all_finite(baseline, current):
             interval = sessions_interval(_rates(baseline), _rates(current),
                                          confidence=self.confidence)
-        elif len(baseline.repetitions) >= 2 and len(current.repetitions) >= 2:
+        elif (len(baseline.repetitions) >= 2 and len(current.repetitions) >= 2
+              and _all_finite(baseline, current)):
             interval = welch_interval([run.achieved_rate for run in baseline.repetitions],
                                       [run.achieved_rate for run in current.repetitions],
                                       confidence=self.confidence)
-        elif len(baseline.merged.ops_per_s) >= 2 and len(current.merged.ops_per_s) >= 2:
-            interval = means_interval(baseline.merged.ops_per_s, current.merged.ops_per_s,
+        elif len(seconds[0]) >= 2 and len(seconds[1]) >= 2:
+            interval = means_interval(seconds[0], seconds[1],
                                       rng=self.rng("throughput"), resamples=self.resamples,
                                       confidence=self.confidence, method=SECONDS)
-        before, after = baseline.merged.achieved_rate, current.merged.achieved_rate
         return MetricChange(current.identity, rule, before, after, interval,
                             verdict(rule, before, after, interval),
                             baseline_sessions=self.sessions, baseline_runs=self.runs)
@@ -381,6 +394,11 @@ class _Context:
                 self._histogram(side, -1, name), self.sides[side].value_unit_ns,
                 sorted(set(self._percentiles[name])), self.resamples, self.rng(side, name))
         return self._resamplers[key]
+
+
+def _all_finite(*records: BaselineRecord) -> bool:
+    """Whether every run of ``records`` has a finite throughput."""
+    return all(math.isfinite(run.achieved_rate) for record in records for run in record.runs)
 
 
 def _rates(record: BaselineRecord) -> list[list[float]]:

@@ -1,0 +1,55 @@
+"""Comparisons of records holding edge values: NaN read from a file (null), zeros."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from test_baseline_support import record
+
+from pytest_scyllabench.baseline.compare import Verdict, compare
+from pytest_scyllabench.baseline.record import BaselineRecord
+from pytest_scyllabench.baseline.rules import effective_rules, parse_rules
+
+THROUGHPUT = effective_rules(parse_rules("throughput:-5%"))
+
+
+def edited(original: BaselineRecord, *path: str | int) -> BaselineRecord:
+    """``original`` written to its file form with the field at ``path`` set to null, read back."""
+    data: Any = original.to_dict()
+    target = data
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = None
+    return BaselineRecord.from_dict(data)
+
+
+def test_a_null_throughput_in_the_baseline_is_not_compared_rather_than_a_crash() -> None:
+    baseline = edited(record(1, seconds=False), "merged", "achieved_rate")
+
+    [change] = compare(record(2, seconds=False, rate_scale=0.5), baseline, THROUGHPUT).changes
+
+    assert change.verdict is Verdict.NO_DATA
+    assert change.note == "the baseline recorded no throughput"
+    assert str(change) == ("test_write[2000] write@2000: throughput not compared: "
+                           "the baseline recorded no throughput")
+    assert change.to_dict()["baseline"] is None
+
+
+def test_a_null_per_second_rate_does_not_hide_a_throughput_drop() -> None:
+    baseline = edited(record(1), "merged", "ops_per_s", 3)
+    assert math.isnan(baseline.merged.ops_per_s[3])
+
+    [change] = compare(record(2, rate_scale=0.5), baseline, THROUGHPUT).changes
+
+    assert change.verdict is Verdict.REGRESSION, str(change)
+    assert change.interval is not None and math.isfinite(change.interval.low)
+
+
+def test_a_null_throughput_of_one_repetition_falls_back_to_per_second_rates() -> None:
+    baseline = edited(record([1, 2, 3]), "repetitions", 1, "achieved_rate")
+
+    [change] = compare(record([4, 5, 6], rate_scale=0.5), baseline, THROUGHPUT).changes
+
+    assert change.verdict is Verdict.REGRESSION, str(change)
+    assert change.interval is not None and change.interval.method == "per-second rates"

@@ -171,8 +171,12 @@ async def collect_vitals(client: PrometheusClient, start: float, end: float, *,
     step = range_step(start, end, scrape_interval)
     queries = vital_queries(database, scrape_interval=scrape_interval, step=step,
                             net_device_exclude=net_device_exclude)
+    # Prometheus evaluates at first, first + step, ... up to end: counted back from the end,
+    # so that the last point covers the step's end (from ``start``, a window shorter than
+    # ``step`` would get one point, whose rate is of the seconds before the step).
+    first = end - math.floor(round((end - start) / step, 6)) * step
     answers = await asyncio.gather(
-        *(client.query_range(query.promql, start, end, step) for query in queries),
+        *(client.query_range(query.promql, first, end, step) for query in queries),
         return_exceptions=True)
     vitals: VitalSeries = {}
     failures = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import math
@@ -15,6 +16,7 @@ from pytest_scyllabench.errors import MonitoringError
 from pytest_scyllabench.monitor.vitals import (
     MAX_POINTS,
     PENDING_COMPACTIONS,
+    collect_vitals,
     matrix_series,
     range_step,
     rate_window,
@@ -163,3 +165,34 @@ def test_a_value_beyond_a_float_is_nan() -> None:
     """JSON integers have no bound: one beyond a float is not a number, not an OverflowError."""
     series = matrix_series([{"metric": {"host": "n1"}, "values": [[1, 10 ** 400], [2, "3"]]}])
     assert math.isnan(series["n1"][0][1]) and series["n1"][1] == (2.0, 3.0)
+
+
+class RecordingClient:
+    """Answers every range query with one flat series; records (start, end, step)."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[float, float, float]] = []
+
+    async def query_range(self, promql: str, start: float, end: float,
+                          step: float) -> list[dict[str, Any]]:
+        self.asked.append((start, end, step))
+        return [{"metric": {"host": "node1"}, "values": [[end, "1"]]}]
+
+
+@pytest.mark.parametrize(("start", "end", "scrape"), [(100.0, 101.0, 2.0),
+                                                       (100.0, 105.0, 2.0),
+                                                       (100.0, 3700.0, 1.0)])
+def test_range_queries_evaluate_at_the_windows_end(start: float, end: float,
+                                                   scrape: float) -> None:
+    # A window shorter than the step got one point, at its start: a rate of the seconds
+    # before the step, shown as the step's vital signs.
+    client = RecordingClient()
+    asyncio.run(collect_vitals(client, start, end,  # type: ignore[arg-type]
+                               database=None, scrape_interval=scrape))
+    assert len(set(client.asked)) == 1
+    first, last, step = client.asked[0]
+    assert last == end
+    assert start <= first <= end
+    assert (end - first) / step == pytest.approx(round((end - first) / step))
+    assert end - first > end - start - step
+    assert (end - first) / step + 1 <= MAX_POINTS

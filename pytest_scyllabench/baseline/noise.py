@@ -322,11 +322,16 @@ def _t_interval(change: float, terms: Sequence[tuple[float, float]], baseline_me
         low, high = change - margin, change + margin
     if baseline_mean > 0:
         relative = (low / baseline_mean, high / baseline_mean)
-    else:
-        relative = (0.0, 0.0) if low == high == 0.0 else (-math.inf, math.inf)
+    else:  # each bound over a baseline of 0: infinite on its own side (as a bootstrap's)
+        relative = (_over_zero(low), _over_zero(high))
     return ChangeInterval(low=low, high=high, relative_low=relative[0],
                           relative_high=relative[1], confidence=confidence, method=method,
                           resamples=0)
+
+
+def _over_zero(change: float) -> float:
+    """``change`` relative to a baseline of 0: 0 for none, else infinite with its sign."""
+    return 0.0 if change == 0.0 else math.copysign(math.inf, change)
 
 
 #: Points of the grid on which :func:`t_quantile` integrates Student's density.

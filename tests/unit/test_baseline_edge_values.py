@@ -8,6 +8,7 @@ from typing import Any
 from test_baseline_support import record
 
 from pytest_scyllabench.baseline.compare import Verdict, compare
+from pytest_scyllabench.baseline.noise import welch_interval
 from pytest_scyllabench.baseline.record import BaselineRecord
 from pytest_scyllabench.baseline.rules import effective_rules, parse_rules
 
@@ -53,3 +54,17 @@ def test_a_null_throughput_of_one_repetition_falls_back_to_per_second_rates() ->
 
     assert change.verdict is Verdict.REGRESSION, str(change)
     assert change.interval is not None and change.interval.method == "per-second rates"
+
+
+def test_an_interval_over_a_baseline_of_zero_keeps_the_side_of_its_bounds() -> None:
+    # A p50 of 0 ms in every baseline run (operations faster than the histogram's unit):
+    # an interval of the change above 0 is +inf%..+inf% relative, not -inf%..+inf% (which
+    # read as holding zero beside a "regressed" verdict).
+    above = welch_interval([0.0, 0.0, 0.0], [0.5, 0.6, 0.55])
+    around = welch_interval([0.0, 0.0, 0.0], [-0.1, 0.6, 0.2])
+    still = welch_interval([0.0, 0.0, 0.0], [0.0, 0.0, 0.0])
+
+    assert above.low > 0 and above.relative_low == above.relative_high == math.inf
+    assert around.low < 0 < around.high
+    assert (around.relative_low, around.relative_high) == (-math.inf, math.inf)
+    assert (still.relative_low, still.relative_high) == (0.0, 0.0)

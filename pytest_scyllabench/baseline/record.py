@@ -355,8 +355,10 @@ def _sum(runs: Sequence[Measurement]) -> Measurement:
     ops = sum(run.ops for run in runs)
     duration = sum(run.duration for run in runs)
     names = sorted({name for run in runs for name in run.histograms})
+    # A run read with a null duration leaves the sum's rate unknown (NaN), not 0 ops/s.
+    rate = ops / duration if duration > 0 else math.nan if math.isnan(duration) else 0.0
     return Measurement(
-        achieved_rate=ops / duration if duration > 0 else 0.0, ops=ops, duration=duration,
+        achieved_rate=rate, ops=ops, duration=duration,
         histograms={name: merge_encoded([run.histograms[name] for run in runs
                                          if name in run.histograms]) for name in names},
         ops_per_s=tuple(rate for run in runs for rate in run.ops_per_s))

@@ -12,6 +12,7 @@ from pytest_scyllabench.baseline.compare import Verdict, compare
 from pytest_scyllabench.baseline.noise import welch_interval
 from pytest_scyllabench.baseline.record import BaselineRecord
 from pytest_scyllabench.baseline.rules import effective_rules, parse_rules
+from pytest_scyllabench.baseline.sessions import accumulate
 
 THROUGHPUT = effective_rules(parse_rules("throughput:-5%"))
 
@@ -86,3 +87,15 @@ def test_a_step_run_at_another_target_rate_is_flagged_and_not_gated() -> None:
         "differs: target_rate: 1000 -> 2000 ops/s")
     unthrottled = replace(record(1), target_rate=math.nan)
     assert compare(replace(record(2), target_rate=math.nan), unthrottled, {}).mismatch == ()
+
+
+def test_runs_summed_with_a_null_duration_have_no_throughput_rather_than_zero() -> None:
+    # Sessions pool the runs of a saved file: a run whose duration was null made the sum's
+    # rate 0 ops/s, then every comparison an "improvement" of +inf%.
+    damaged = edited(record(1).with_session("s1"), "merged", "duration_s")
+    pooled, problem = accumulate(damaged, record(2).with_session("s2"), 2)
+    assert problem is None and len(pooled.runs) == 2
+
+    assert math.isnan(pooled.merged.achieved_rate)
+    [change] = compare(record(3), pooled, THROUGHPUT).changes
+    assert change.verdict is Verdict.NO_DATA

@@ -23,8 +23,7 @@ Verdicts:
 When no noise estimate is possible (throughput of single runs that kept no per-second rates)
 the allowance alone decides. When the environments differ (database version, node count,
 instance types, loaders, tool...) the comparison is made but flagged: :attr:`Comparison.mismatch`
-names the fields, and :attr:`Comparison.regressions` is empty, so nothing is gated on it. So it
-is when the target rates differ (a step named by the user keeps its identity at another rate).
+names the fields, and :attr:`Comparison.regressions` is empty, so nothing is gated on it.
 
 A regression reads (the baseline's sessions and runs after the interval)::
 
@@ -208,11 +207,6 @@ def compare(current: BaselineRecord, baseline: BaselineRecord, rules: Mapping[st
         ("profile", baseline.identity.profile, current.identity.profile),
         ("test", baseline.identity.test, current.identity.test),
         ("step", baseline.identity.step, current.identity.step)) if before != after]
-    before, after = baseline.target_rate, current.target_rate
-    if before != after and not (math.isnan(before) and math.isnan(after)):
-        # A step named by the user keeps its identity when its rate is changed: another
-        # load, not a regression or an improvement (nor are its runs pooled, see sessions).
-        mismatch.append(f"target_rate: {before:g} -> {after:g} ops/s")
     mismatch.extend(baseline.environment.differences(current.environment))
     context = _Context(current, baseline, rules, resamples, confidence, seed)
     changes = tuple(context.compare(rule) for rule in rules.values())

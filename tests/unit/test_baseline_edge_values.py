@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from typing import Any
 
 from test_baseline_support import record
@@ -70,23 +69,6 @@ def test_an_interval_over_a_baseline_of_zero_keeps_the_side_of_its_bounds() -> N
     assert around.low < 0 < around.high
     assert (around.relative_low, around.relative_high) == (-math.inf, math.inf)
     assert (still.relative_low, still.relative_high) == (0.0, 0.0)
-
-
-def test_a_step_run_at_another_target_rate_is_flagged_and_not_gated() -> None:
-    # A step named by the user ("steady") keeps its identity when its rate is changed.
-    baseline = replace(record(1), target_rate=1000.0)
-
-    comparison = compare(record(2, scale=1.2), baseline, effective_rules(parse_rules("p99:+10%")),
-                         baseline_name="main")
-
-    assert comparison.mismatch == ("target_rate: 1000 -> 2000 ops/s",)
-    assert comparison.changes[0].verdict is Verdict.REGRESSION
-    assert comparison.regressions == [] and comparison.failure() is None
-    assert comparison.mismatch_message() == (
-        "test_write[2000] write@2000: not gated against baseline 'main': the environment "
-        "differs: target_rate: 1000 -> 2000 ops/s")
-    unthrottled = replace(record(1), target_rate=math.nan)
-    assert compare(replace(record(2), target_rate=math.nan), unthrottled, {}).mismatch == ()
 
 
 def test_runs_summed_with_a_null_duration_have_no_throughput_rather_than_zero() -> None:

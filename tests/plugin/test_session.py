@@ -208,6 +208,18 @@ def test_profile_thresholds_apply_and_markers_override_them(pytester: pytest.Pyt
                                  " > limit 1 ms*"])
 
 
+def run_two_loaders(pytester: pytest.Pytester, rate: int) -> pytest.RunResult:
+    """A session of two loaders (no warm-up) whose one test runs a 3 s step at ``rate``."""
+    pytester.makefile(".yaml", two=PROFILE.replace("warmup: {workload: write, rate: 50, "
+                                                   "seconds: 1}", "")
+                      + "loaders: {count: 2}\n")
+    pytester.makepyfile(test_bench=f"""
+        def test_write(scyllabench_step):
+            scyllabench_step("write", rate={rate}, duration=3, warmup=0)
+    """)
+    return pytester.runpytest("--scyllabench-profile=two.yaml", "-p", "no:cacheprovider")
+
+
 @pytest.mark.parametrize(("variable", "problem"), [
     ("FAKE_LOADER_FAIL", "loader-2: exited with code 3"),
     ("FAKE_LOADER_CORRUPT", "loader-2: *loader-2.hlog: line 6: payload is not an HdrHist*"),
@@ -216,14 +228,7 @@ def test_a_failed_loader_keeps_the_others_data(pytester: pytest.Pytester, sessio
                                                monkeypatch: pytest.MonkeyPatch, variable: str,
                                                problem: str) -> None:
     monkeypatch.setenv(variable, "loader-2")
-    pytester.makefile(".yaml", two=PROFILE.replace("warmup: {workload: write, rate: 50, "
-                                                   "seconds: 1}", "")
-                      + "loaders: {count: 2}\n")
-    pytester.makepyfile(test_bench="""
-        def test_write(scyllabench_step):
-            scyllabench_step("write", rate=100, duration=3, warmup=0)
-    """)
-    result = pytester.runpytest("--scyllabench-profile=two.yaml", "-p", "no:cacheprovider")
+    result = run_two_loaders(pytester, rate=100)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([f"*{problem}*"])
     trial = (session_dir / "trials" / "fake" / "latest").resolve()
@@ -237,22 +242,15 @@ def test_a_failed_loader_keeps_the_others_data(pytester: pytest.Pytester, sessio
     assert (saved.parent / "loader-2.out").exists()
 
 
-
 def test_a_rate_below_the_loader_count_fails_the_call_before_any_loader_starts(
         pytester: pytest.Pytester, session_dir: Path) -> None:
-    pytester.makefile(".yaml", two=PROFILE.replace("warmup: {workload: write, rate: 50, "
-                                                   "seconds: 1}", "")
-                      + "loaders: {count: 2}\n")
-    pytester.makepyfile(test_bench="""
-        def test_trickle(scyllabench_step):
-            scyllabench_step("write", rate=1, duration=3, warmup=0)
-    """)
-    result = pytester.runpytest("--scyllabench-profile=two.yaml", "-p", "no:cacheprovider")
+    result = run_two_loaders(pytester, rate=1)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["E * scyllabench_step: rate: 1 ops/s cannot be shared by 2 "
                                  "loader processes (at least 1 op/s each)*"])
     trial = (session_dir / "trials" / "fake" / "latest").resolve()
     assert not list(trial.glob("*/*/loader-*.out"))  # no loader ran
+
 
 ANNOUNCER = """
 from pytest_scyllabench.provision import local

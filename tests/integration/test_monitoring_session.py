@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from pytest_scyllabench.monitor.exporters import NODE_EXPORTER_BINARY
 from pytest_scyllabench.monitor.prometheus import PROMETHEUS_BINARY
 from pytest_scyllabench.monitor.snapshot import serve_snapshot
 from pytest_scyllabench.paths import cache_dir
+from tests.ports import free_port
 
 pytestmark = [
     pytest.mark.integration,
@@ -105,12 +105,6 @@ def pytest_sessionfinish(session):
                    "prometheus": monitoring.prometheus.what if monitoring else "",
                    "url": monitoring.url if monitoring else ""}, out)
 """
-
-
-def free_port(address: str = "127.0.0.1") -> int:
-    with socket.socket() as probe:
-        probe.bind((address, 0))
-        return int(probe.getsockname()[1])
 
 
 def leftovers(*ports: int) -> list[tuple[int, str]]:

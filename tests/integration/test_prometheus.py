@@ -44,6 +44,7 @@ from pytest_scyllabench.monitor.snapshot import (
 from pytest_scyllabench.monitor.stack import Monitoring, MonitorOptions, WatchedHost
 from pytest_scyllabench.monitor.vitals import collect_vitals, wait_quiet
 from pytest_scyllabench.teardown import TeardownStack
+from tests.ports import free_port
 
 pytestmark = [
     pytest.mark.integration,
@@ -55,12 +56,6 @@ pytestmark = [
 
 LOCAL = MonitoredHost("local", "127.0.0.1", ("db", "loader", "monitor"))
 CASSANDRA_ADDRESS = "127.0.0.24"
-
-
-def free_port(address: str = "127.0.0.1") -> int:
-    with socket.socket() as probe:
-        probe.bind((address, 0))
-        return int(probe.getsockname()[1])
 
 
 def leftovers(*ports: int) -> list[tuple[int, str]]:

@@ -30,6 +30,7 @@ from pytest_scyllabench.monitor.stack import Monitoring, MonitorOptions
 from pytest_scyllabench.profile_schema import load_profile
 from pytest_scyllabench.provision.static import StaticProvisioner
 from pytest_scyllabench.teardown import TeardownStack
+from tests.ports import free_port
 
 pytestmark = [
     pytest.mark.integration,
@@ -54,12 +55,6 @@ static:
   workdir: {workdir}
 database: {{nodes: 1, replication_factor: 1}}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def ours(bed: TestBed) -> list[str]:

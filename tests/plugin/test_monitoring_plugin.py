@@ -5,11 +5,12 @@ quiet-cluster fixture waits within the profile's limit, or warns when it cannot 
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.ports import free_port
 
 pytest_plugins = ["pytester"]
 
@@ -52,12 +53,6 @@ def test_write(scyllabench_step):
     result = scyllabench_step("write", rate=100, duration=1, warmup=0)
     assert result.ops == 100
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

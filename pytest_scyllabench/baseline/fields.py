@@ -15,6 +15,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pytest_scyllabench.profile_schema.fields import shown
+
 
 def get(data: Mapping[str, Any], key: str, where: str) -> Any:
     """``data[key]``; ``KeyError`` naming ``<where>.<key>`` when it is missing."""
@@ -89,5 +91,4 @@ def _show(value: Any) -> str:
         return "an object"
     if isinstance(value, list | tuple):
         return "a list"
-    shown = repr(value)
-    return shown if len(shown) <= 40 else f"{shown[:37]}..."
+    return shown(value, 40)  # repr, cut; an integer too long for repr described

@@ -117,11 +117,11 @@ def read_inventory(path: Path) -> Inventory:
         problem = "nested too deeply" if isinstance(exc, RecursionError) else exc
         raise ConfigError(f"{path}: not an inventory of pytest-scyllabench: {problem}") from None
     try:
-        hosts = _strings(data, Inventory, "")
-        listed = hosts.pop("hosts")
+        top = _strings(data, Inventory, "")
+        listed = top.pop("hosts")
         if not isinstance(listed, list):
             raise ValueError("hosts: expected a list")
-        inventory = Inventory(**hosts, hosts=tuple(
+        inventory = Inventory(**top, hosts=tuple(
             InventoryHost(**_strings(host, InventoryHost, f"hosts[{number}]."))
             for number, host in enumerate(listed)))
     except ValueError as exc:

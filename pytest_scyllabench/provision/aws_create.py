@@ -143,6 +143,14 @@ def create_security_group(ec2: Ec2, ledger: Ledger, name: str, vpc_id: str, cidr
     return group_id
 
 
+def launch_tag_kinds(market: str) -> tuple[str, ...]:
+    """What ``run_instances`` creates, hence tags, for a role: every instance has volumes and a
+    network interface; a spot one also has its spot request (EC2 refuses a launch that names a
+    kind it does not create, so the request kind is only named for spot)."""
+    kinds = ("instance", "volume", "network-interface")
+    return (*kinds, "spot-instances-request") if market == "spot" else kinds
+
+
 def launch(ec2: Ec2, ledger: Ledger, *, run_id: str, role_name: str, role: RoleSpec,
            spec: AwsSpec, key_name: str, group_id: str, root_device: str,
            tags: Mapping[str, str]) -> list[Instance]:
@@ -158,7 +166,7 @@ def launch(ec2: Ec2, ledger: Ledger, *, run_id: str, role_name: str, role: RoleS
         "ClientToken": f"{run_id}-{role_name}"[:64],
         "MetadataOptions": {"HttpTokens": "required"},
         "TagSpecifications": [{"ResourceType": kind, "Tags": tag_list(role_tags)}
-                              for kind in ("instance", "volume")],
+                              for kind in launch_tag_kinds(role.market)],
     }
     if root_device:
         request["BlockDeviceMappings"] = [{"DeviceName": root_device, "Ebs": {

@@ -26,6 +26,9 @@ from pytest_scyllabench.execute.packages import apt_install
 POLL_INTERVAL = 0.25
 #: Seconds one HTTP request may take.
 HTTP_TIMEOUT = 10.0
+#: Seconds an admin call that writes the TSDB may take (a snapshot persists the head block,
+#: ``clean_tombstones`` rewrites blocks: minutes on a long session with many hosts).
+ADMIN_TIMEOUT = 300.0
 #: Prometheus answers a PromQL query within this (server side), before our socket gives up.
 QUERY_TIMEOUT = "8s"
 
@@ -86,16 +89,19 @@ class PrometheusClient:
         """GET a JSON API endpoint; its ``data`` field."""
         return await self._json("GET", path, params)
 
-    async def post(self, path: str, params: Params = ()) -> Any:
-        """POST a form to a JSON API endpoint; its ``data`` field (``None`` for 204)."""
-        return await self._json("POST", path, params)
+    async def post(self, path: str, params: Params = (), *, timeout: float | None = None) -> Any:
+        """POST a form to a JSON API endpoint; its ``data`` field (``None`` for 204).
+        ``timeout`` (seconds) replaces the client's own for this call."""
+        return await self._json("POST", path, params, timeout)
 
-    async def _json(self, method: str, path: str, params: Params) -> Any:
+    async def _json(self, method: str, path: str, params: Params,
+                    timeout: float | None = None) -> Any:
         if method == "GET":
             url, data = self.url(path, params), None
         else:
             url, data = self.url(path), urllib.parse.urlencode(list(params)).encode()
-        status, body = await asyncio.to_thread(_request, url, method, data, self.timeout)
+        status, body = await asyncio.to_thread(_request, url, method, data,
+                                               self.timeout if timeout is None else timeout)
         if status == 204 or not body.strip():
             return None
         try:

@@ -29,6 +29,7 @@ from pytest_scyllabench.errors import CommandError, MonitoringError
 from pytest_scyllabench.execute.base import RunningProcess
 from pytest_scyllabench.execute.local import LocalExecutor
 from pytest_scyllabench.monitor.client import (
+    ADMIN_TIMEOUT,
     POLL_INTERVAL,
     PrometheusClient,
     binary_version,
@@ -97,7 +98,7 @@ async def take_snapshot(prometheus: Prometheus, trials_dir: Path, name: str = "p
     if catch_up > 0 and not await scraped_since(prometheus.client, time.time(), catch_up):
         log.info("%s: not every target was scraped within %g s; snapshotting anyway",
                  prometheus.what, catch_up)
-    data = await prometheus.client.post("/api/v1/admin/tsdb/snapshot")
+    data = await prometheus.client.post("/api/v1/admin/tsdb/snapshot", timeout=ADMIN_TIMEOUT)
     snapshot = data.get("name") if isinstance(data, dict) else None
     if not isinstance(snapshot, str) or not _NAME.match(snapshot):
         raise MonitoringError(f"{prometheus.what}: unexpected snapshot answer {data!r}")
@@ -138,8 +139,9 @@ async def delete_series(prometheus: Prometheus, match: str = ALL_SERIES,
         params.append(("start", f"{start:.3f}"))
     if end is not None:
         params.append(("end", f"{end:.3f}"))
-    await prometheus.client.post("/api/v1/admin/tsdb/delete_series", params)
-    await prometheus.client.post("/api/v1/admin/tsdb/clean_tombstones")
+    await prometheus.client.post("/api/v1/admin/tsdb/delete_series", params,
+                                 timeout=ADMIN_TIMEOUT)
+    await prometheus.client.post("/api/v1/admin/tsdb/clean_tombstones", timeout=ADMIN_TIMEOUT)
 
 
 def unpack(archive: Path, target: Path) -> None:

@@ -8,6 +8,7 @@ import http.server
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,11 +41,16 @@ ROUTES: dict[str, tuple[int, str]] = {
     "/truncated": (200, "=" + (DATA / "targets.json").read_text()[:700]),
     "/latin1": (200, "=\udcff\udcfe{}"),
     "/failed": (200, '={"status":"error","errorType":"execution","error":"query timed out"}'),
+    "/slow": (200, '={"status":"success","data":{"name":"slow"}}'),
 }
+#: Seconds the ``/slow`` route waits before it answers.
+SLOW = 1.0
 
 
 class Replay(http.server.BaseHTTPRequestHandler):
     def _answer(self) -> None:
+        if self.path.startswith("/slow"):
+            time.sleep(SLOW)
         status, source = ROUTES.get(self.path.split("?")[0], (404, "=404 page not found\n"))
         body = (source[1:].encode(errors="surrogateescape") if source.startswith("=")
                 else (DATA / source).read_bytes())
@@ -75,6 +81,14 @@ def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def test_a_call_given_its_own_timeout_outlasts_the_clients(server: str) -> None:
+    client = PrometheusClient(server, timeout=SLOW / 4)
+    with pytest.raises(MonitoringError, match=r"POST .*/slow: .*timed out"):
+        asyncio.run(client.post("/slow"))
+    assert asyncio.run(client.post("/slow", timeout=SLOW * 10)) == {"name": "slow"}
+    assert client.timeout == SLOW / 4
 
 
 def test_instant_query_and_pending_compactions(server: str) -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from pytest_scyllabench.errors import CommandError, MonitoringError
 from pytest_scyllabench.execute.base import CommandResult
+from pytest_scyllabench.monitor.client import ADMIN_TIMEOUT, HTTP_TIMEOUT
 from pytest_scyllabench.monitor.snapshot import take_snapshot
 
 SNAPSHOT = "20260102T030405Z-0123456789abcdef"
@@ -40,8 +41,14 @@ class CopyingExecutor:
 
 
 class FakeClient:
-    async def post(self, path: str, params: Any = ()) -> Any:
+    timeouts: list[float | None]
+
+    def __init__(self) -> None:
+        self.timeouts = []
+
+    async def post(self, path: str, params: Any = (), *, timeout: float | None = None) -> Any:
         assert path == "/api/v1/admin/tsdb/snapshot"
+        self.timeouts.append(timeout)
         return {"name": SNAPSHOT}
 
 
@@ -71,6 +78,14 @@ def test_a_complete_copy_becomes_the_archive(tmp_path: Path) -> None:
     assert taken.size == len(executor.written)
     assert sorted(p.name for p in (tmp_path / "t").iterdir()) == ["prometheus.tar.gz"]
     assert removed(executor)
+
+
+def test_the_snapshot_call_may_take_longer_than_a_query(tmp_path: Path) -> None:
+    """Prometheus persists its head block before it answers: minutes on a big TSDB."""
+    prometheus = FakePrometheus(CopyingExecutor())
+    take(prometheus, tmp_path)
+    assert prometheus.client.timeouts == [ADMIN_TIMEOUT]
+    assert ADMIN_TIMEOUT > HTTP_TIMEOUT
 
 
 def test_a_copy_cut_short_by_a_full_disk_leaves_no_archive(tmp_path: Path) -> None:

@@ -163,6 +163,14 @@ def check_profile(profile: Profile, source: str,
                            f"{', '.join(sorted(profile.workloads))}")
     at_least(warmup.rate, 1, source, "warmup.rate")
     at_least(warmup.seconds, 1, source, "warmup.seconds")
+    processes = profile.loaders.count * profile.loaders.processes
+    if warmup.workload and warmup.rate < processes:
+        # Every loader process gets at least 1 op/s (the step's own check, found here before
+        # the cluster starts rather than at the warm-up after it).
+        raise ProfileError(source, "warmup.rate",
+                           f"{warmup.rate} ops/s cannot be shared by {processes} loader "
+                           f"processes (loaders.count x loaders.processes; at least 1 op/s "
+                           "each)")
     for name, value in profile.thresholds.items():
         try:
             parse_threshold(name, value)

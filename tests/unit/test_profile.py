@@ -107,6 +107,17 @@ def test_warmup_must_name_a_workload(tmp_path: Path) -> None:
     assert "warmup.workload: no workload 'w2'; known: w1" in error_of(write(tmp_path, text))
 
 
+def test_warmup_rate_must_give_every_loader_process_an_operation(tmp_path: Path) -> None:
+    base = ("workloads:\n  w1:\n    mix: {write: 1}\nloaders: {count: 2, processes: 3}\n"
+            "warmup: {workload: w1, rate: %d}\n")
+    message = error_of(write(tmp_path, base % 5))
+    assert "warmup.rate: 5 ops/s cannot be shared by 6 loader processes" in message
+    assert load_profile(write(tmp_path, base % 6)).warmup.rate == 6
+    # No warm-up workload: its rate is not used.
+    no_warmup = base.replace("workload: w1, ", "") % 5
+    assert load_profile(write(tmp_path, no_warmup)).warmup.rate == 5
+
+
 def test_thresholds_are_checked_at_load(tmp_path: Path) -> None:
     assert "thresholds.p98: " in error_of(write(tmp_path, "thresholds: {p98: 10ms}\n"))
     assert "thresholds.p99: " in error_of(write(tmp_path, "thresholds: {p99: soon}\n"))

@@ -243,7 +243,7 @@ class BuiltinTool:
         if self._datacenter:
             argv += ["--datacenter", self._datacenter]
         if self._request_timeout is not None:
-            argv += ["--request-timeout", f"{self._request_timeout:g}"]
+            argv += ["--request-timeout", repr(float(self._request_timeout))]
         if inv.summary:
             argv += ["--summary", inv.summary]
         return argv
@@ -261,8 +261,8 @@ class BuiltinTool:
                               f"the built-in loader needs an HDR log path")
         return [
             *self._common("run", step.workload, invocation),
-            "--rate", str(invocation.rate), "--duration", f"{step.duration:g}",
-            "--warmup", f"{step.warmup:g}", "--concurrency", str(step.concurrency),
+            "--rate", str(invocation.rate), "--duration", repr(float(step.duration)),
+            "--warmup", repr(float(step.warmup)), "--concurrency", str(step.concurrency),
             "--connections", str(step.connections),
             "--start-at", f"{invocation.start_at:.3f}", "--hdr-log", invocation.hdr_log]
 

@@ -375,6 +375,10 @@ class CassandraStressTool:
         measure_end = max(ends) - GRID_GUARD
         ops, failed, previous = 0, 0, 0
         for (start, _), row in zip(spans, console.rows, strict=True):
+            if row.ops < previous:
+                raise StressError(f"loader {loader}: {files.stdout}: its operations since the "
+                                  f"start go back from {previous} to {row.ops} at "
+                                  f"{row.elapsed:g} s (not cassandra-stress progress lines)")
             if measure_start - SLACK <= start < measure_end - SLACK:
                 ops += row.ops - previous
                 failed += row.errors
@@ -467,11 +471,17 @@ def parse_row(line: str) -> ConsoleRow | None:
     fields = [field.strip() for field in line.split(",")]
     if len(fields) != _ROW_FIELDS or fields[0] != "total":
         return None
+    counts = fields[1], fields[13]
+    if not all(count.isascii() and count.isdigit() for count in counts):
+        return None  # int() would take "-3", "1_000" and other scripts' digits
     try:
-        return ConsoleRow(ops=int(fields[1]), rate=float(fields[2]), p99_ms=float(fields[8]),
-                          elapsed=float(fields[11]), errors=int(fields[13]))
+        elapsed = float(fields[11])
+        row = ConsoleRow(ops=int(fields[1]), rate=float(fields[2]), p99_ms=float(fields[8]),
+                         elapsed=elapsed, errors=int(fields[13]))
     except ValueError:
         return None
+    # Latencies of an interval without operations print as NaN; its time is always a time.
+    return row if math.isfinite(elapsed) and elapsed >= 0 else None
 
 
 def parse_console(text: str, loader: str, path: Path | str) -> ConsoleReport:
@@ -505,7 +515,7 @@ def parse_console(text: str, loader: str, path: Path | str) -> ConsoleReport:
 def _total(block: Mapping[str, str], key: str, loader: str, path: Path | str) -> int:
     """``Total errors : 1,216 [READ: 1,216]`` -> 1216."""
     value = block.get(key, "").split("[")[0].replace(",", "").strip()
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         raise StressError(f"loader {loader}: {path}: bad or missing {key!r} in 'Results:' "
                           f"({block.get(key)!r})")
     return int(value)

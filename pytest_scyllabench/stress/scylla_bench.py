@@ -29,6 +29,8 @@ of the methods below):
   is write response time. :meth:`ScyllaBenchTool.canonical_tag` therefore needs the step.
 * ``-max-rate`` is split over the ``-concurrency`` goroutines by integer division, a goroutine
   at 0 ops/s running unthrottled: the concurrency is lowered to a divisor of the loader's rate.
+* ``-workload sequential`` starts every run at ``-partition-offset``: with several loaders
+  each sweeps its own contiguous share of the keys (``uniform`` loaders draw from all of them).
 * Every run first creates keyspace ``-keyspace`` (NetworkTopologyStrategy,
   ``-replication-factor``) and table ``-table (pk bigint, ck bigint, v blob)`` if missing;
   there is no schema-only mode.
@@ -64,6 +66,7 @@ from pytest_scyllabench.stress.base import (
     LoaderSummary,
     Progress,
     log_window,
+    workload_field,
 )
 from pytest_scyllabench.stress.step import Step, Workload
 
@@ -290,8 +293,13 @@ class ScyllaBenchTool:
         if step.connections < 1:
             raise ConfigError(f"{where}: connections must be at least 1, not {step.connections}")
         workload = "sequential" if step.workload.distribution == "sequential" else "uniform"
+        if workload == "sequential":
+            offset, count = _sequential_share(step.workload, invocation)
+            keys = ["-partition-offset", str(offset), "-partition-count", str(count)]
+        else:
+            keys = ["-partition-count", str(step.workload.partitions)]
         argv = [*self._common(step.workload, invocation), "-mode", mode, "-workload", workload,
-                "-partition-count", str(step.workload.partitions),
+                *keys,
                 "-concurrency", str(_concurrency(step, invocation.rate, where)),
                 "-connection-count", str(step.connections),
                 "-max-rate", str(max(invocation.rate, 0)), "-duration", _go_seconds(total + TAIL),
@@ -419,6 +427,23 @@ def _check_workload(workload: Workload) -> None:
         raise ConfigError(f"{where}: partitions must be at least 1, not {workload.partitions}")
     if workload.row_size < 1:
         raise ConfigError(f"{where}: row_size must be at least 1 byte, not {workload.row_size}")
+
+
+def _sequential_share(workload: Workload, inv: Invocation) -> tuple[int, int]:
+    """``(offset, count)``: this loader's contiguous share of the keys of a sequential step.
+
+    Every loader would otherwise sweep the same keys in the same order (scylla-bench starts
+    each run at ``-partition-offset``); the shares, split as the populate phase splits its
+    rows, cover every key once.
+    """
+    partitions = workload.partitions
+    base, rest = divmod(partitions, inv.count)
+    count = base + (1 if inv.index < rest else 0)
+    if count < 1:
+        raise ConfigError(f"{workload_field(workload, 'partitions')}: {partitions} leaves "
+                          f"loader {inv.loader} no key of a sequential distribution over "
+                          f"{inv.count} loaders")
+    return base * inv.index + min(inv.index, rest), count
 
 
 def _concurrency(step: Step, rate: int, where: str) -> int:

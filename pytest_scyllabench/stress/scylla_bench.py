@@ -93,15 +93,17 @@ _LATENCY_TYPE = {"co-fixed": "fixed-coordinated-omission", "raw": "raw"}
 _HINT = ("install Go 1.25 or later (Debian package golang, or https://go.dev/dl), "
          "or give the tool a prebuilt scylla-bench binary")
 
-# Go's time.Duration.String(): "0s", "144µs", "2.1s", "1m0.5s".
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?)(ns|us|µs|μs|ms|s|m|h)")
-_DURATION = re.compile(rf"(?:{_DURATION_PART.pattern})+")
+# Go's time.Duration.String(): "0s", "144µs", "2.1s", "1m0.5s". re.ASCII: \d is 0-9 only
+# (int() and float() would read other scripts' digits).
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?)(ns|us|µs|μs|ms|s|m|h)", re.ASCII)
+_DURATION = re.compile(rf"(?:{_DURATION_PART.pattern})+", re.ASCII)
 _UNIT_S = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0,
            "h": 3600.0}
 _PROGRESS = re.compile(r"\s*(?P<time>\S+)\s+(?P<ops>\d+)\s+(?P<rows>\d+)\s+(?P<errors>\d+)"
-                       r"(?:\s+(?P<max>\S+)\s+(?P<p999>\S+)\s+(?P<p99>\S+)(?:\s+\S+){4})?\s*")
-_TOTAL_OPS = re.compile(r"Total ops:\s+(\d+)\s*")
-_TOTAL_ERRORS = re.compile(r"Total errors:\s+(\d+)\s*")
+                       r"(?:\s+(?P<max>\S+)\s+(?P<p999>\S+)\s+(?P<p99>\S+)(?:\s+\S+){4})?\s*",
+                       re.ASCII)
+_TOTAL_OPS = re.compile(r"Total ops:\s+(\d+)\s*", re.ASCII)
+_TOTAL_ERRORS = re.compile(r"Total errors:\s+(\d+)\s*", re.ASCII)
 _CRITICAL = "Following critical errors were caught during the run:"
 _TAG = re.compile(r"(?P<kind>co-fixed|raw)(?:-(?P<op>read|write))?(?:-latency)?")
 
@@ -296,11 +298,14 @@ class ScyllaBenchTool:
         if workload == "sequential":
             offset, count = _sequential_share(step.workload, invocation)
             keys = ["-partition-offset", str(offset), "-partition-count", str(count)]
+            # Goroutine i sweeps keys offset + i * count // concurrency...: one without a key
+            # of its own would write the key after the share, over and over.
+            goroutines = _concurrency(step, invocation.rate, where, limit=count)
         else:
             keys = ["-partition-count", str(step.workload.partitions)]
+            goroutines = _concurrency(step, invocation.rate, where)
         argv = [*self._common(step.workload, invocation), "-mode", mode, "-workload", workload,
-                *keys,
-                "-concurrency", str(_concurrency(step, invocation.rate, where)),
+                *keys, "-concurrency", str(goroutines),
                 "-connection-count", str(step.connections),
                 "-max-rate", str(max(invocation.rate, 0)), "-duration", _go_seconds(total + TAIL),
                 "-hdr-latency-file", invocation.hdr_log, "-hdr-latency-units", "us",
@@ -446,11 +451,12 @@ def _sequential_share(workload: Workload, inv: Invocation) -> tuple[int, int]:
     return base * inv.index + min(inv.index, rest), count
 
 
-def _concurrency(step: Step, rate: int, where: str) -> int:
-    """The largest divisor of ``rate`` not above the step's concurrency (0 rate: unchanged)."""
-    wanted = step.concurrency
-    if wanted < 1:
-        raise ConfigError(f"{where}: concurrency must be at least 1, not {wanted}")
+def _concurrency(step: Step, rate: int, where: str, limit: int | None = None) -> int:
+    """The largest divisor of ``rate`` not above the step's concurrency (0 rate: unchanged),
+    nor above ``limit`` when given (the keys of a sequential share)."""
+    if step.concurrency < 1:
+        raise ConfigError(f"{where}: concurrency must be at least 1, not {step.concurrency}")
+    wanted = step.concurrency if limit is None else max(1, min(step.concurrency, limit))
     if rate <= 0:
         return wanted
     best = max(d for d in range(1, min(wanted, rate) + 1) if rate % d == 0)

@@ -132,3 +132,39 @@ def test_builtin_durations_are_passed_exactly(seconds: float) -> None:
     argv = BuiltinTool(python="python3").step_command(step, invocation(0, 1, rate=10))
     assert float(option_value(argv, "--duration")) == seconds
     assert float(option_value(argv, "--warmup")) == seconds / 7
+
+
+def test_scylla_bench_sequential_runs_no_more_goroutines_than_keys_in_its_share() -> None:
+    # scylla-bench gives goroutine i of a sequential run rows offset + i * keys // concurrency;
+    # with more goroutines than keys, the extra ones write the key after the share, over and
+    # over (a key of the next loader, or none of the workload's).
+    few = Workload("few", {"write": 1.0}, partitions=50, distribution="sequential")
+    got = go_flags(ScyllaBenchTool().step_command(Step(few, rate=1000, duration=5,
+                                                       concurrency=128), invocation(0, 1, 1000)))
+    assert got["concurrency"] == "50" and 1000 % 50 == 0
+    shared = go_flags(ScyllaBenchTool().step_command(Step(few, rate=1000, duration=5,
+                                                          concurrency=128),
+                                                     invocation(1, 2, 500)))
+    assert (shared["partition-count"], shared["concurrency"]) == ("25", "25")
+
+
+# -- scylla-bench: numbers are ASCII digits ---------------------------------------------------
+
+
+@pytest.mark.parametrize("line", [
+    "   2s     \u0668\u0660\u0661     801      2 ",          # Arabic-Indic operations
+    "   \u0662s     801     801      2 ",                     # ... and time
+    "   2s     801     801      2 9.8ms  6.1ms  \u0662.3ms 1.1ms  900µs  512µs  640µs ",
+])
+def test_scylla_bench_progress_of_other_digits_is_not_progress(line: str) -> None:
+    assert ScyllaBenchTool().parse_progress(line, "l") is None
+
+
+def test_scylla_bench_totals_of_other_digits_are_not_totals(tmp_path: Path) -> None:
+    out = tmp_path / "out.txt"
+    out.write_text("Configuration\n   1s     10     10      0 \n\nResults\n"
+                   "Total ops:    \u0661\u0660\n")
+    files = LoaderFiles(hdr_log=tmp_path / "absent.hlog", summary=tmp_path / "absent.json",
+                        stdout=out)
+    with pytest.raises(StressError, match="Total ops"):
+        ScyllaBenchTool().summarize("l", Step(SEQUENTIAL, rate=10, duration=1, warmup=0), files)

@@ -296,7 +296,9 @@ class _Plan:
             chosen = self.counted[begin:end]
             if not np.any(chosen):
                 continue
-            first = int(self.point[begin])
+            # The batch's points count from its earliest interval, counted or not
+            # (:meth:`batch`); its first interval is a counted one (:meth:`_series_first`).
+            first = int(self.point[begin:end].min())
             used = np.unique(self.point[begin:end][chosen]) - first
             for local in used.tolist():
                 found[first + local] = (int(result.point_counts[local]),

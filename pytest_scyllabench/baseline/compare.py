@@ -7,7 +7,7 @@ absolute (ms or ops/s) and relative to the baseline, with a confidence interval
 (:mod:`pytest_scyllabench.baseline.noise`: when a side holds the runs of two sessions or more,
 the interval of a new session against them (between-session variance included); else Welch's
 t over the repetitions when both sides have two or more, else a bootstrap over the histograms'
-counts, or over the per-second rates for throughput). With repetitions,
+counts, or Welch's t over the per-second rates for throughput). With repetitions,
 the means of per-run values only estimate the noise: the values shown and judged are still
 those of the merged histograms (percentiles are never averaged).
 
@@ -18,7 +18,8 @@ Verdicts:
   that side. A change beyond the allowance that the noise could explain is not a regression.
 * **improvement**: the same, in the good direction.
 * **within noise**: anything else (identical runs land here).
-* **no data**: a side recorded no operations of the metric's kind; nothing was compared.
+* **no data**: a side recorded no operations of the metric's kind, or a single run too few to
+  estimate its noise (:data:`~.noise.MIN_OPERATIONS`); nothing was compared.
 
 When no noise estimate is possible (throughput of single runs that kept no per-second rates)
 the allowance alone decides. When the environments differ (database version, node count,
@@ -44,13 +45,13 @@ import numpy as np
 
 from pytest_scyllabench.baseline.noise import (
     CONFIDENCE,
+    MIN_OPERATIONS,
     NANOSECONDS_PER_MS,
     RESAMPLES,
     SECONDS,
     ChangeInterval,
     HistogramResampler,
     histogram_interval,
-    means_interval,
     sessions_interval,
     welch_interval,
 )
@@ -289,9 +290,10 @@ class _Context:
                                       [run.achieved_rate for run in current.repetitions],
                                       confidence=self.confidence)
         elif len(seconds[0]) >= 2 and len(seconds[1]) >= 2:
-            interval = means_interval(seconds[0], seconds[1],
-                                      rng=self.rng("throughput"), resamples=self.resamples,
-                                      confidence=self.confidence, method=SECONDS)
+            # Welch's t, not a bootstrap of the means: a step of a few seconds has a few
+            # rates, and a bootstrap of two or three means is far too narrow (noise module).
+            interval = welch_interval(seconds[0], seconds[1], confidence=self.confidence,
+                                      method=SECONDS)
         return MetricChange(current.identity, rule, before, after, interval,
                             verdict(rule, before, after, interval),
                             baseline_sessions=self.sessions, baseline_runs=self.runs)
@@ -312,6 +314,15 @@ class _Context:
         before = self._value(baseline, "baseline", -1, name, percentile)
         after = self._value(current, "current", -1, name, percentile)
         interval = self._repetitions_interval(rule, name, percentile)
+        few = [f"{side} {self._count(side, -1, name)}" for side in self.sides
+               if self._count(side, -1, name) < MIN_OPERATIONS]
+        if interval is None and few:
+            return MetricChange(current.identity, rule, before, after, None,
+                                Verdict.NO_DATA, kind=kind,
+                                note=f"too few operations to see the noise of one run "
+                                     f"({', '.join(few)}; {MIN_OPERATIONS} or more, or "
+                                     f"repeat the step)",
+                                baseline_sessions=self.sessions, baseline_runs=self.runs)
         if interval is None:
             interval = histogram_interval(self._resampler("baseline", name),
                                           self._resampler("current", name), percentile,

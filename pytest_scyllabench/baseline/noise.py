@@ -15,9 +15,12 @@ Three sources of noise, the best one first:
   multinomial over its buckets with the run's total count, and the percentile is computed on
   each resample as :func:`~pytest_scyllabench.hdr.merge.values_at_percentiles` computes it.
   This sees sampling noise only; it assumes independent operations, so it is narrower than
-  the run-to-run variation (operations are correlated in time). The bootstrap of ``max`` is
-  coarse (a resample's max is never above the run's). For throughput, the per-second rates
-  of the measured window are resampled instead (:func:`means_interval` on them).
+  the run-to-run variation (operations are correlated in time). A run of fewer than
+  :data:`MIN_OPERATIONS` operations gives no estimate (the metric is not compared). The
+  bootstrap of ``max`` is coarse (a resample's max is never above the run's). For
+  throughput, the per-second rates of the measured window give Welch's interval instead (as
+  repetitions do: a step of a few seconds has a few rates, too few for a bootstrap of their
+  means).
 
 All resampling is vectorized with numpy and seeded: the same data give the same interval.
 Bootstrap intervals are percentile intervals of the absolute change (current - baseline) and
@@ -79,6 +82,12 @@ FloatArray = npt.NDArray[np.float64]
 RESAMPLES = 200
 CONFIDENCE = 0.95
 NANOSECONDS_PER_MS = 1_000_000.0
+
+#: Fewest operations of a run whose histogram is resampled: a percentile of fewer is one of
+#: a handful of values, whose resamples cannot show its noise (one operation gives the same
+#: value in every resample, so any change looked certain; with no change, two or three a side
+#: excluded zero in 10-35% of simulated comparisons).
+MIN_OPERATIONS = 10
 
 HISTOGRAM = "histogram"
 REPETITIONS = "repetitions"
@@ -245,11 +254,13 @@ def welch_interval(baseline: Sequence[float], current: Sequence[float], *,
     after = np.asarray(current, dtype=np.float64)
     if len(before) < 2 or len(after) < 2:
         raise ValueError("Welch's interval needs two values or more on each side")
-    terms = [(before.var(ddof=1) / len(before), len(before) - 1.0),
-             (after.var(ddof=1) / len(after), len(after) - 1.0)]
+    with np.errstate(over="ignore", invalid="ignore"):  # overflowing values: unbounded
+        terms = [(float(before.var(ddof=1)) / len(before), len(before) - 1.0),
+                 (float(after.var(ddof=1)) / len(after), len(after) - 1.0)]
+        change, baseline_mean = float(after.mean() - before.mean()), float(before.mean())
     # Welch-Satterthwaite, never below its exact minimum (rounding can put it a hair under 1
     # when one side has no spread).
-    return _t_interval(float(after.mean() - before.mean()), terms, float(before.mean()),
+    return _t_interval(change, terms, baseline_mean,
                        confidence=confidence, method=method,
                        min_freedom=min(len(before), len(after)) - 1.0)
 
@@ -312,13 +323,20 @@ def _t_interval(change: float, terms: Sequence[tuple[float, float]], baseline_me
     """Student's t interval of ``change`` whose variance is the sum of ``terms`` (each a
     variance estimate and its degrees of freedom; Welch-Satterthwaite, at least
     ``min_freedom``)."""
-    variance = sum(value for value, _ in terms)
+    with np.errstate(over="ignore", invalid="ignore"):  # numpy floats: inf, not an error
+        values = np.array([value for value, _ in terms], dtype=np.float64)
+        freedoms = np.array([freedom for _, freedom in terms], dtype=np.float64)
+        variance = float(values.sum())
+        spread = float((values[values != 0.0] ** 2 / freedoms[values != 0.0]).sum())
+        freedom = float(np.float64(variance) ** 2 / spread) if spread > 0 else math.inf
     if variance <= 0.0:
         low = high = change
+    elif not (math.isfinite(variance) and math.isfinite(change)) or math.isnan(freedom):
+        # Values beyond a float's range (a baseline edited by hand): nothing is known.
+        low, high = -math.inf, math.inf
     else:
-        spread = sum(value ** 2 / freedom for value, freedom in terms if value != 0.0)
-        freedom = max(variance ** 2 / spread, min_freedom)
-        margin = t_quantile(0.5 + confidence / 2.0, freedom) * math.sqrt(variance)
+        margin = (t_quantile(0.5 + confidence / 2.0, max(freedom, min_freedom))
+                  * math.sqrt(variance))
         low, high = change - margin, change + margin
     if baseline_mean > 0:
         relative = (low / baseline_mean, high / baseline_mean)

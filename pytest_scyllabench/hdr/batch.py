@@ -171,6 +171,9 @@ class _Adder:
             tag_keys, weights = tag_keys[keep], weights[keep]
             point_keys, point_weights = point_keys[keep[:prefix]], point_weights[keep[:prefix]]
         if extra:
+            if max((int(e[2].max()) for e in extra if len(e[2])), default=0) >= EXACT_FLOAT_SUM:
+                # A count the scalar reader read exactly that float64 weights would round.
+                weights, point_weights = weights.astype(np.int64), point_weights.astype(np.int64)
             tag_keys = np.concatenate([tag_keys, *(e[0] for e in extra)])
             weights = np.concatenate([weights, *(e[2].astype(weights.dtype) for e in extra)])
             point_keys = np.concatenate([point_keys, *(e[1] for e in extra if e[1] is not None)])

@@ -30,6 +30,7 @@ import numpy as np
 
 from pytest_scyllabench.errors import StressError
 from pytest_scyllabench.hdr.batch import Batch, BatchResult, run_batch
+from pytest_scyllabench.hdr.codec import sum_by
 from pytest_scyllabench.hdr.histogram import NANOSECONDS_PER_MS, Histogram, unit_name
 from pytest_scyllabench.hdr.layout import IntArray, Layout
 from pytest_scyllabench.hdr.log import HdrLog
@@ -271,8 +272,7 @@ class _Plan:
 
     def loader_ops(self, results: Sequence[BatchResult]) -> list[int]:
         totals = self._totals(results)
-        ops = np.bincount(self.log[self.counted], weights=totals[self.counted],
-                          minlength=len(self.logs))
+        ops = sum_by(self.log[self.counted], totals[self.counted], len(self.logs))
         return [int(value) for value in ops.tolist()]
 
     def loader_largest(self, results: Sequence[BatchResult]) -> list[int]:
@@ -284,7 +284,7 @@ class _Plan:
         log, point = self.log[chosen], self.point[chosen]
         keys = np.stack([log, point], axis=1)
         unique, inverse = np.unique(keys, axis=0, return_inverse=True)
-        sums = np.bincount(inverse.reshape(-1), weights=totals[chosen], minlength=len(unique))
+        sums = sum_by(inverse.reshape(-1), totals[chosen], len(unique))
         for (number, _), total in zip(unique.tolist(), sums.tolist(), strict=True):
             largest[number] = max(largest[number], int(total))
         return largest

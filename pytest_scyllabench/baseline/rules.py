@@ -25,6 +25,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from pytest_scyllabench.errors import ConfigError
 from pytest_scyllabench.result import PERCENTILES
 from pytest_scyllabench.stress.step import OPERATIONS
@@ -78,11 +80,19 @@ class Rule:
             f"{self.operation} {self.metric}")
 
     def __str__(self) -> str:
+        """The rule as written, with the fewest digits that read back as this rule (a record
+        keeps its rules as text): ``p99:+7%``, not ``p99:+7.000000000000001%``."""
         sign = "-" if self.direction < 0 else "+"
         if self.relative is not None:
-            return f"{self.name}:{sign}{_decimal(self.relative * 100)}%"
-        unit = "" if self.metric == THROUGHPUT else "ms"
-        return f"{self.name}:{sign}{_decimal(float(self.absolute or 0.0))}{unit}"
+            value, unit = self.relative * 100, "%"
+        else:
+            value, unit = float(self.absolute or 0.0), "" if self.metric == THROUGHPUT else "ms"
+        text = ""
+        for digits in range(1, 18):
+            text = f"{self.name}:{sign}{_decimal(value, digits)}{unit}"
+            if _reads_as(text, self):
+                break
+        return text
 
 
 def metric_names() -> list[str]:
@@ -243,10 +253,24 @@ def _metric(text: str, name: str) -> tuple[str, str]:
     return split
 
 
-def _decimal(value: float) -> str:
-    """``10``, ``0.5``, ``0.00001``: a number as a rule is written (no exponent)."""
-    text = f"{value:.9f}".rstrip("0").rstrip(".")
-    return text or "0"
+def _decimal(value: float, digits: int) -> str:
+    """``10``, ``0.5``, ``0.00001``: ``value`` to ``digits`` significant digits, as a rule is
+    written (no exponent)."""
+    return np.format_float_positional(value, precision=digits, unique=False, fractional=False,
+                                      trim="-")
+
+
+def _reads_as(text: str, rule: Rule) -> bool:
+    """Whether ``text`` reads back as ``rule`` (to a float's last digits: parsing ``36.127ms``
+    may itself land one unit of the last place away)."""
+    try:
+        read = parse_rule(text)
+    except ConfigError:
+        return False
+    return read is not None and all(
+        (mine is None) == (theirs is None)
+        and (mine is None or theirs is None or math.isclose(mine, theirs, rel_tol=1e-14))
+        for mine, theirs in ((rule.relative, read.relative), (rule.absolute, read.absolute)))
 
 
 def _direction_hint(name: str, metric: str) -> str:

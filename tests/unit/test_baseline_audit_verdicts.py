@@ -101,3 +101,14 @@ def test_welch_interval_of_overflowing_values_holds_everything() -> None:
 
     assert interval.low == -np.inf and interval.high == np.inf
     assert interval.side == 0
+
+
+@pytest.mark.parametrize("expression", ["p99:+0.0000000001ms", "p999:+0.3333333333ms",
+                                        "p50:+0.00000000001%", "throughput:-0.1234567890123",
+                                        "p99:+7%", "p90:+0.1ms"])
+def test_a_rule_saved_with_a_record_reads_back_as_the_same_rule(expression: str) -> None:
+    saved = replace(record(1), rules=parse_rules(expression))
+
+    data = saved.to_dict()
+    assert data["rules"] == expression
+    assert BaselineRecord.from_dict(data).rules == saved.rules

@@ -277,19 +277,21 @@ def sessions_interval(baseline: Sequence[Sequence[float]], current: Sequence[Seq
     after = [np.asarray(values, dtype=np.float64) for values in current]
     if not before or not after or any(len(values) == 0 for values in (*before, *after)):
         raise ValueError("every session needs one value or more")
-    before_mean = float(np.mean([values.mean() for values in before]))
-    after_mean = float(np.mean([values.mean() for values in after]))
-    if len(before) >= 2 and len(after) >= 2:
-        return welch_interval([values.mean() for values in before],
-                              [values.mean() for values in after],
-                              confidence=confidence, method=SESSIONS)
-    if len(before) >= 2:
-        terms = _new_session_terms(before, after[0])
-    elif len(after) >= 2:
-        terms = _new_session_terms(after, before[0])
-    else:
-        raise ValueError("a sessions interval needs two sessions or more on a side")
-    return _t_interval(after_mean - before_mean, terms, before_mean, confidence=confidence,
+    with np.errstate(over="ignore", invalid="ignore"):  # overflowing values: unbounded
+        before_mean = float(np.mean([values.mean() for values in before]))
+        after_mean = float(np.mean([values.mean() for values in after]))
+        if len(before) >= 2 and len(after) >= 2:
+            return welch_interval([values.mean() for values in before],
+                                  [values.mean() for values in after],
+                                  confidence=confidence, method=SESSIONS)
+        if len(before) >= 2:
+            terms = _new_session_terms(before, after[0])
+        elif len(after) >= 2:
+            terms = _new_session_terms(after, before[0])
+        else:
+            raise ValueError("a sessions interval needs two sessions or more on a side")
+        change = after_mean - before_mean
+    return _t_interval(change, terms, before_mean, confidence=confidence,
                        method=SESSIONS)
 
 

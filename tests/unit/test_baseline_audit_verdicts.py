@@ -3,6 +3,7 @@ throughput judged on a few seconds, a variance beyond any float in an edited bas
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import replace
 from typing import Any
 
@@ -14,6 +15,7 @@ from pytest_scyllabench.baseline.compare import Verdict, compare
 from pytest_scyllabench.baseline.noise import SECONDS, welch_interval
 from pytest_scyllabench.baseline.record import BaselineRecord, record_from_results
 from pytest_scyllabench.baseline.rules import Rule, effective_rules, parse_rules
+from pytest_scyllabench.baseline.sessions import accumulate
 
 
 def rules(expression: str) -> dict[str, Rule]:
@@ -112,3 +114,18 @@ def test_a_rule_saved_with_a_record_reads_back_as_the_same_rule(expression: str)
     data = saved.to_dict()
     assert data["rules"] == expression
     assert BaselineRecord.from_dict(data).rules == saved.rules
+
+
+def test_an_overflowing_baseline_of_several_sessions_warns_nothing() -> None:
+    sessions = accumulate(record([1, 2]).with_session("a"), record([5, 6]).with_session("b"),
+                          3)[0]
+    data: Any = sessions.to_dict()
+    data["repetitions"][0]["achieved_rate"] = 1e308  # a baseline edited by hand
+    baseline = BaselineRecord.from_dict(data)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        [change] = compare(record([3, 4]), baseline, rules("throughput:-5%")).changes
+
+    assert change.interval is not None and change.interval.side == 0
+    assert change.verdict is Verdict.NOISE

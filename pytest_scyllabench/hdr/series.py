@@ -25,6 +25,7 @@ from typing import Any
 
 from pytest_scyllabench.hdr.batch import SERIES_PERCENTILE
 from pytest_scyllabench.hdr.histogram import MICROSECONDS, NANOSECONDS_PER_MS, Histogram
+from pytest_scyllabench.hdr.layout import Layout
 from pytest_scyllabench.hdr.log import HdrLog
 from pytest_scyllabench.hdr.pipeline import SeriesPoint, merge
 from pytest_scyllabench.hdr.window import Window
@@ -51,7 +52,11 @@ class SeriesBuilder:
         return math.floor((start - self._window.start) / self._grid + 0.5)
 
     def add(self, start: float, histogram: Any) -> None:
-        """Add one interval's histogram (ours or hdrh's); in non-decreasing ``start`` order."""
+        """Add one interval's histogram (ours or hdrh's); in non-decreasing ``start`` order.
+
+        Histograms of one point may have different layouts (auto-resized, or other loaders'):
+        the point is merged at the coarsest of them, as the merge does.
+        """
         index = self.bucket(start)
         if self._open is not None and index < self._open:
             raise ValueError(f"interval at {start} added after grid point {self._open}: "
@@ -62,6 +67,11 @@ class SeriesBuilder:
             self._close()
             self._open = index
             self._histogram = Histogram(histogram.layout, value_unit_ns=histogram.value_unit_ns)
+        target = Layout.coarsest([self._histogram.layout, histogram.layout])
+        if target != self._histogram.layout:  # a larger or coarser one: grow into it
+            grown = Histogram(target, value_unit_ns=self._histogram.value_unit_ns)
+            grown.add(self._histogram)
+            self._histogram = grown
         self._histogram.add(histogram)
 
     def points(self) -> list[SeriesPoint]:

@@ -117,8 +117,9 @@ class Layout:
         """Highest value equivalent to each counts index (``highestEquivalentValue``)."""
         index = np.asarray(indices, dtype=np.int64)
         bucket = np.maximum((index >> self.half_magnitude) - 1, 0)
-        highest: IntArray = self.value_at(index) + (np.int64(1) << (
-            bucket + self.unit_magnitude)) - 1
+        # Width minus one first: the last bucket of a layout up to 2**63 - 1 ends there.
+        highest: IntArray = self.value_at(index) + ((np.int64(1) << (
+            bucket + self.unit_magnitude)) - 1)
         return highest
 
     def convert(self, indices: npt.ArrayLike, target: Layout) -> IntArray:

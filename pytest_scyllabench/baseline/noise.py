@@ -226,26 +226,6 @@ def histogram_interval(baseline: HistogramResampler, current: HistogramResampler
                            confidence=confidence, method=HISTOGRAM)
 
 
-def bootstrap_means(values: Sequence[float], resamples: int,
-                    rng: np.random.Generator) -> FloatArray:
-    """Means of ``resamples`` resamples (with replacement) of ``values``."""
-    data = np.asarray(values, dtype=np.float64)
-    picks = rng.integers(0, len(data), size=(resamples, len(data)))
-    means: FloatArray = data[picks].mean(axis=1)
-    return means
-
-
-def means_interval(baseline: Sequence[float], current: Sequence[float], *,
-                   rng: np.random.Generator, resamples: int = RESAMPLES,
-                   confidence: float = CONFIDENCE, method: str = REPETITIONS) -> ChangeInterval:
-    """Interval of the difference of means of per-run (or per-second) values of both sides."""
-    if len(baseline) < 2 or len(current) < 2:
-        raise ValueError("a bootstrap of means needs two values or more on each side")
-    return change_interval(bootstrap_means(baseline, resamples, rng),
-                           bootstrap_means(current, resamples, rng),
-                           confidence=confidence, method=method)
-
-
 def welch_interval(baseline: Sequence[float], current: Sequence[float], *,
                    confidence: float = CONFIDENCE,
                    method: str = REPETITIONS) -> ChangeInterval:

@@ -11,7 +11,6 @@ from pytest_scyllabench.baseline.noise import (
     HistogramResampler,
     change_interval,
     histogram_interval,
-    means_interval,
     t_quantile,
     welch_interval,
 )
@@ -91,19 +90,6 @@ def test_histogram_interval_of_a_known_shift(hdr: object) -> None:
     assert interval.side == 1
     assert interval.relative_low < 0.3 < interval.relative_high
     assert interval.confidence == 0.95 and interval.resamples == 200
-
-
-def test_means_interval_separates_shifted_runs_and_not_equal_ones() -> None:
-    rng = np.random.default_rng(0)
-
-    shifted = means_interval([10.0, 10.4, 9.8], [12.1, 12.5, 11.9], rng=rng)
-    equal = means_interval([10.0, 10.4, 9.8], [10.2, 9.9, 10.3], rng=rng)
-
-    assert shifted.side == 1
-    assert shifted.relative_low > 0.1
-    assert equal.side == 0
-    with pytest.raises(ValueError, match="two values or more"):
-        means_interval([1.0], [1.0, 2.0], rng=rng)
 
 
 @pytest.mark.parametrize(("freedom", "expected"), [

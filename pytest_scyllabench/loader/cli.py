@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -57,10 +58,32 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
-def _non_negative_float(text: str) -> float:
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"must be <= 65535, got {value}")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    """A float that is neither infinite nor NaN (both crash the run with a traceback)."""
     value = float(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be finite, got {text}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = _finite_float(text)
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _finite_float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
     return value
 
 
@@ -80,7 +103,7 @@ def parser() -> argparse.ArgumentParser:
     add("--phase", choices=PHASES, required=True, help="what to do")
     add("--hosts", type=_hosts, required=True, metavar="H1,H2",
         help="contact points, comma separated")
-    add("--port", type=_positive_int, default=9042, metavar="PORT",
+    add("--port", type=_port, default=9042, metavar="PORT",
         help="CQL port (default: 9042)")
     add("--driver", choices=DRIVERS, default=DEFAULT_DRIVER,
         help="CQL driver; auto: acsylla when installed, else scylla-driver; fake: no "
@@ -89,7 +112,7 @@ def parser() -> argparse.ArgumentParser:
         help="the workload: a JSON object of pytest_scyllabench.stress.step.Workload fields")
     add("--rate", type=_positive_int, default=1000, metavar="OPS",
         help="run: operations per second of this loader (default: 1000)")
-    add("--duration", type=_non_negative_float, default=10.0, metavar="S",
+    add("--duration", type=_positive_float, default=10.0, metavar="S",
         help="run: measured seconds after the warm-up (default: 10)")
     add("--warmup", type=_non_negative_float, default=0.0, metavar="S",
         help="run: seconds before the measured window, logged but trimmed (default: 0)")
@@ -97,7 +120,7 @@ def parser() -> argparse.ArgumentParser:
         help="maximum operations in flight (default: 128)")
     add("--connections", type=_positive_int, default=1, metavar="N",
         help="connections per host, acsylla only (default: 1)")
-    add("--start-at", type=float, default=None, metavar="EPOCH",
+    add("--start-at", type=_finite_float, default=None, metavar="EPOCH",
         help="run: epoch seconds at which operation 0 is due (default: now + 1 s)")
     add("--hdr-log", default=None, metavar="PATH", help="run: HDR interval log to write")
     add("--summary", default=None, metavar="PATH", help="summary JSON file to write")

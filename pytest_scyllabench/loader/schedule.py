@@ -249,6 +249,10 @@ class OpenLoop(_Base):
                     self._unsent(total - i)
                     return
                 await self._slot.wait(SLOT_POLL)
+                # A slot freed after the window's end: what waited for it is unsent too.
+                if not self._stopping and clock() >= end:
+                    self._unsent(total - i)
+                    return
             elif i < total:
                 delay = (self.intended(i) - clock()) / NS
                 await asyncio.sleep(min(max(delay, self._min_sleep), SLOT_POLL))

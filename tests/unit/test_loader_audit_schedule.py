@@ -1,0 +1,74 @@
+"""Audit of the open loop's edges: the backlog at the window's end, low and fractional rates."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+
+from pytest_scyllabench.loader.drivers import Done
+from pytest_scyllabench.loader.keys import Sequential
+from pytest_scyllabench.loader.recorder import Recorder
+from pytest_scyllabench.loader.schedule import NS, OpenLoop, operation_count
+from pytest_scyllabench.loader.workload import OpMix, Values
+
+
+class HoldingDriver:
+    """Completes every operation ``latency`` s after it was sent; records the send times."""
+
+    name = "holding"
+
+    def __init__(self, latency: float) -> None:
+        self.latency = latency
+        self.sent_ns: list[int] = []
+
+    def write(self, key: int, value: bytes, done: Done) -> None:
+        self.sent_ns.append(time.monotonic_ns())
+        asyncio.get_running_loop().call_later(
+            self.latency, lambda: done(time.monotonic_ns(), None))
+
+    def read(self, key: int, done: Done) -> None:
+        self.write(key, b"", done)
+
+
+def _loop(driver: HoldingDriver, rate: int, total: int, concurrency: int) -> OpenLoop:
+    mix = OpMix({"write": 1.0}, random.Random(1))
+    start = time.monotonic_ns() + 20_000_000
+    end = start + total * NS // rate
+    return OpenLoop(driver, mix, Sequential(100), Values(8, pool=2),  # type: ignore[arg-type]
+                    Recorder(mix.operations), rate=rate, concurrency=concurrency,
+                    start_ns=start, total_ops=total, window_ns=(start, end))
+
+
+def test_a_slot_freed_after_the_window_does_not_send_the_backlog() -> None:
+    # One slot, 10 operations due within 10 ms, each held 80 ms: the first one is sent, the
+    # other nine wait for the slot, which frees only after the window's end. They are the
+    # unsent backlog; none of them may be sent then (its completion would land in the
+    # window's last interval, the cool-down's).
+    driver = HoldingDriver(latency=0.08)
+    loop = _loop(driver, rate=1000, total=10, concurrency=1)
+
+    async def main() -> None:
+        await loop.run()
+        await loop.drain(5.0)
+
+    asyncio.run(main())
+    end = loop._window[1]
+    assert [t for t in driver.sent_ns if t >= end] == []
+    assert (loop.stats.issued, loop.stats.unsent) == (1, 9)
+    assert loop.stats.completed == 1 and loop.stats.errors.total == 0
+
+
+def test_low_and_fractional_rates_have_exact_intended_starts() -> None:
+    one = _loop(HoldingDriver(0.0), rate=1, total=3, concurrency=1)
+    start = one.intended(0)
+    assert [one.intended(i) - start for i in range(3)] == [0, NS, 2 * NS]
+    seven = _loop(HoldingDriver(0.0), rate=7, total=8, concurrency=1)
+    start = seven.intended(0)
+    # 1/7 s is not a whole number of nanoseconds: each start is floored from the index,
+    # and the 7th lands exactly one second after the first.
+    assert seven.intended(7) - start == NS
+    assert [seven.intended(i) - start for i in range(3)] == [0, 142_857_142, 285_714_285]
+    # At 1 op/s a 1.5 s window holds the operations intended at 0 and 1 s.
+    assert operation_count(1.5, 1) == 2
+    assert operation_count(1.0, 1) == 1

@@ -13,6 +13,7 @@ from pytest_scyllabench.report.charts.render import (
     NS_PER_MS,
     colours,
     draw,
+    marker,
     milliseconds_axis,
     plain,
     positive,
@@ -97,6 +98,7 @@ def percentile_chart(curves: Mapping[str, Sequence[tuple[float, float]]], *,
             operation, kind = split_tag(name)
             axes.plot(*zip(*lines[name], strict=True), color=colour[operation],
                       linestyle="--" if kind == SERVICE_TIME else "-",
+                      marker=marker(lines[name]),
                       label=plain(tag_label(name)))
         _nines_axis(axes)
         milliseconds_axis(axes)

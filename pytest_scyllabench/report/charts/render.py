@@ -88,7 +88,12 @@ def plain(text: str) -> str:
 
 def milliseconds_axis(axes: Axes) -> None:
     """A log latency axis labelled ``0.1``, ``1``, ``10``... rather than powers of ten, and
-    ``2``, ``5``, ``20``... as well when it spans few decades (one label would be left)."""
+    ``2``, ``5``, ``20``... as well when it spans few decades (one label would be left).
+
+    Call it once the lines are drawn: an axis spanning less than a decade (a steady step,
+    3.1 to 3.9 ms) is widened to the ``1-2-5`` values around its data, so that it still has
+    two numbers on it.
+    """
     from matplotlib.ticker import FuncFormatter
 
     def minor(value: float, _: int | None) -> str:
@@ -99,8 +104,27 @@ def milliseconds_axis(axes: Axes) -> None:
         return f"{value:g}" if mantissa in (2.0, 5.0) else ""
 
     axes.set_yscale("log")
+    low, high = axes.get_ylim()
+    if 0 < low < high and math.log10(high / low) < 1.0:
+        axes.set_ylim(_one_two_five(low, up=False), _one_two_five(high, up=True))
     axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     axes.yaxis.set_minor_formatter(FuncFormatter(minor))
+
+
+def _one_two_five(value: float, *, up: bool) -> float:
+    """The nearest of ..., 0.5, 1, 2, 5, 10, 20, ... at or below ``value`` (above: ``up``)."""
+    decade = math.floor(math.log10(value))
+    steps = [mantissa * 10.0 ** exponent for exponent in (decade - 1, decade, decade + 1)
+             for mantissa in (1, 2, 5)]
+    if up:
+        return min(step for step in steps if step >= value * (1 - 1e-9))
+    return max(step for step in steps if step <= value * (1 + 1e-9))
+
+
+def marker(points: Sequence[object]) -> str:
+    """The marker of a line: a dot when it has a single point (a line of one point is not
+    drawn at all), none otherwise."""
+    return "o" if len(points) == 1 else "None"
 
 
 def colours(names: Iterable[str]) -> dict[str, str]:

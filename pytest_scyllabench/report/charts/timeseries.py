@@ -9,6 +9,7 @@ from pytest_scyllabench.report.charts.render import (
     PALETTE,
     draw,
     finite,
+    marker,
     milliseconds_axis,
     plain,
     positive,
@@ -34,6 +35,8 @@ def throughput_chart(series: Sequence[tuple[float, float, float]], *,
     p99 = thin(positive((t, value) for t, _, value in series))
     if not rates and not p99:
         return ""
+    target = target_rate if target_rate is not None and finite(target_rate) and (
+        target_rate > 0) else None
 
     def paint(figure: Figure) -> None:
         axes = figure.add_subplot()
@@ -41,19 +44,20 @@ def throughput_chart(series: Sequence[tuple[float, float, float]], *,
         handles = []
         if rates:
             handles += axes.plot(*zip(*rates, strict=True), color=rate_colour, label="ops/s",
-                                 gid="sb-rate")
-        if target_rate is not None and finite(target_rate) and target_rate > 0:
-            handles.append(axes.axhline(target_rate, color="#868e96", linestyle=":",
+                                 marker=marker(rates), gid="sb-rate")
+        if target is not None:
+            handles.append(axes.axhline(target, color="#868e96", linestyle=":",
                                         linewidth=1.0, label="target ops/s", gid="sb-target"))
         axes.set_xlabel("time in measured window (s)")
         axes.set_ylabel("throughput (ops/s)", color=rate_colour)
-        top = max([rate for _, rate in rates] + [target_rate or 0.0])
+        top = max([rate for _, rate in rates] + [target or 0.0])
         axes.set_ylim(0, top * 1.1 if top > 0 else 1.0)
         right = axes.twinx()
         right.grid(False)
         if p99:
             handles += right.plot(*zip(*p99, strict=True), color=p99_colour,
-                                  linewidth=1.0, label="p99 ms", gid="sb-p99")
+                                  linewidth=1.0, label="p99 ms", marker=marker(p99),
+                                  gid="sb-p99")
             values = [value for _, value in p99]
             if max(values) > 50 * min(values):
                 milliseconds_axis(right)
@@ -64,5 +68,5 @@ def throughput_chart(series: Sequence[tuple[float, float, float]], *,
             figure.suptitle(plain(title))
         figure.legend(handles=handles, loc="outside upper center", ncols=len(handles))
 
-    return draw(KIND_THROUGHPUT, (rates, p99, target_rate, title),
+    return draw(KIND_THROUGHPUT, (rates, p99, target, title),
                 titled("throughput and p99 over time", title), 6.4, 2.8, paint)

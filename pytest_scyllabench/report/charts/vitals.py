@@ -7,7 +7,15 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from pytest_scyllabench.report.charts.render import colours, draw, finite, plain, thin, titled
+from pytest_scyllabench.report.charts.render import (
+    colours,
+    draw,
+    finite,
+    marker,
+    plain,
+    thin,
+    titled,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -57,7 +65,8 @@ def vitals_chart(vitals: Vitals | None, *, columns: int = 3, title: str = "") ->
         for index, (name, hosts) in enumerate(lines.items()):
             axes = grid[index // columns][index % columns]
             for host, samples in hosts.items():
-                axes.plot(*zip(*samples, strict=True), color=colour[host], linewidth=1.0)
+                axes.plot(*zip(*samples, strict=True), color=colour[host], linewidth=1.0,
+                          marker=marker(samples))
             axes.set_title(plain(name))
             axes.grid(False, axis="x")
             axes.xaxis.set_major_locator(MaxNLocator(3))

@@ -23,9 +23,12 @@ class HasUserProperties(Protocol):
 
 
 def _number(value: float | None, digits: int = 3) -> str:
+    """``value`` to ``digits`` decimals, trailing zeros dropped, never in exponent notation
+    (``:g`` kept six significant digits: 1234567.8 ops/s became ``1.23457e+06``)."""
     if value is None or not math.isfinite(value):
         return "nan"
-    return f"{round(value, digits):g}" if abs(value) < 1e15 else f"{value:.0f}"
+    text = f"{value:.{digits}f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
 
 
 def step_properties(step: StepSummary) -> list[tuple[str, str]]:

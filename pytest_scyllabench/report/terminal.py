@@ -49,7 +49,7 @@ def fmt_rate(value: float | None) -> str:
 
 def fmt_ratio(achieved: float, target: float) -> str:
     """``99.9%`` of the target rate."""
-    if target <= 0 or not math.isfinite(achieved):
+    if not (math.isfinite(target) and target > 0 and math.isfinite(achieved)):
         return MISSING
     return f"{100.0 * achieved / target:.1f}%"
 
@@ -239,11 +239,12 @@ class ProgressLine:
         elapsed = max(p.elapsed for p in latest)
         remaining = None if step.seconds is None else max(0.0, step.seconds - elapsed)
         rate = sum(p.rate for p in latest)
+        rate = round(rate) if math.isfinite(rate) else rate  # a loader's NaN: round() raises
         p99 = max((p.p99_ms for p in latest if math.isfinite(p.p99_ms)), default=math.nan)
         p99_label = "p99" if len(latest) == 1 else f"p99 (worst of {len(latest)} loaders)"
         errors = sum(p.errors for p in latest)
         return (f"{head}: {fmt_seconds(elapsed)} elapsed, {fmt_seconds(remaining)} left, "
-                f"{fmt_rate(round(rate))} ops/s, {p99_label} {fmt_ms(p99)} ms, "
+                f"{fmt_rate(rate)} ops/s, {p99_label} {fmt_ms(p99)} ms, "
                 f"{errors:,} errors")
 
 

@@ -137,10 +137,15 @@ class StepSummary:
 
 
 def _latencies(result: StepResult) -> dict[str, Latency]:
+    """Percentiles by tag; those of an empty histogram (no operation recorded: hdrh says
+    0 ms) are NaN, shown as missing, as the thresholds treat them."""
     latencies: dict[str, Latency] = {}
     for name in sorted(result.histograms):
         operation, kind = split_tag(name)
-        latencies[name] = result.latency(operation, kind)
+        latency = result.latency(operation, kind)
+        if latency.count <= 0:
+            latency = Latency(count=0, values_ms={key: math.nan for key, _ in PERCENTILES})
+        latencies[name] = latency
     return latencies
 
 

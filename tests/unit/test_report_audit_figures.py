@@ -1,5 +1,6 @@
 """Figures in text on edge data: JUnit properties of large numbers, the live line of a loader
-that reports a rate that is not a number, a ratio to a target that is not one."""
+that reports a rate that is not a number, a ratio to a target that is not one, a step that
+recorded no operation."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import math
 from pathlib import Path
 
 import pytest
-from test_report_support import make_result
+from test_report_support import histogram, make_result
 
+from pytest_scyllabench.report.html import summary_html
 from pytest_scyllabench.report.junit import step_properties
-from pytest_scyllabench.report.serialize import summarize
-from pytest_scyllabench.report.terminal import ProgressLine, StepInfo, fmt_ratio
+from pytest_scyllabench.report.serialize import result_to_dict, summarize
+from pytest_scyllabench.report.terminal import ProgressLine, StepInfo, fmt_ratio, summary_lines
 from pytest_scyllabench.stress.base import Progress
 
 
@@ -66,3 +68,21 @@ def test_a_ratio_to_a_target_that_is_not_a_number_is_missing() -> None:
     assert fmt_ratio(10.0, math.nan) == "-"
     assert fmt_ratio(10.0, math.inf) == "-"
     assert fmt_ratio(10.0, 20.0) == "50.0%"
+
+
+def test_a_step_without_operations_reports_no_latency_rather_than_zero(tmp_path: Path) -> None:
+    # Every operation failed or none was sent: the histograms exist but are empty, and hdrh
+    # answers 0 for any percentile of an empty histogram. 0 ms is not what was measured.
+    result = dataclasses.replace(
+        make_result(tmp_path), ops=0, achieved_rate=0.0, series=[],
+        histograms={"all-rt": histogram([]), "write-rt": histogram([])})
+    step = summarize(result, test="t.py::test_w[1]", rate_tolerance=0.05)
+    assert step.get("all").count == 0  # type: ignore[union-attr]
+    properties = dict(step_properties(step))
+    assert properties["p99_ms"] == "nan" and properties["max_ms"] == "nan"
+    table = "\n".join(summary_lines([step]))
+    assert "0.000" not in table
+    data = result_to_dict(result, test="t.py::test_w[1]")
+    assert data["latency_ms"]["all-rt"] == {"count": 0, "p50": None, "p90": None, "p99": None,
+                                            "p999": None, "p9999": None, "max": None}
+    assert "0.000" not in summary_html([step])[0]

@@ -122,11 +122,18 @@ class StepSummary:
         return sorted(found, key=lambda op: (op != "all", op))
 
     def headline(self) -> tuple[Latency | None, str]:
-        """The latency to show when there is room for one: response time if measured."""
+        """The latency to show when there is room for one: response time if measured.
+
+        A step that recorded neither is of the kind its tool measures (``None``, and
+        response time unless the tool is closed-loop).
+        """
         response = self.get("all", RESPONSE_TIME)
         if response is not None and not self.service_time_only:
             return response, RESPONSE_TIME
-        return self.get("all", SERVICE_TIME) or response, SERVICE_TIME
+        service = self.get("all", SERVICE_TIME)
+        if service is None and response is None and not self.service_time_only:
+            return None, RESPONSE_TIME
+        return service or response, SERVICE_TIME
 
     def histogram(self, name: str) -> Any:
         """The merged ``HdrHistogram`` of tag ``name``, decoded from JSON (KeyError if absent).

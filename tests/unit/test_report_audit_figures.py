@@ -86,3 +86,18 @@ def test_a_step_without_operations_reports_no_latency_rather_than_zero(tmp_path:
     assert data["latency_ms"]["all-rt"] == {"count": 0, "p50": None, "p90": None, "p99": None,
                                             "p999": None, "p9999": None, "max": None}
     assert "0.000" not in summary_html([step])[0]
+
+
+def test_a_step_that_recorded_nothing_is_not_called_service_time_only(tmp_path: Path) -> None:
+    # Every loader failed before its first histogram: nothing says the tool was closed-loop,
+    # yet the terminal marked the step "(st)" with its coordinated-omission warning.
+    result = dataclasses.replace(make_result(tmp_path), ops=0, achieved_rate=0.0,
+                                 histograms={}, series=[])
+    step = summarize(result, test="t.py::test_w[1]")
+    assert step.headline() == (None, "rt")
+    assert dict(step_properties(step))["latency"] == "response_time"
+    lines = summary_lines([step])
+    assert "(st)" not in "\n".join(lines)
+    closed = summarize(dataclasses.replace(result, service_time_only=True), test="t.py::t[1]")
+    assert closed.headline() == (None, "st")
+    assert "(st)" in "\n".join(summary_lines([closed]))

@@ -276,8 +276,12 @@ async def run_phase(args: LoaderArgs, driver: Driver, stopper: Stopper) -> int:
     # measured window compare exactly.
     start_at = round(args.start_at if args.start_at is not None else time.time() + 1.0, 3)
     start_ns = epoch_to_monotonic_ns(start_at)
-    span = args.warmup + args.duration
-    window_ns = (start_ns + int(args.warmup * NS), start_ns + int(span * NS))
+    # The warm-up and the window in milliseconds too: the interval grid is, and a sub-ms
+    # remainder was logged as an interval of its own, of length "0.000".
+    warmup = round(args.warmup, 3)
+    duration = max(round(args.duration, 3), 0.001)
+    span = round(warmup + duration, 3)
+    window_ns = (start_ns + int(warmup * NS), start_ns + int(span * NS))
     rng = random.Random(args.seed)
     mix = cql.OpMix(workload.mix, rng)
     keys = key_generator(workload, rng, offset=share(workload.partitions, args.index,
@@ -290,7 +294,7 @@ async def run_phase(args: LoaderArgs, driver: Driver, stopper: Stopper) -> int:
     Path(args.hdr_log).parent.mkdir(parents=True, exist_ok=True)
     with open(args.hdr_log, "w", encoding="ascii") as log_file:
         ticker = Ticker(args, recorder, loop, start_at, start_ns,
-                        IntervalLogWriter(log_file, start_at), warmup=args.warmup, end=span)
+                        IntervalLogWriter(log_file, start_at), warmup=warmup, end=span)
         stopper.on_stop(loop.stop)
         cpu0 = cpu_seconds()
         tick_task = asyncio.create_task(ticker.run())
@@ -313,11 +317,11 @@ async def run_phase(args: LoaderArgs, driver: Driver, stopper: Stopper) -> int:
     stats = loop.stats
     write_summary(args.summary, {
         **_base_summary(args, driver),
-        "start_at": start_at, "measure_start": round(start_at + args.warmup, 3),
-        "measure_end": round(start_at + span, 3), "warmup": args.warmup, "duration": args.duration,
+        "start_at": start_at, "measure_start": round(start_at + warmup, 3),
+        "measure_end": round(start_at + span, 3), "warmup": warmup, "duration": duration,
         "target_rate": args.rate, "concurrency": args.concurrency,
         "ops_total": stats.completed, "ops": stats.measured, "issued": stats.issued,
-        "achieved_rate": round(stats.measured / args.duration, 1) if args.duration else 0.0,
+        "achieved_rate": round(stats.measured / duration, 1),
         "errors": stats.errors.total, "errors_by_type": stats.errors.by_type,
         "error_samples": stats.errors.samples,
         "warmup_errors": stats.warmup_errors.total,

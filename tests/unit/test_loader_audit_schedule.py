@@ -1,16 +1,25 @@
-"""Audit of the open loop's edges: the backlog at the window's end, low and fractional rates."""
+"""Audit of the open loop's edges: the backlog at the window's end, low and fractional rates,
+the interval grid of sub-millisecond times."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
+from pathlib import Path
 
-from pytest_scyllabench.loader.drivers import Done
+import pytest
+
+from pytest_scyllabench.hdr.log import read_log
+from pytest_scyllabench.loader.cli import LoaderArgs
+from pytest_scyllabench.loader.drivers import Done, DriverOptions, FakeDriver
 from pytest_scyllabench.loader.keys import Sequential
+from pytest_scyllabench.loader.phases import Stopper, run_phase
 from pytest_scyllabench.loader.recorder import Recorder
 from pytest_scyllabench.loader.schedule import NS, OpenLoop, operation_count
 from pytest_scyllabench.loader.workload import OpMix, Values
+from pytest_scyllabench.stress.step import Workload
 
 
 class HoldingDriver:
@@ -72,3 +81,38 @@ def test_low_and_fractional_rates_have_exact_intended_starts() -> None:
     # At 1 op/s a 1.5 s window holds the operations intended at 0 and 1 s.
     assert operation_count(1.5, 1) == 2
     assert operation_count(1.0, 1) == 1
+
+
+def _run_args(tmp_path: Path, warmup: float, duration: float) -> LoaderArgs:
+    return LoaderArgs(
+        phase="run", hosts=("127.0.0.1",), port=9042, driver="fake",
+        workload=Workload("w", {"write": 1.0}, partitions=100), rate=100, duration=duration,
+        warmup=warmup, concurrency=16, connections=1, start_at=round(time.time() + 0.2, 3),
+        hdr_log=str(tmp_path / "l.hlog"), summary=str(tmp_path / "l.json"), loader="loader-1",
+        index=0, count=1, replication_factor=1, datacenter=None, request_timeout=1.0,
+        connect_timeout=1.0, seed=1, fake_latency_ms=0.0, protocol_version=None)
+
+
+def test_sub_millisecond_times_leave_no_empty_interval_in_the_log(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The interval grid is in milliseconds, like the log's timestamps: a warm-up of 0.2345 s
+    # left a last interval of 0.0005 s, written "0.000" (an interval a reader divides by),
+    # after a whole one that already reached the window's rounded end.
+    args = _run_args(tmp_path, warmup=0.2345, duration=1.0)
+    driver = FakeDriver(DriverOptions(hosts=("h",), port=9042, workload=args.workload,
+                                      fake_latency_ms=0.0))
+
+    async def main() -> int:
+        await driver.connect()
+        return await run_phase(args, driver, Stopper())
+
+    assert asyncio.run(main()) == 0
+    capsys.readouterr()
+    summary = json.loads((tmp_path / "l.json").read_text())
+    log = read_log(tmp_path / "l.hlog", "loader-1")
+    spans = sorted({(i.start, i.end) for i in log.intervals})
+    assert all(end - start >= 0.001 - 1e-9 for start, end in spans), spans
+    # The intervals tile the run, one of them starts the measured window, the last ends it.
+    assert [s for s, _ in spans[1:]] == [e for _, e in spans[:-1]]
+    assert summary["measure_start"] in [s for s, _ in spans]
+    assert spans[-1][1] == pytest.approx(summary["measure_end"], abs=1e-6)

@@ -244,7 +244,10 @@ async def populate_phase(args: LoaderArgs, driver: Driver, stopper: Stopper) -> 
     tick_task = asyncio.create_task(ticker.run())
     try:
         await closed.run()
-        await closed.drain(STOP_DRAIN if closed.stopping else args.request_timeout + 2)
+        bound = STOP_DRAIN if closed.stopping else args.request_timeout + 2
+        await closed.drain(bound)
+        if closed.inflight:  # failed writes, as in the run phase: not silently lost
+            closed.abandon(bound)
     finally:
         tick_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -1,0 +1,59 @@
+"""Populate: writes still in flight when its drain gives up are failed writes, not lost ones."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_scyllabench.loader.cli import LoaderArgs
+from pytest_scyllabench.loader.drivers import Done
+from pytest_scyllabench.loader.phases import Stopper, populate_phase
+from pytest_scyllabench.stress.step import Workload
+
+
+class StuckDriver:
+    """Completes every write at once, except those of the keys in ``stuck``: never."""
+
+    name = "stuck"
+
+    def __init__(self, stuck: set[int]) -> None:
+        self.stuck = stuck
+
+    def version(self) -> str:
+        return "test"
+
+    def details(self) -> dict[str, Any]:
+        return {}
+
+    async def prepare(self) -> None:
+        return None
+
+    def write(self, key: int, value: bytes, done: Done) -> None:
+        if key not in self.stuck:
+            asyncio.get_running_loop().call_soon(lambda: done(time.monotonic_ns(), None))
+
+
+def test_writes_that_never_complete_count_against_the_populate(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # 5 of 100 writes never complete: the drain gives up on them after its bound. They are
+    # failed writes (5 % > 1 %: exit 1), not silently missing from the summary's counts.
+    args = LoaderArgs(
+        phase="populate", hosts=("h",), port=9042, driver="fake",
+        workload=Workload("w", {"write": 1.0}, partitions=100), rate=1, duration=1.0,
+        warmup=0.0, concurrency=16, connections=1, start_at=None, hdr_log=None,
+        summary=str(tmp_path / "p.json"), loader="loader-1", index=0, count=1,
+        replication_factor=1, datacenter=None, request_timeout=0.0, connect_timeout=1.0,
+        seed=1, fake_latency_ms=0.0, protocol_version=None)
+    driver = StuckDriver({10, 20, 30, 40, 50})
+    code = asyncio.run(populate_phase(args, driver, Stopper()))  # type: ignore[arg-type]
+    summary = json.loads((tmp_path / "p.json").read_text())
+    assert (summary["issued"], summary["ops"]) == (100, 95)
+    assert summary["errors"] == 5
+    assert summary["errors_by_type"] == {"Unfinished": 5}
+    assert code == 1
+    assert "5 of 100 writes failed" in capsys.readouterr().err

@@ -244,10 +244,9 @@ async def populate_phase(args: LoaderArgs, driver: Driver, stopper: Stopper) -> 
     tick_task = asyncio.create_task(ticker.run())
     try:
         await closed.run()
-        bound = STOP_DRAIN if closed.stopping else args.request_timeout + 2
-        await closed.drain(bound)
+        await closed.drain(args.request_timeout + 2, stop_timeout=STOP_DRAIN)
         if closed.inflight:  # failed writes, as in the run phase: not silently lost
-            closed.abandon(bound)
+            closed.abandon(STOP_DRAIN if closed.stopping else args.request_timeout + 2)
     finally:
         tick_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -304,10 +303,10 @@ async def run_phase(args: LoaderArgs, driver: Driver, stopper: Stopper) -> int:
         try:
             await loop.run()
             # Cool-down: the window's last interval waits for the operations in flight.
-            bound = STOP_DRAIN if loop.stopping else args.request_timeout + 2
-            await loop.drain(bound)
+            # A stop (before or during it) cuts it to STOP_DRAIN from the stop on.
+            await loop.drain(args.request_timeout + 2, stop_timeout=STOP_DRAIN)
             if loop.inflight:
-                loop.abandon(bound)
+                loop.abandon(STOP_DRAIN if loop.stopping else args.request_timeout + 2)
             if not loop.stopping:
                 await ticker.reach_end()
         finally:

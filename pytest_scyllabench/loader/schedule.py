@@ -143,14 +143,18 @@ class _Base:
         self.stats = LoopStats()
         self.inflight = 0
         self._stopping = False
+        self._stopped_at = 0.0
         self._abandoned = False
         self._slot = _Waiter()
         self._drained = _Waiter()
 
     def stop(self) -> None:
         """Stop issuing; the loop returns after the in-flight operations finish or time out."""
+        if not self._stopping:
+            self._stopped_at = time.monotonic()
         self._stopping = True
         self._slot.wake()
+        self._drained.wake()
 
     @property
     def stopping(self) -> bool:
@@ -176,11 +180,18 @@ class _Base:
         if self.inflight == 0:
             self._drained.wake()
 
-    async def drain(self, timeout: float) -> None:
-        """Wait (at most ``timeout`` s) for the operations in flight to finish."""
+    async def drain(self, timeout: float, stop_timeout: float | None = None) -> None:
+        """Wait (at most ``timeout`` s) for the operations in flight to finish.
+
+        Once stopped, at most ``stop_timeout`` s from the stop on, even when the stop comes
+        during the wait (a SIGTERM in the cool-down).
+        """
         deadline = time.monotonic() + timeout
         while self.inflight > 0:
-            remaining = deadline - time.monotonic()
+            limit = deadline
+            if self._stopping and stop_timeout is not None:
+                limit = min(limit, self._stopped_at + stop_timeout)
+            remaining = limit - time.monotonic()
             if remaining <= 0:
                 return
             await self._drained.wait(min(remaining, SLOT_POLL))

@@ -108,6 +108,11 @@ class Ticker:
     before the interval that ends there: :meth:`final` logs it, with its nominal length, once
     the operations in flight have completed (the cool-down), so that their latencies land in
     the window instead of after it.
+
+    :attr:`window_ops` counts the successes of the intervals it logs from the window's start
+    on: the summary's ``ops`` are exactly what the log's window holds. (Counting completions
+    by their timestamp, as :attr:`LoopStats.measured` does, put those handled just before
+    the ticker's rotation at the window's start in the summary but in the warm-up's interval.)
     """
 
     def __init__(self, args: LoaderArgs, recorder: Recorder, loop: OpenLoop | ClosedLoop,
@@ -124,6 +129,9 @@ class Ticker:
         phase = round(warmup % 1.0, 3)
         self._first_length = phase if phase > 0 else 1.0
         self._end = end
+        self._warmup = warmup
+        #: Successful operations of the logged intervals that start in the measured window.
+        self.window_ops = 0
 
     def _next_boundary(self) -> float:
         boundary = self._offset + (self._first_length if self._offset == 0 else 1.0)
@@ -169,6 +177,9 @@ class Ticker:
     def _emit_interval(self, length: float) -> None:
         histograms = self._recorder.rotate()
         start = self._start_epoch + self._offset
+        count = interval_count(histograms)
+        if self._offset >= self._warmup - 1e-6:
+            self.window_ops += count
         if self._writer is not None:
             for tag_name, histogram in histograms.items():
                 self._writer.write(tag_name, start, length, histogram)
@@ -176,7 +187,7 @@ class Ticker:
         self._offset = round(self._offset + length, 6)
         emit({"event": "progress", "loader": self._args.loader,
               "elapsed": round(self._offset, 3),
-              "rate": round(interval_count(histograms) / length, 1),
+              "rate": round(count / length, 1),
               "p99_ms": round(interval_p99_ms(histograms), 3),
               "errors": self._loop.stats.all_errors})
 
@@ -322,8 +333,8 @@ async def run_phase(args: LoaderArgs, driver: Driver, stopper: Stopper) -> int:
         "start_at": start_at, "measure_start": round(start_at + warmup, 3),
         "measure_end": round(start_at + span, 3), "warmup": warmup, "duration": duration,
         "target_rate": args.rate, "concurrency": args.concurrency,
-        "ops_total": stats.completed, "ops": stats.measured, "issued": stats.issued,
-        "achieved_rate": round(stats.measured / duration, 1),
+        "ops_total": stats.completed, "ops": ticker.window_ops, "issued": stats.issued,
+        "achieved_rate": round(ticker.window_ops / duration, 1),
         "errors": stats.errors.total, "errors_by_type": stats.errors.by_type,
         "error_samples": stats.errors.samples,
         "warmup_errors": stats.warmup_errors.total,

@@ -25,7 +25,9 @@ Cool-down: the last interval of the measured window takes every completion until
 operations in flight have finished (:meth:`_Base.drain`): an operation intended inside the
 window but completing after its end -- a stall at the end of the step -- is recorded, not
 dropped. :attr:`LoopStats.measured` counts the successes completed from the window's start
-on, which is what the log's intervals in the window hold. Operations still in flight when the
+on; the summary's ``ops`` are counted from the log's intervals in the window instead
+(:class:`~pytest_scyllabench.loader.phases.Ticker`), which can differ from it by the few
+completions handled around the ticker's rotation. Operations still in flight when the
 drain's bound runs out are counted as errors (:meth:`_Base.abandon`) and their late
 completions ignored.
 

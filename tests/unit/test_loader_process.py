@@ -125,3 +125,23 @@ def test_bad_arguments_exit_2_with_a_message(extra: list[str], message: str) -> 
                           timeout=60, check=False)
     assert done.returncode == 2
     assert message in done.stderr
+
+
+def test_the_loader_runs_on_a_select_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """select(2) wakes the scheduler's sleeps to the microsecond; epoll, asyncio's default,
+    rounds each up to a whole millisecond, which every response time would carry."""
+    import asyncio
+    import selectors
+
+    from pytest_scyllabench.loader import __main__ as entry
+
+    seen: list[object] = []
+
+    async def fake_run(args: object) -> int:
+        seen.append(asyncio.get_running_loop()._selector)  # type: ignore[attr-defined]
+        return 0
+
+    monkeypatch.setattr(entry, "run_loader", fake_run)
+    assert entry.main(["--hosts", "127.0.0.1", "--workload-json", WORKLOAD,
+                       "--driver", "fake", "--phase", "schema"]) == 0
+    assert [type(selector) for selector in seen] == [selectors.SelectSelector]

@@ -50,17 +50,20 @@ class TimedDriver:
 
 
 def _open_loop(driver: TimedDriver, rate: int, seconds: float, concurrency: int = 10_000,
-               mix: dict[str, float] | None = None) -> tuple[OpenLoop, Recorder]:
+               mix: dict[str, float] | None = None,
+               slack: float = 0.0) -> tuple[OpenLoop, Recorder]:
     """An open loop of ``seconds`` at ``rate``; by default every operation has a slot, so
     that a loaded machine holding the loop back past the window's end cannot leave operations
-    unsent (only a test of the limit sets a small ``concurrency``)."""
+    unsent (only a test of the limit sets a small ``concurrency``, and ``slack`` seconds more
+    window for its backlog to go out)."""
     rng = random.Random(1)
     op_mix = OpMix(mix or {"write": 1.0}, rng)  # type: ignore[arg-type]
     recorder = Recorder(op_mix.operations)
     start = time.monotonic_ns() + 50_000_000
     loop = OpenLoop(driver, op_mix, Sequential(1000), Values(16, pool=2), recorder,  # type: ignore[arg-type]
                     rate=rate, concurrency=concurrency, start_ns=start,
-                    total_ops=int(seconds * rate), window_ns=(start, start + int(seconds * NS)))
+                    total_ops=int(seconds * rate),
+                    window_ns=(start, start + int((seconds + slack) * NS)))
     return loop, recorder
 
 
@@ -100,7 +103,7 @@ def test_intended_start_times_never_drift() -> None:
 def test_stalled_driver_shows_in_response_time_not_in_service_time() -> None:
     # 1000 ops/s, 4 in flight; the driver completes nothing for 0.5 s.
     driver = TimedDriver(latency=0.001, stall=(0.3, 0.8))
-    loop, recorder = _open_loop(driver, rate=1000, seconds=1.5, concurrency=4)
+    loop, recorder = _open_loop(driver, rate=1000, seconds=1.5, concurrency=4, slack=3.0)
     asyncio.run(_run(loop))
     histograms = recorder.rotate()
     rt, st = histograms["write-rt"], histograms["write-st"]

@@ -102,6 +102,10 @@ def create(profile: Profile, deployment: Deployment, local_dir: Path, cache: Pat
     for hosts in (profile.static, profile.aws):
         if hosts is not None:
             timeout = hosts.command_timeout
+    try:
+        cfg.data_dirs(db.settings, "/")
+    except ValueError as exc:
+        raise ConfigError(f"database.settings.{exc}") from None
     control: NodeControl
     if servers and all(isinstance(host.executor, ContainerLogs) for host in servers):
         wanted = None if docker_spec(profile).tag else db.version

@@ -25,6 +25,7 @@ Sources (read, not run: no ScyllaDB can be obtained on the machine this was writ
 from __future__ import annotations
 
 import copy
+import posixpath
 import re
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
@@ -197,6 +198,27 @@ def node_settings(address: str, seeds: Sequence[str], data_root: str) -> dict[st
         path = f"{data_root}/{name}"
         settings[key] = [path] if key == "data_file_directories" else path
     return settings
+
+
+def data_dirs(overrides: Mapping[str, Any], data_root: str) -> list[str]:
+    """The directories a node keeps data in (created by ``configure``, removed by ``wipe``):
+    ours under ``data_root``, or those ``overrides`` (the profile's settings) name instead.
+
+    A path that is not absolute, or is ``/``, is refused (``ValueError`` naming the setting):
+    these directories are removed with ``rm -rf``.
+    """
+    dirs: list[str] = []
+    for key, name in DATA_DIRS.items():
+        value = overrides.get(key, f"{data_root}/{name}")
+        paths = value if isinstance(value, list) and key == "data_file_directories" else [value]
+        if not paths:
+            raise ValueError(f"{key}: must name at least one directory")
+        for path in paths:
+            if not isinstance(path, str) or not path.startswith("/") or \
+                    not posixpath.normpath(path).strip("/"):
+                raise ValueError(f"{key}: must be absolute paths other than /, got {path!r}")
+            dirs.append(path.rstrip("/"))
+    return dirs
 
 
 def render_scylla_yaml(base_text: str, address: str, seeds: Sequence[str], data_root: str,

@@ -133,8 +133,15 @@ class _Commands:
         return version
 
 
-def _data_dirs(root: str) -> list[str]:
-    return [f"{root}/{name}" for name in cfg.DATA_DIRS.values()]
+def _data_dirs(settings: Mapping[str, Any], root: str) -> list[str]:
+    """The node's data directories: ours under ``root``, or those the settings name."""
+    return cfg.data_dirs(settings, root)
+
+
+def _disk(settings: Mapping[str, Any], data: Sequence[str], root: str) -> str:
+    """The mount point measured in io_properties.yaml: the node's root, or the first data
+    directory when the settings moved the data elsewhere."""
+    return data[0] if "data_file_directories" in settings else root
 
 
 class PackageControl(_Commands):
@@ -184,8 +191,8 @@ class PackageControl(_Commands):
         base = await self.as_root(node, ["sh", "-c",
                                          f"test -f {orig_q} || cp {yaml_q} {orig_q}; cat {orig_q}"])
         text = cfg.render_scylla_yaml(base.stdout, node.address, seeds, DATA_ROOT, self._settings)
-        await self.as_root(node, ["install", "-d", "-o", "scylla", "-g", "scylla",
-                                  *_data_dirs(DATA_ROOT)])
+        data = _data_dirs(self._settings, DATA_ROOT)
+        await self.as_root(node, ["install", "-d", "-o", "scylla", "-g", "scylla", *data])
         await self.write(node, self.yaml_path, text, root=True)
         await self.write(node, f"{ETC}/cassandra-rackdc.properties", cfg.rackdc_properties(),
                          root=True)
@@ -194,7 +201,9 @@ class PackageControl(_Commands):
         spec = self._spec
         if spec.io_properties:
             await self.write(node, self.io_properties_path,
-                             cfg.io_properties_yaml(spec.io_properties, DATA_ROOT), root=True)
+                             cfg.io_properties_yaml(spec.io_properties,
+                                                    _disk(self._settings, data, DATA_ROOT)),
+                             root=True)
             await self.write(node, "/etc/scylla.d/io.conf", cfg.io_conf(self.io_properties_path),
                              root=True)
         await self.as_root(node, ["scylla_dev_mode_setup", "--developer-mode",
@@ -224,7 +233,7 @@ class PackageControl(_Commands):
             raise CommandError(node.host.name, command, result.exit_code, result.stderr)
 
     async def wipe(self, node: Node) -> None:
-        await self.as_root(node, ["rm", "-rf", *_data_dirs(DATA_ROOT)])
+        await self.as_root(node, ["rm", "-rf", *_data_dirs(self._settings, DATA_ROOT)])
 
     async def fetch_log(self, node: Node, local: Path) -> None:
         since = self._since.get(node.name)
@@ -284,19 +293,20 @@ class TarballControl(_Commands):
         conf, spec = self.conf(node), self._spec
         base = await self.run(node, ["cat", f"{self.prefix}/etc/scylla/scylla.yaml"])
         text = cfg.render_scylla_yaml(base.stdout, node.address, seeds, node.root, self._settings)
-        await self.run(node, ["mkdir", "-p", conf, f"{node.root}/logs", *_data_dirs(node.root)])
+        data = _data_dirs(self._settings, node.root)
+        await self.run(node, ["mkdir", "-p", conf, f"{node.root}/logs", *data])
         await self.write(node, f"{conf}/scylla.yaml", text)
         await self.write(node, f"{conf}/cassandra-rackdc.properties", cfg.rackdc_properties())
         properties = f"{conf}/io_properties.yaml"
         if spec.io_properties:
-            await self.write(node, properties, cfg.io_properties_yaml(spec.io_properties,
-                                                                       node.root))
+            await self.write(node, properties, cfg.io_properties_yaml(
+                spec.io_properties, _disk(self._settings, data, node.root)))
         elif not spec.developer_mode:
             smp = f" --smp {spec.smp}" if spec.smp is not None else ""
             await self.run(node, ["sh", "-c", f"test -s {shlex.quote(properties)} || "
                                               f"{shlex.quote(self.prefix + '/bin/iotune')} "
                                               f"--evaluation-directory "
-                                              f"{shlex.quote(node.root + '/data')} "
+                                              f"{shlex.quote(data[0])} "
                                               f"--properties-file {shlex.quote(properties)}{smp}"])
 
     def command(self, node: Node) -> list[str]:
@@ -335,7 +345,7 @@ class TarballControl(_Commands):
                        timeout=STOP_GRACE + 60)
 
     async def wipe(self, node: Node) -> None:
-        await self.run(node, ["rm", "-rf", *_data_dirs(node.root)])
+        await self.run(node, ["rm", "-rf", *_data_dirs(self._settings, node.root)])
 
     async def fetch_log(self, node: Node, local: Path) -> None:
         await node.host.executor.get(self.log_path(node), local)
@@ -399,7 +409,7 @@ class ContainerControl(_Commands):
             raise CommandError(node.host.name, command, result.exit_code, result.stderr)
 
     async def wipe(self, node: Node) -> None:
-        await self.run(node, ["rm", "-rf", *_data_dirs(DATA_ROOT)])
+        await self.run(node, ["rm", "-rf", *_data_dirs(self._settings, DATA_ROOT)])
 
     async def fetch_log(self, node: Node, local: Path) -> None:
         await self._logs(node).save_logs(local)

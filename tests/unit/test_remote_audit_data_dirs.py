@@ -1,0 +1,110 @@
+"""Audit: the data directories a node really uses are the ones created and wiped.
+
+A profile moving a node's data to a fast disk (``data_file_directories``, ``commitlog_directory``
+in ``database.settings``) must get those directories created before the first start and wiped
+between sessions: wiping the defaults instead left the last session's data (and the system
+tables naming the old ring) in place. Other directories stay; ``/`` or a relative path is refused
+before any command runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+import yaml
+from test_scylla_backend import (
+    IO,
+    STOCK_YAML,
+    VERSION,
+    WORKDIR,
+    Reply,
+    cluster,
+    configured,
+    containers,
+    fake,
+    hosts,
+    profile,
+    tarball,
+)
+
+from pytest_scyllabench.db import scylla_config as cfg
+from pytest_scyllabench.db.scylla import create
+from pytest_scyllabench.db.scylla_nodes import ContainerControl, PackageControl
+from pytest_scyllabench.errors import ConfigError
+from pytest_scyllabench.provision.base import Deployment
+
+MOVED = {"data_file_directories": ["/mnt/nvme0/data", "/mnt/nvme1/data"],
+         "commitlog_directory": "/mnt/nvme0/commitlog"}
+MOVED_DIRS = ["/mnt/nvme0/data", "/mnt/nvme1/data", "/mnt/nvme0/commitlog",
+              "/var/lib/scylla/hints", "/var/lib/scylla/view_hints"]
+
+
+def test_data_dirs_follow_the_settings() -> None:
+    assert cfg.data_dirs({}, "/r") == ["/r/data", "/r/commitlog", "/r/hints", "/r/view_hints"]
+    assert cfg.data_dirs(MOVED, "/var/lib/scylla") == MOVED_DIRS
+    assert cfg.data_dirs({"data_file_directories": "/d", "hints_directory": "/d/h/"}, "/r") == [
+        "/d", "/r/commitlog", "/d/h", "/r/view_hints"]
+
+
+@pytest.mark.parametrize(("settings", "problem"), [
+    ({"data_file_directories": ["/"]}, "data_file_directories: must be absolute paths other "
+                                       "than /, got '/'"),
+    ({"commitlog_directory": "/x/.."}, "commitlog_directory: must be absolute paths other "
+                                       "than /, got '/x/..'"),
+    ({"hints_directory": "hints"}, "hints_directory: must be absolute paths"),
+    ({"data_file_directories": []}, "data_file_directories: must name at least one"),
+    ({"view_hints_directory": 3}, "view_hints_directory: must be absolute paths"),
+])
+def test_dangerous_data_dirs_are_refused(settings: dict[str, object], problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        cfg.data_dirs(settings, "/r")
+
+
+def test_packages_create_and_wipe_the_moved_directories(tmp_path: Path) -> None:
+    control = PackageControl(cfg.ScyllaSpec(io_properties=IO), VERSION, MOVED,
+                             f"{WORKDIR}/clusters/p", 600.0)
+    servers = configured(control, tmp_path)
+    lines = fake(servers[0]).lines()
+    joined = " ".join(MOVED_DIRS)
+    assert f"rm -rf {joined}" in lines
+    assert f"install -d -o scylla -g scylla {joined}" in lines
+    assert not any("/var/lib/scylla/data" in line for line in lines)
+    written = yaml.safe_load(fake(servers[0]).files["/etc/scylla/scylla.yaml"])
+    assert written["data_file_directories"] == MOVED["data_file_directories"]
+    # The measured disk is the one holding the data.
+    properties = yaml.safe_load(fake(servers[0]).files["/etc/scylla.d/io_properties.yaml"])
+    assert properties["disks"][0]["mountpoint"] == "/mnt/nvme0/data"
+
+
+def test_tarball_creates_wipes_and_measures_the_moved_directories(tmp_path: Path) -> None:
+    servers = configured(tarball(MOVED), tmp_path)
+    lines = fake(servers[0]).lines()
+    root = f"{WORKDIR}/clusters/p/10.0.0.1"
+    dirs = ["/mnt/nvme0/data", "/mnt/nvme1/data", "/mnt/nvme0/commitlog", f"{root}/hints",
+            f"{root}/view_hints"]
+    assert f"rm -rf {' '.join(dirs)}" in lines
+    assert f"mkdir -p {root}/conf {root}/logs {' '.join(dirs)}" in lines
+    assert any("--evaluation-directory /mnt/nvme0/data " in line for line in lines)
+
+
+def test_container_wipes_the_moved_directories(tmp_path: Path) -> None:
+    servers = containers(1, [("--version", Reply("6.2.3-0.2025")),
+                             ("scylla.yaml", Reply(STOCK_YAML))])
+    db = cluster(ContainerControl(None, MOVED, 600.0), servers, tmp_path)
+    asyncio.run(db.install())
+    asyncio.run(db.configure())
+    assert f"rm -rf {' '.join(MOVED_DIRS)}" in fake(servers[0]).lines()
+
+
+def test_create_refuses_a_root_data_directory_before_any_command(tmp_path: Path) -> None:
+    servers = tuple(hosts(2))
+    made = profile()
+    object.__setattr__(made, "database", type(made.database)(
+        kind="scylla", version=VERSION, nodes=2, replication_factor=2,
+        settings={"commitlog_directory": "/"}))
+    with pytest.raises(ConfigError, match=r"database\.settings\.commitlog_directory: must be"):
+        create(made, Deployment(servers=servers, loaders=(), workdir=WORKDIR), tmp_path,
+               tmp_path, False)
+    assert all(not fake(host).calls for host in servers)

@@ -8,7 +8,8 @@ host. Layout under the profile's ``static.workdir`` on every host::
     cassandra/<version>/{lib/,MANIFEST}          the jars, shared by every cluster of the host
     jmx-exporter/<jar>, <rules>                   the JMX exporter agent, when monitoring
     clusters/<profile>/<address>/conf/           cassandra.yaml, logback.xml
-    clusters/<profile>/<address>/{data,...}/     removed by ``wipe``
+    clusters/<profile>/<address>/{data,...}/     removed by ``wipe`` (or the directories
+                                                  ``database.settings`` names instead)
     clusters/<profile>/<address>/logs/           system.log, stdout.log
 
 The node directory names the host's address, so that hosts sharing a filesystem (or a process
@@ -26,10 +27,11 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import posixpath
 import shlex
 import tarfile
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -103,6 +105,25 @@ def kill_pattern(node: cfg.NodeLayout) -> str:
     return "[-]Dcassandra\\.config=file://" + str(node.yaml_path)
 
 
+def data_dirs(node: cfg.NodeLayout, settings: Mapping[str, Any]) -> list[str]:
+    """The node's data directories: its own (``node.data_dirs``), or those the profile's
+    ``settings`` name instead (data moved to another disk); ``configure`` recreates them and
+    ``wipe`` removes them. ``ConfigError`` for a relative path or ``/``."""
+    dirs: list[str] = []
+    for (key, _name), default in zip(cfg.DATA_DIRS.items(), node.data_dirs, strict=True):
+        value = settings.get(key, str(default))
+        paths = value if isinstance(value, list) and key == "data_file_directories" else [value]
+        if not paths:
+            raise ConfigError(f"database.settings.{key}: must name at least one directory")
+        for path in paths:
+            if not isinstance(path, str) or not path.startswith("/") or \
+                    not posixpath.normpath(path).strip("/"):
+                raise ConfigError(f"database.settings.{key}: must be absolute paths other "
+                                  f"than /, got {path!r}")
+            dirs.append(path.rstrip("/"))
+    return dirs
+
+
 def _tail_command(path: PurePosixPath | Path, lines: int = LOG_TAIL_LINES) -> str:
     return f"tail -n {lines} -- {shlex.quote(str(path))} 2>/dev/null || echo '(no file)'"
 
@@ -128,6 +149,8 @@ class RemoteCassandraCluster:
         # this machine reaches it at host.address. Its directory keeps the reachable name.
         self._nodes = tuple(cfg.NodeLayout(i, host.listen_address, Path(root / host.address))
                             for i, host in enumerate(self._servers, start=1))
+        for node in self._nodes:
+            data_dirs(node, spec.settings)  # refuse a dangerous directory before anything runs
         self._version = spec.version
         self._jars: CassandraJars | None = None
         self._java: dict[str, str] = {}
@@ -298,8 +321,9 @@ class RemoteCassandraCluster:
     async def _configure_on(self, host: Host, node: cfg.NodeLayout) -> None:
         yaml_text = cfg.render_yaml(cfg.cassandra_yaml(node, self.contact_points,
                                                        len(self._nodes), self._spec.settings))
-        dirs = " ".join(shlex.quote(str(d)) for d in (*node.data_dirs, node.logs))
-        fresh = " ".join(shlex.quote(str(d)) for d in (node.conf / "triggers", *node.data_dirs,
+        data = data_dirs(node, self._spec.settings)
+        dirs = " ".join(shlex.quote(str(d)) for d in (*data, node.logs))
+        fresh = " ".join(shlex.quote(str(d)) for d in (node.conf / "triggers", *data,
                                                        node.logs))
         await host.executor.run(["sh", "-c", f"rm -rf {dirs} && mkdir -p {fresh}"],
                                 timeout=self._timeout)
@@ -437,7 +461,7 @@ class RemoteCassandraCluster:
         """
 
         async def wipe_on(host: Host, node: cfg.NodeLayout) -> None:
-            await host.executor.run(["rm", "-rf", *map(str, node.data_dirs)],
+            await host.executor.run(["rm", "-rf", *data_dirs(node, self._spec.settings)],
                                     timeout=self._timeout)
 
         await self._each("wipe the Cassandra data", wipe_on)

@@ -108,3 +108,46 @@ def test_create_refuses_a_root_data_directory_before_any_command(tmp_path: Path)
         create(made, Deployment(servers=servers, loaders=(), workdir=WORKDIR), tmp_path,
                tmp_path, False)
     assert all(not fake(host).calls for host in servers)
+
+
+# -- Cassandra on remote hosts -------------------------------------------------------------------
+
+def test_remote_cassandra_wipes_and_recreates_the_moved_directories(tmp_path: Path) -> None:
+    from test_executor_support import ScriptedHost
+
+    from pytest_scyllabench.db.cassandra_remote import RemoteCassandraCluster
+    from pytest_scyllabench.db.maven import CassandraJars
+    from pytest_scyllabench.profile import DatabaseSpec
+    from pytest_scyllabench.provision.base import Host
+
+    settings = {"data_file_directories": ["/mnt/nvme0/cassandra data"],
+                "commitlog_directory": "/mnt/nvme1/commitlog"}
+    executor = ScriptedHost(host="node1", answer=lambda command: (0, "", ""))
+    db = RemoteCassandraCluster(DatabaseSpec(nodes=1, replication_factor=1, settings=settings),
+                                [Host("node1", "10.0.0.1", executor)], "/var/tmp/sb",
+                                tmp_path / "cache", tmp_path / "local", cluster="p")
+    jar = tmp_path / "cassandra-all-5.0.9.jar"
+    db._jars = CassandraJars("5.0.9", tmp_path, (jar,))
+    asyncio.run(db.configure())
+    asyncio.run(db.wipe())
+    root = "/var/tmp/sb/clusters/p/10.0.0.1"
+    moved = ["/mnt/nvme0/cassandra data", "/mnt/nvme1/commitlog", f"{root}/saved_caches",
+             f"{root}/hints", f"{root}/cdc_raw"]
+    script = next(c[2] for c in executor.commands if c[:2] == ("sh", "-c") and "mkdir" in c[2])
+    assert "rm -rf '/mnt/nvme0/cassandra data' /mnt/nvme1/commitlog " in script
+    assert "mkdir -p" in script and "/mnt/nvme1/commitlog" in script.split("mkdir -p")[1]
+    assert f"{root}/data" not in script
+    assert executor.commands[-1] == ("rm", "-rf", *moved)
+
+
+def test_remote_cassandra_refuses_a_root_data_directory(tmp_path: Path) -> None:
+    from pytest_scyllabench.db.cassandra_remote import RemoteCassandraCluster
+    from pytest_scyllabench.errors import DatabaseError as Refused
+    from pytest_scyllabench.profile import DatabaseSpec
+
+    with pytest.raises((ConfigError, Refused),
+                       match=r"database\.settings\.data_file_directories: must be"):
+        RemoteCassandraCluster(
+            DatabaseSpec(nodes=1, replication_factor=1,
+                         settings={"data_file_directories": ["/"]}),
+            hosts(1), "/var/tmp/sb", tmp_path, tmp_path, cluster="p")

@@ -47,7 +47,7 @@ from pytest_scyllabench.errors import (
     MissingDependencyError,
     ScyllaBenchError,
 )
-from pytest_scyllabench.execute.base import RunningProcess
+from pytest_scyllabench.execute.base import RunningProcess, ere_literal
 from pytest_scyllabench.execute.packages import INSTALL_TIMEOUT, apt_install
 from pytest_scyllabench.monitor.exporters import JmxAgent, install_jmx_agent
 from pytest_scyllabench.profile import DatabaseSpec, Profile
@@ -102,7 +102,7 @@ def jars_fingerprint(jars: CassandraJars) -> str:
 
 def kill_pattern(node: cfg.NodeLayout) -> str:
     """A ``pgrep -f`` regex matching this node's JVM but not a shell that names the regex."""
-    return "[-]Dcassandra\\.config=file://" + str(node.yaml_path)
+    return "[-]Dcassandra\\.config=file://" + ere_literal(str(node.yaml_path))
 
 
 def data_dirs(node: cfg.NodeLayout, settings: Mapping[str, Any]) -> list[str]:

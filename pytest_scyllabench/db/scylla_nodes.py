@@ -24,7 +24,7 @@ import yaml
 
 from pytest_scyllabench.db import scylla_config as cfg
 from pytest_scyllabench.errors import CommandError, DatabaseError
-from pytest_scyllabench.execute.base import CommandResult
+from pytest_scyllabench.execute.base import CommandResult, ere_literal
 from pytest_scyllabench.provision.base import Host
 
 log = logging.getLogger(__name__)
@@ -277,7 +277,7 @@ class TarballControl(_Commands):
     @staticmethod
     def pattern(node: Node) -> str:
         """A ``pgrep -f`` regex matching this node's scylla but not a shell naming the regex."""
-        return f"[-]-options-file {node.root}/conf/scylla.yaml"
+        return f"[-]-options-file {ere_literal(node.root + '/conf/scylla.yaml')}"
 
     async def install(self, node: Node) -> str:
         arch = (await self.run(node, ["uname", "-m"], timeout=PROBE_TIMEOUT)).stdout.strip()

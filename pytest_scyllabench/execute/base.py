@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -105,6 +106,12 @@ class PortForward(Protocol):
 
     async def close(self) -> None:
         """Stop forwarding; idempotent."""
+
+
+def ere_literal(text: str) -> str:
+    """``text`` as a POSIX extended regular expression matching exactly itself (for
+    ``pgrep -f``, ``grep -E``): a path may hold ``.``, ``+``, ``(`` and the like."""
+    return re.sub(r"([\\.\[\](){}*+?|^$])", r"\\\1", text)
 
 
 def tcp_accepting(address: str, port: int, timeout: float = 0.5) -> bool:

@@ -491,7 +491,7 @@ def test_tarball_configure_and_start(tmp_path: Path) -> None:
         "--smp 1'",
     ]
     assert node1.lines()[0].startswith("sh -c 'pkill -TERM -f '\"'\"'[-]-options-file "
-                                       f"{root}/conf/scylla.yaml")
+                                       + re.escape(f"{root}/conf/scylla.yaml"))
     written = yaml.safe_load(node1.files[f"{root}/conf/scylla.yaml"])
     assert written["data_file_directories"] == [f"{root}/data"]
     assert written["commitlog_directory"] == f"{root}/commitlog"
@@ -722,7 +722,7 @@ def test_tarball_stop_kills_only_this_node(tmp_path: Path) -> None:
     servers = hosts(1)
     asyncio.run(cluster(tarball(), servers, tmp_path).stop())
     root = f"{WORKDIR}/clusters/p/10.0.0.1"
-    pattern = shlex.quote(f"[-]-options-file {root}/conf/scylla.yaml")
+    pattern = shlex.quote("[-]-options-file " + re.escape(f"{root}/conf/scylla.yaml"))
     assert fake(servers[0]).calls == [("sh", "-c", (
         f"pkill -TERM -f {pattern} || exit 0; for i in $(seq 600); do pgrep -f {pattern} "
         f">/dev/null || exit 0; sleep 0.2; done; pkill -KILL -f {pattern}; sleep 1; "

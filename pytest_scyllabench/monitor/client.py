@@ -35,6 +35,13 @@ QUERY_TIMEOUT = "8s"
 Params = Sequence[tuple[str, str]]
 
 
+def host_port(address: str, port: int) -> str:
+    """``address:port``, an IPv6 address in brackets (``[fd00::1]:9100``): the form of a
+    scrape target, a URL and a Go listen address (``fd00::1:9100`` is none of them)."""
+    bare = address.strip("[]")
+    return f"[{bare}]:{port}" if ":" in bare else f"{bare}:{port}"
+
+
 def _prometheus_error(body: bytes) -> str:
     """The ``error`` of a Prometheus JSON answer, else the start of the body."""
     text = body.decode(errors="replace").strip()
@@ -156,8 +163,8 @@ async def check_port_free(what: str, host: str, address: str, port: int,
     """
     if await (reach or DirectPort(address, port)).accepting():
         raise MonitoringError(
-            f"cannot start {what} on {host}: {address}:{port} is already in use by another "
-            "process (another session's monitoring?); choose another port")
+            f"cannot start {what} on {host}: {host_port(address, port)} is already in use by "
+            "another process (another session's monitoring?); choose another port")
 
 
 async def binary_version(executor: Executor, binary: str, package: str, what: str) -> str:

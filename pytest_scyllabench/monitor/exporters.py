@@ -53,6 +53,7 @@ from pytest_scyllabench.execute.local import LocalExecutor
 from pytest_scyllabench.monitor.client import (
     PrometheusClient,
     check_port_free,
+    host_port,
     installed_version,
     wait_until_ready,
 )
@@ -155,7 +156,7 @@ def jmx_agent_jvm_option(jar: Path | str, port: int, config: Path | str,
     """
     if not 0 < port < 65536:
         raise ValueError(f"invalid JMX exporter port {port}")
-    where = f"{address}:{port}" if address else str(port)
+    where = host_port(address, port) if address else str(port)
     return f"-javaagent:{jar}={where}:{config}"
 
 
@@ -282,8 +283,9 @@ async def install_jmx_agent(executor: Executor, jar: Path, config: Path,
 def node_exporter_command(address: str, port: int, binary: str = NODE_EXPORTER_BINARY,
                           collectors: Sequence[str] = NODE_COLLECTORS) -> list[str]:
     """The command line of a node exporter with only ``collectors`` enabled."""
-    return [binary, f"--web.listen-address={address}:{port}", "--collector.disable-defaults",
-            *(f"--collector.{name}" for name in collectors), "--log.level=warn"]
+    return [binary, f"--web.listen-address={host_port(address, port)}",
+            "--collector.disable-defaults", *(f"--collector.{name}" for name in collectors),
+            "--log.level=warn"]
 
 
 class NodeExporter:
@@ -314,7 +316,7 @@ class NodeExporter:
     @property
     def target(self) -> str:
         """``address:port``, as Prometheus scrapes it."""
-        return f"{self.address}:{self.port}"
+        return host_port(self.address, self.port)
 
     @property
     def what(self) -> str:
@@ -350,7 +352,7 @@ class NodeExporter:
                 node_exporter_command(self.address, self.port, self.binary, self.collectors))
         except CommandError as exc:
             raise MonitoringError(f"cannot start the {self.what}: {exc}") from exc
-        client = PrometheusClient(f"http://{forward.local_address}:{forward.local_port}",
+        client = PrometheusClient(f"http://{host_port(forward.local_address, forward.local_port)}",
                                   timeout=5.0)
 
         async def probe() -> None:

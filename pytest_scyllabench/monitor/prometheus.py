@@ -38,6 +38,7 @@ from pytest_scyllabench.execute.base import Executor, PortForward, RunningProces
 from pytest_scyllabench.monitor.client import (
     PrometheusClient,
     check_port_free,
+    host_port,
     installed_version,
     wait_until_ready,
 )
@@ -108,12 +109,12 @@ def scrape_targets(hosts: Sequence[MonitoredHost], database: DatabaseKind | None
                                   f"not {list(host.roles)}")
         if host.node_exporter:
             role = ",".join(role for role in ROLES if role in host.roles)
-            targets.append(ScrapeTarget("node", f"{host.address}:{node_exporter_port}",
+            targets.append(ScrapeTarget("node", host_port(host.address, node_exporter_port),
                                         host.name, role))
     if database is not None:
         port = database_port or (SCYLLA_METRICS_PORT if database == "scylla"
                                  else JMX_EXPORTER_PORT)
-        targets += [ScrapeTarget(database, f"{host.address}:{port}", host.name, "db")
+        targets += [ScrapeTarget(database, host_port(host.address, port), host.name, "db")
                     for host in hosts if "db" in host.roles]
     return tuple(targets)
 
@@ -204,7 +205,7 @@ def prometheus_command(workdir: str, address: str, port: int, *,
     command = [binary, f"--config.file={config or workdir + '/prometheus.yml'}",
                f"--storage.tsdb.path={storage or workdir + '/data'}",
                f"--storage.tsdb.retention.time={retention}",
-               f"--web.listen-address={address}:{port}",
+               f"--web.listen-address={host_port(address, port)}",
                "--log.level=warn"]
     if admin_api:
         command.append("--web.enable-admin-api")
@@ -230,7 +231,7 @@ class Prometheus:
         self.binary = binary
         self.retention = retention
         self.install = install
-        self.client = PrometheusClient(f"http://{address}:{port}")
+        self.client = PrometheusClient(f"http://{host_port(address, port)}")
         self.version: str | None = None
         #: Seconds from the start of the process until ``/-/ready`` answered.
         self.ready_seconds: float | None = None
@@ -255,7 +256,7 @@ class Prometheus:
 
     @property
     def what(self) -> str:
-        return f"Prometheus on {self.executor.host} ({self.address}:{self.port})"
+        return f"Prometheus on {self.executor.host} ({host_port(self.address, self.port)})"
 
     def command(self) -> list[str]:
         return prometheus_command(self.workdir, self.address, self.port, binary=self.binary,
@@ -287,7 +288,8 @@ class Prometheus:
             self._forward = forward = await self.executor.forward_port(self.address, self.port)
         except CommandError as exc:
             raise MonitoringError(f"cannot reach {self.what} from here: {exc}") from exc
-        self.client = PrometheusClient(f"http://{forward.local_address}:{forward.local_port}")
+        self.client = PrometheusClient(
+            f"http://{host_port(forward.local_address, forward.local_port)}")
         await check_port_free("Prometheus", self.executor.host, self.address, self.port,
                               reach=forward)
         await self._write_config(render_config(config))

@@ -34,6 +34,7 @@ from pytest_scyllabench.monitor.client import (
     PrometheusClient,
     binary_version,
     check_port_free,
+    host_port,
     wait_until_ready,
 )
 from pytest_scyllabench.monitor.prometheus import (
@@ -227,9 +228,9 @@ async def serve_snapshot(archive: Path, port: int, *, address: str = "127.0.0.1"
             process = await executor.start(command)
         except CommandError as exc:
             raise MonitoringError(f"cannot serve {archive}: {exc}") from exc
-        client = PrometheusClient(f"http://{address}:{port}")
+        client = PrometheusClient(f"http://{host_port(address, port)}")
         await wait_until_ready(process, client.ready, timeout,
-                               f"Prometheus serving {archive.name} ({address}:{port})")
+                               f"Prometheus serving {archive.name} ({host_port(address, port)})")
     except BaseException:
         if process is not None:
             await process.terminate(STOP_GRACE)

@@ -5,7 +5,8 @@
 
 =========================  ===================================================================
 ``cpu busy %``             100 x (1 - idle rate), averaged over the host's CPUs
-``disk read MB/s``         bytes read per second, every disk of the host (partitions excluded)
+``disk read MB/s``         bytes read per second, every disk of the host (partitions and the
+                           virtual devices on top of disks excluded: device-mapper, md RAID)
 ``disk write MB/s``        bytes written per second
 ``net rx MB/s``            bytes received per second (virtual bridges and veths excluded)
 ``net tx MB/s``            bytes sent per second
@@ -39,6 +40,11 @@ VitalSeries = dict[str, dict[str, list[tuple[float, float]]]]
 NET_DEVICE_EXCLUDE = "veth.*|docker.*|br-.*|virbr.*|cni.*"
 #: Prometheus refuses range queries of more than 11,000 points per series.
 MAX_POINTS = 10_000
+#: Block devices left out of the disk rates: device-mapper (LVM, dm-crypt) and md RAID devices,
+#: whose I/O is counted again on the disks under them (a RAID 0 of two NVMe disks, as
+#: ScyllaDB's setup makes, would read twice its throughput), and zram (memory). The node
+#: exporter leaves partitions, ``ram``, ``loop`` and ``fd`` devices out itself.
+DISK_DEVICE_EXCLUDE = "dm-.*|md.*|zram.*"
 PENDING_COMPACTIONS = ("sum by (host) (cassandra_compaction_pending_tasks) or "
                        "sum by (host) (scylla_compaction_manager_pending_compactions)")
 MB = 1e6
@@ -102,6 +108,7 @@ def vital_queries(database: DatabaseKind | None, *, scrape_interval: float = 2.0
     window = rate_window(scrape_interval, step or scrape_interval)
     node = 'job="node"'
     net = f'{node},device!~"{net_device_exclude}"' if net_device_exclude else node
+    disk = f'{node},device!~"{DISK_DEVICE_EXCLUDE}"'
 
     def per_host(metric: str, selector: str) -> str:
         return f"sum by (host) (rate({metric}{{{selector}}}[{window}])) / {MB:g}"
@@ -109,8 +116,8 @@ def vital_queries(database: DatabaseKind | None, *, scrape_interval: float = 2.0
     queries = [
         VitalQuery("cpu busy %", f"100 * (1 - avg by (host) "
                                  f'(rate(node_cpu_seconds_total{{{node},mode="idle"}}[{window}])))'),
-        VitalQuery("disk read MB/s", per_host("node_disk_read_bytes_total", node)),
-        VitalQuery("disk write MB/s", per_host("node_disk_written_bytes_total", node)),
+        VitalQuery("disk read MB/s", per_host("node_disk_read_bytes_total", disk)),
+        VitalQuery("disk write MB/s", per_host("node_disk_written_bytes_total", disk)),
         VitalQuery("net rx MB/s", per_host("node_network_receive_bytes_total", net)),
         VitalQuery("net tx MB/s", per_host("node_network_transmit_bytes_total", net)),
     ]
@@ -239,6 +246,8 @@ async def wait_quiet(client: PrometheusClient, timeout: float, *, poll: float = 
                         streak += 1
                         if streak >= settle:
                             return time.monotonic() - began
+                        last = (f"no pending compaction, {streak} of the {settle} polls in a "
+                                f"row needed ({poll:g} s apart)")
                 await asyncio.sleep(poll)
     except TimeoutError:
         raise MonitoringError(f"compactions did not settle within {timeout:g} s; "

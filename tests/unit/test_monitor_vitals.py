@@ -50,7 +50,8 @@ def test_host_queries() -> None:
     assert queries["cpu busy %"] == ('100 * (1 - avg by (host) (rate(node_cpu_seconds_total'
                                      '{job="node",mode="idle"}[4s])))')
     assert queries["disk write MB/s"] == ('sum by (host) (rate(node_disk_written_bytes_total'
-                                          '{job="node"}[4s])) / 1e+06')
+                                          '{job="node",device!~"dm-.*|md.*|zram.*"}[4s]))'
+                                          ' / 1e+06')
     assert 'device!~"veth.*|docker.*' in queries["net rx MB/s"]
     plain = {q.name: q.promql for q in vital_queries(None, net_device_exclude="")}
     assert "device" not in plain["net tx MB/s"]

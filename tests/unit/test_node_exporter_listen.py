@@ -39,7 +39,8 @@ def test_loopback_private_and_link_local_addresses_go_on_to_start(address: str) 
     with pytest.raises(MonitoringError, match="exited with code 1"):  # the fake's process
         asyncio.run(NodeExporter(executor, address, 9100).start(timeout=5))
     started = [c for c in executor.commands if c[0] == "start"]
-    assert started and f"--web.listen-address={address}:9100" in started[0]
+    listen = f"[{address}]:9100" if ":" in address else f"{address}:9100"  # IPv6 bracketed
+    assert started and f"--web.listen-address={listen}" in started[0]
 
 
 def test_a_refused_exporter_is_a_warning_in_optional_mode() -> None:

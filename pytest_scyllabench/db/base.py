@@ -18,9 +18,10 @@ or, to reuse a cluster kept running by an earlier session, ``export_metrics`` th
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+import posixpath
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from pytest_scyllabench.errors import DatabaseError, ScyllaBenchError
 
@@ -29,6 +30,38 @@ if TYPE_CHECKING:
     from pytest_scyllabench.provision.base import Host
 
 T = TypeVar("T")
+
+#: The ``database.settings`` keys that take several directories (the others take one).
+LIST_DIRS = ("data_file_directories",)
+
+
+def setting_dirs(key: str, value: Any) -> list[str]:
+    """The directories of data-directory setting ``key``, without a trailing ``/``.
+
+    ``ValueError`` (its message without the key) for anything but absolute paths other than
+    ``/``, or an empty list: these directories are removed with ``rm -rf``.
+    """
+    paths = value if isinstance(value, list) and key in LIST_DIRS else [value]
+    if not paths:
+        raise ValueError("must name at least one directory")
+    for path in paths:
+        if not isinstance(path, str) or not path.startswith("/") or \
+                not posixpath.normpath(path).strip("/"):
+            raise ValueError(f"must be absolute paths other than /, got {path!r}")
+    return [path.rstrip("/") for path in paths]
+
+
+def resolve_data_dirs(defaults: Mapping[str, str], settings: Mapping[str, Any]) -> list[str]:
+    """A node's data directories (created by ``configure``, removed by ``wipe``): for each
+    setting of ``defaults`` (key -> our directory), the directories the profile's ``settings``
+    name instead (data moved to another disk), else ours. ``ValueError`` ``"<key>: ..."``."""
+    dirs: list[str] = []
+    for key, default in defaults.items():
+        try:
+            dirs += setting_dirs(key, settings.get(key, default))
+        except ValueError as exc:
+            raise ValueError(f"{key}: {exc}") from None
+    return dirs
 
 
 async def on_every_host(what: str, items: Sequence[T], host: Callable[[T], Host],

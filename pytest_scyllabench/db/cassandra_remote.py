@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import posixpath
 import shlex
 import tarfile
 import time
@@ -36,7 +35,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pytest_scyllabench.db import cassandra_config as cfg
-from pytest_scyllabench.db.base import on_every_host
+from pytest_scyllabench.db.base import on_every_host, resolve_data_dirs
 from pytest_scyllabench.db.cassandra_probe import NodeProbe
 from pytest_scyllabench.db.maven import CassandraJars, find_java, resolve_jars
 from pytest_scyllabench.errors import (
@@ -109,19 +108,11 @@ def data_dirs(node: cfg.NodeLayout, settings: Mapping[str, Any]) -> list[str]:
     """The node's data directories: its own (``node.data_dirs``), or those the profile's
     ``settings`` name instead (data moved to another disk); ``configure`` recreates them and
     ``wipe`` removes them. ``ConfigError`` for a relative path or ``/``."""
-    dirs: list[str] = []
-    for (key, _name), default in zip(cfg.DATA_DIRS.items(), node.data_dirs, strict=True):
-        value = settings.get(key, str(default))
-        paths = value if isinstance(value, list) and key == "data_file_directories" else [value]
-        if not paths:
-            raise ConfigError(f"database.settings.{key}: must name at least one directory")
-        for path in paths:
-            if not isinstance(path, str) or not path.startswith("/") or \
-                    not posixpath.normpath(path).strip("/"):
-                raise ConfigError(f"database.settings.{key}: must be absolute paths other "
-                                  f"than /, got {path!r}")
-            dirs.append(path.rstrip("/"))
-    return dirs
+    defaults = {key: str(path) for key, path in zip(cfg.DATA_DIRS, node.data_dirs, strict=True)}
+    try:
+        return resolve_data_dirs(defaults, settings)
+    except ValueError as exc:
+        raise ConfigError(f"database.settings.{exc}") from None
 
 
 def _tail_command(path: PurePosixPath | Path, lines: int = LOG_TAIL_LINES) -> str:

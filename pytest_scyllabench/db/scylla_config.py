@@ -25,7 +25,6 @@ Sources (read, not run: no ScyllaDB can be obtained on the machine this was writ
 from __future__ import annotations
 
 import copy
-import posixpath
 import re
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
@@ -33,6 +32,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import yaml
+
+from pytest_scyllabench.db.base import resolve_data_dirs
 
 CLUSTER_NAME = "scyllabench"
 DATACENTER = "datacenter1"
@@ -201,24 +202,10 @@ def node_settings(address: str, seeds: Sequence[str], data_root: str) -> dict[st
 
 
 def data_dirs(overrides: Mapping[str, Any], data_root: str) -> list[str]:
-    """The directories a node keeps data in (created by ``configure``, removed by ``wipe``):
-    ours under ``data_root``, or those ``overrides`` (the profile's settings) name instead.
-
-    A path that is not absolute, or is ``/``, is refused (``ValueError`` naming the setting):
-    these directories are removed with ``rm -rf``.
-    """
-    dirs: list[str] = []
-    for key, name in DATA_DIRS.items():
-        value = overrides.get(key, f"{data_root}/{name}")
-        paths = value if isinstance(value, list) and key == "data_file_directories" else [value]
-        if not paths:
-            raise ValueError(f"{key}: must name at least one directory")
-        for path in paths:
-            if not isinstance(path, str) or not path.startswith("/") or \
-                    not posixpath.normpath(path).strip("/"):
-                raise ValueError(f"{key}: must be absolute paths other than /, got {path!r}")
-            dirs.append(path.rstrip("/"))
-    return dirs
+    """The directories a node keeps data in: ours under ``data_root``, or those ``overrides``
+    (the profile's settings) name instead (:func:`.base.resolve_data_dirs`)."""
+    return resolve_data_dirs({key: f"{data_root}/{name}" for key, name in DATA_DIRS.items()},
+                             overrides)
 
 
 def render_scylla_yaml(base_text: str, address: str, seeds: Sequence[str], data_root: str,

@@ -7,6 +7,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from pytest_scyllabench.db import cassandra_config, scylla_config
+from pytest_scyllabench.db.base import setting_dirs
 from pytest_scyllabench.db.scylla_config import ScyllaSpec, spec_problems
 from pytest_scyllabench.errors import ProfileError
 from pytest_scyllabench.profile import DatabaseSpec, Profile
@@ -71,3 +73,23 @@ def check_database(profile: Profile, source: str) -> None:
     if not (db.heap[:-1].isdigit() and db.heap[-1] in "MG"):
         raise ProfileError(source, "database.heap", f"must look like 512M or 2G, got {db.heap!r}")
     at_least(db.start_timeout, 1, source, "database.start_timeout")
+    _check_data_dirs(profile, source)
+
+
+def _check_data_dirs(profile: Profile, source: str) -> None:
+    """Data directories moved by ``database.settings``: absolute paths other than ``/``
+    (they are wiped with ``rm -rf``), and none on the local provisioner, whose nodes share
+    one machine and each keep their own under the trial's work directory."""
+    db = profile.database
+    keys = (scylla_config.DATA_DIRS if db.kind == "scylla" else cassandra_config.DATA_DIRS)
+    for key in keys:
+        if key not in db.settings:
+            continue
+        where = f"database.settings.{key}"
+        if profile.provisioner == "local":
+            raise ProfileError(source, where, "the local provisioner gives each node its own "
+                                              "directories; leave this setting out")
+        try:
+            setting_dirs(key, db.settings[key])
+        except ValueError as exc:
+            raise ProfileError(source, where, str(exc)) from None

@@ -118,6 +118,13 @@ def test_warmup_rate_must_give_every_loader_process_an_operation(tmp_path: Path)
     assert load_profile(write(tmp_path, no_warmup)).warmup.rate == 5
 
 
+def test_local_nodes_keep_their_own_data_directories(tmp_path: Path) -> None:
+    # Every local node would share the one directory a setting names.
+    text = "database: {settings: {data_file_directories: [/mnt/fast]}}\n"
+    assert ("database.settings.data_file_directories: the local provisioner gives each node its "
+            "own directories" in error_of(write(tmp_path, text)))
+
+
 def test_thresholds_are_checked_at_load(tmp_path: Path) -> None:
     assert "thresholds.p98: " in error_of(write(tmp_path, "thresholds: {p98: 10ms}\n"))
     assert "thresholds.p99: " in error_of(write(tmp_path, "thresholds: {p99: soon}\n"))

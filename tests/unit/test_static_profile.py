@@ -201,3 +201,26 @@ def test_docker_profile_selects_the_scylla_backends(tmp_path: Path) -> None:
 def test_scylla_section_only_for_scylla(tmp_path: Path) -> None:
     assert "scylla: only used with database.kind: scylla" in error_of(
         write(tmp_path, "scylla: {method: tarball}\n"))
+
+
+@pytest.mark.parametrize(("settings", "problem"), [
+    ('{commitlog_directory: /}', "database.settings.commitlog_directory: must be absolute "
+                                 "paths other than /, got '/'"),
+    ('{data_file_directories: [/mnt/a, data]}', "database.settings.data_file_directories: "
+                                                "must be absolute paths"),
+    ('{data_file_directories: []}', "database.settings.data_file_directories: must name at "
+                                    "least one directory"),
+])
+@pytest.mark.parametrize("kind", ["cassandra", "scylla"])
+def test_moved_data_directories_are_checked_at_load(tmp_path: Path, kind: str, settings: str,
+                                                    problem: str) -> None:
+    """They are wiped with rm -rf between sessions: refused before any host is touched."""
+    extra = f"database: {{kind: {kind}, settings: {settings}}}"
+    assert problem in error_of(write(tmp_path, GOOD.format(extra=extra)))
+
+
+def test_moved_data_directories_on_other_disks_are_accepted(tmp_path: Path) -> None:
+    extra = ("database: {kind: scylla, settings: {data_file_directories: [/mnt/a/, /mnt/b],"
+             " commitlog_directory: /mnt/c}}")
+    settings = load_profile(write(tmp_path, GOOD.format(extra=extra))).database.settings
+    assert settings["data_file_directories"] == ["/mnt/a/", "/mnt/b"]

@@ -27,6 +27,7 @@ from __future__ import annotations
 import copy
 import re
 import shlex
+import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -156,10 +157,17 @@ def docker_problems(spec: DockerSpec) -> list[tuple[str, str]]:
 
 
 def _placeholder_problems(name: str, pattern: str) -> list[tuple[str, str]]:
-    unknown = sorted(set(re.findall(r"{([^}]*)}", pattern)) - set(URL_FIELDS))
+    """What :func:`fill_url` would trip on: unknown placeholders, or braces that do not pair
+    (a literal brace is written twice, ``{{``)."""
+    try:
+        fields = {field for _, field, _, _ in string.Formatter().parse(pattern)
+                  if field is not None}
+    except ValueError as exc:
+        return [(name, f"not a valid pattern: {exc} (write a literal brace twice)")]
+    unknown = sorted(fields - set(URL_FIELDS))
     if unknown:
-        return [(name, f"unknown placeholder(s) {', '.join(unknown)}; known: "
-                       f"{', '.join(URL_FIELDS)}")]
+        return [(name, f"unknown placeholder(s) {', '.join(f'{{{u}}}' for u in unknown)}; "
+                       f"known: {', '.join(URL_FIELDS)}")]
     return []
 
 

@@ -268,6 +268,24 @@ def test_spec_problems() -> None:
     assert "missing read_bandwidth, write_iops, write_bandwidth" in problems["io_properties"]
 
 
+@pytest.mark.parametrize(("url", "problem"), [
+    ("https://h/scylla-{version}.tar.gz}", "not a valid pattern: Single '}'"),
+    ("https://h/{version", "not a valid pattern"),
+    ("https://h/{}", "unknown placeholder(s) {}"),
+    ("https://h/{version.__class__}", "unknown placeholder(s) {version.__class__}"),
+])
+def test_tarball_url_that_cannot_be_filled_is_a_problem(url: str, problem: str) -> None:
+    problems = dict(cfg.spec_problems(cfg.ScyllaSpec(method="tarball", tarball_url=url),
+                                      "2025.1.9"))
+    assert problem in problems["tarball_url"]
+
+
+def test_a_tarball_url_with_literal_braces_is_filled() -> None:
+    url = "https://h/{{x}}/scylla-{version}-{arch}.tar.gz"
+    assert cfg.spec_problems(cfg.ScyllaSpec(method="tarball", tarball_url=url), "2025.1.9") == []
+    assert cfg.fill_url(url, "2025.1.9") == "https://h/{x}/scylla-2025.1.9-x86_64.tar.gz"
+
+
 def test_docker_problems() -> None:
     assert cfg.docker_problems(cfg.DockerSpec()) == []
     assert cfg.docker_problems(cfg.DockerSpec(image="registry:5000/scylladb/scylla",

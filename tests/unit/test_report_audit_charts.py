@@ -31,7 +31,7 @@ def numbers(labels: set[str]) -> list[float]:
     found = []
     for label in labels:
         try:
-            found.append(float(label))
+            found.append(float(label.replace(",", "")))
         except ValueError:
             continue
     return found

@@ -78,7 +78,12 @@ def test_a_narrow_latency_axis_labels_its_2x_and_5x_ticks() -> None:
     assert {"5", "10", "20"} <= y_labels(charts.latency_throughput_chart(narrow))
     wide = [LatencyPoint(rate=100.0 * i, p50_ms=0.2 * i, p99_ms=40.0 * i, p999_ms=900.0 * i)
             for i in (1, 2, 3)]  # four decades: decades only
-    assert y_labels(charts.latency_throughput_chart(wide)) == {"1", "10", "100", "1000"}
+    assert y_labels(charts.latency_throughput_chart(wide)) == {"1", "10", "100", "1,000"}
+    # Past six digits too: plain digits, never 1e+06 beside 500,000.
+    huge = [LatencyPoint(rate=100.0 * i, p50_ms=3e5 * i, p99_ms=6e5 * i, p999_ms=9e5 * i)
+            for i in (1, 2, 3)]
+    assert {"500,000", "1,000,000", "2,000,000"} <= y_labels(
+        charts.latency_throughput_chart(huge))
 
 
 def test_baseline_is_drawn_dashed_in_the_same_colours() -> None:

@@ -101,14 +101,20 @@ def milliseconds_axis(axes: Axes) -> None:
         if low <= 0 or math.log10(high / low) > MINOR_LABEL_DECADES:
             return ""
         mantissa = round(value / 10 ** math.floor(math.log10(value) + 1e-9), 6)
-        return f"{value:g}" if mantissa in (2.0, 5.0) else ""
+        return _tick(value) if mantissa in (2.0, 5.0) else ""
 
     axes.set_yscale("log")
     low, high = axes.get_ylim()
     if 0 < low < high and math.log10(high / low) < 1.0:
         axes.set_ylim(_one_two_five(low, up=False), _one_two_five(high, up=True))
-    axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: _tick(value)))
     axes.yaxis.set_minor_formatter(FuncFormatter(minor))
+
+
+def _tick(value: float) -> str:
+    """A latency label in plain digits, thousands grouped: ``0.5``, ``20``, ``500,000`` and
+    ``1,000,000`` on one axis (``:g`` switched to ``1e+06`` past six digits)."""
+    return f"{value:,.12g}"
 
 
 def _one_two_five(value: float, *, up: bool) -> float:

@@ -91,3 +91,10 @@ def test_the_nines_axis_puts_each_percentile_at_its_nines() -> None:
     assert x(50.0) == pytest.approx(2.0)
     assert [round(math.log10(x(q)), 9) for q in (90.0, 99.0, 99.9, 99.99)] == [1, 2, 3, 4]
     assert dict(charts.NINES_TICKS)[1e3] == "99.9%"
+
+
+def test_a_one_second_series_has_no_negative_time_on_its_axis() -> None:
+    svg = charts.throughput_chart([(0.0, 100.0, 1.5)])
+    labels = {"".join(node.itertext()) for node in parse(svg).iter(f"{SVG}text")}
+    assert not [label for label in labels if label.startswith(("-", "\u2212"))], labels
+    assert "0" in labels or "0.0" in labels

@@ -49,6 +49,10 @@ def throughput_chart(series: Sequence[tuple[float, float, float]], *,
             handles.append(axes.axhline(target, color="#868e96", linestyle=":",
                                         linewidth=1.0, label="target ops/s", gid="sb-target"))
         axes.set_xlabel("time in measured window (s)")
+        times = [t for t, _ in rates] + [t for t, _ in p99]
+        if min(times) >= 0 and max(times) - min(times) < 1:
+            # One second of data: matplotlib would centre it on a span reaching below 0 s.
+            axes.set_xlim(0, max(times) + 1)
         axes.set_ylabel("throughput (ops/s)", color=rate_colour)
         top = max([rate for _, rate in rates] + [target or 0.0])
         axes.set_ylim(0, top * 1.1 if top > 0 else 1.0)

@@ -133,11 +133,6 @@ class _Commands:
         return version
 
 
-def _data_dirs(settings: Mapping[str, Any], root: str) -> list[str]:
-    """The node's data directories: ours under ``root``, or those the settings name."""
-    return cfg.data_dirs(settings, root)
-
-
 def _disk(settings: Mapping[str, Any], data: Sequence[str], root: str) -> str:
     """The mount point measured in io_properties.yaml: the node's root, or the first data
     directory when the settings moved the data elsewhere."""
@@ -191,7 +186,7 @@ class PackageControl(_Commands):
         base = await self.as_root(node, ["sh", "-c",
                                          f"test -f {orig_q} || cp {yaml_q} {orig_q}; cat {orig_q}"])
         text = cfg.render_scylla_yaml(base.stdout, node.address, seeds, DATA_ROOT, self._settings)
-        data = _data_dirs(self._settings, DATA_ROOT)
+        data = cfg.data_dirs(self._settings, DATA_ROOT)
         await self.as_root(node, ["install", "-d", "-o", "scylla", "-g", "scylla", *data])
         await self.write(node, self.yaml_path, text, root=True)
         await self.write(node, f"{ETC}/cassandra-rackdc.properties", cfg.rackdc_properties(),
@@ -233,7 +228,7 @@ class PackageControl(_Commands):
             raise CommandError(node.host.name, command, result.exit_code, result.stderr)
 
     async def wipe(self, node: Node) -> None:
-        await self.as_root(node, ["rm", "-rf", *_data_dirs(self._settings, DATA_ROOT)])
+        await self.as_root(node, ["rm", "-rf", *cfg.data_dirs(self._settings, DATA_ROOT)])
 
     async def fetch_log(self, node: Node, local: Path) -> None:
         since = self._since.get(node.name)
@@ -293,7 +288,7 @@ class TarballControl(_Commands):
         conf, spec = self.conf(node), self._spec
         base = await self.run(node, ["cat", f"{self.prefix}/etc/scylla/scylla.yaml"])
         text = cfg.render_scylla_yaml(base.stdout, node.address, seeds, node.root, self._settings)
-        data = _data_dirs(self._settings, node.root)
+        data = cfg.data_dirs(self._settings, node.root)
         await self.run(node, ["mkdir", "-p", conf, f"{node.root}/logs", *data])
         await self.write(node, f"{conf}/scylla.yaml", text)
         await self.write(node, f"{conf}/cassandra-rackdc.properties", cfg.rackdc_properties())
@@ -345,7 +340,7 @@ class TarballControl(_Commands):
                        timeout=STOP_GRACE + 60)
 
     async def wipe(self, node: Node) -> None:
-        await self.run(node, ["rm", "-rf", *_data_dirs(self._settings, node.root)])
+        await self.run(node, ["rm", "-rf", *cfg.data_dirs(self._settings, node.root)])
 
     async def fetch_log(self, node: Node, local: Path) -> None:
         await node.host.executor.get(self.log_path(node), local)
@@ -409,7 +404,7 @@ class ContainerControl(_Commands):
             raise CommandError(node.host.name, command, result.exit_code, result.stderr)
 
     async def wipe(self, node: Node) -> None:
-        await self.run(node, ["rm", "-rf", *_data_dirs(self._settings, DATA_ROOT)])
+        await self.run(node, ["rm", "-rf", *cfg.data_dirs(self._settings, DATA_ROOT)])
 
     async def fetch_log(self, node: Node, local: Path) -> None:
         await self._logs(node).save_logs(local)

@@ -241,6 +241,16 @@ async def schema_phase(args: LoaderArgs, driver: Driver) -> int:
     return 0
 
 
+async def _cool_down(loop: OpenLoop | ClosedLoop, args: LoaderArgs) -> None:
+    """Wait for the operations in flight (the request timeout plus 2 s; a stop, before or
+    during the wait, cuts it to ``STOP_DRAIN`` from the stop on), then count those still in
+    flight as errors."""
+    bound = args.request_timeout + 2
+    await loop.drain(bound, stop_timeout=STOP_DRAIN)
+    if loop.inflight:
+        loop.abandon(STOP_DRAIN if loop.stopping else bound)
+
+
 async def populate_phase(args: LoaderArgs, driver: Driver, stopper: Stopper) -> int:
     workload = args.workload
     await driver.prepare()
@@ -255,9 +265,7 @@ async def populate_phase(args: LoaderArgs, driver: Driver, stopper: Stopper) -> 
     tick_task = asyncio.create_task(ticker.run())
     try:
         await closed.run()
-        await closed.drain(args.request_timeout + 2, stop_timeout=STOP_DRAIN)
-        if closed.inflight:  # failed writes, as in the run phase: not silently lost
-            closed.abandon(STOP_DRAIN if closed.stopping else args.request_timeout + 2)
+        await _cool_down(closed, args)  # failed writes, as in the run phase: not lost
     finally:
         tick_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -314,10 +322,7 @@ async def run_phase(args: LoaderArgs, driver: Driver, stopper: Stopper) -> int:
         try:
             await loop.run()
             # Cool-down: the window's last interval waits for the operations in flight.
-            # A stop (before or during it) cuts it to STOP_DRAIN from the stop on.
-            await loop.drain(args.request_timeout + 2, stop_timeout=STOP_DRAIN)
-            if loop.inflight:
-                loop.abandon(STOP_DRAIN if loop.stopping else args.request_timeout + 2)
+            await _cool_down(loop, args)
             if not loop.stopping:
                 await ticker.reach_end()
         finally:

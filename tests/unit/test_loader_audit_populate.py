@@ -8,9 +8,9 @@ import json
 import signal
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
+from test_loader_support import StubDriver
 
 from pytest_scyllabench.loader.cli import LoaderArgs
 from pytest_scyllabench.loader.drivers import Done
@@ -18,22 +18,13 @@ from pytest_scyllabench.loader.phases import STOP_DRAIN, Stopper, populate_phase
 from pytest_scyllabench.stress.step import Workload
 
 
-class StuckDriver:
+class StuckDriver(StubDriver):
     """Completes every write at once, except those of the keys in ``stuck``: never."""
 
     name = "stuck"
 
     def __init__(self, stuck: set[int]) -> None:
         self.stuck = stuck
-
-    def version(self) -> str:
-        return "test"
-
-    def details(self) -> dict[str, Any]:
-        return {}
-
-    async def prepare(self) -> None:
-        return None
 
     def write(self, key: int, value: bytes, done: Done) -> None:
         if key not in self.stuck:

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from test_loader_support import StubDriver
 
 from pytest_scyllabench.hdr.log import read_log
 from pytest_scyllabench.loader.cli import LoaderArgs
@@ -119,7 +120,7 @@ def test_sub_millisecond_times_leave_no_empty_interval_in_the_log(
     assert spans[-1][1] == pytest.approx(summary["measure_end"], abs=1e-6)
 
 
-class EarlyReportDriver:
+class EarlyReportDriver(StubDriver):
     """Completes at once, except operation ``late``: its completion, stamped just after the
     window's start, is delivered 50 ms before the ticker's boundary (a driver thread's
     timestamp, or a callback run in the loop's iteration before the ticker's)."""
@@ -130,15 +131,6 @@ class EarlyReportDriver:
         self._stamp_epoch = stamp_epoch
         self._late = late
         self.sent = 0
-
-    def version(self) -> str:
-        return "test"
-
-    def details(self) -> dict[str, object]:
-        return {}
-
-    async def prepare(self) -> None:
-        return None
 
     def write(self, key: int, value: bytes, done: Done) -> None:
         self.sent += 1

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_loader_support import StubDriver
 
 from pytest_scyllabench.hdr.log import HdrLog, read_log
 from pytest_scyllabench.loader.cli import LoaderArgs
@@ -27,7 +28,7 @@ DURATION = 1.0
 TOTAL = int((WARMUP + DURATION) * RATE)
 
 
-class SlowLastDriver:
+class SlowLastDriver(StubDriver):
     """Completes each operation after 1 ms, the ones ``latency`` picks after longer.
 
     ``latency(n)`` (n: 1-based count of the operation) is seconds, ``None``: never completes
@@ -42,15 +43,6 @@ class SlowLastDriver:
         self._fail = fail
         self.sent = 0
         self.late: list[Done] = []
-
-    def version(self) -> str:
-        return "test"
-
-    def details(self) -> dict[str, Any]:
-        return {}
-
-    async def prepare(self) -> None:
-        return None
 
     def _submit(self, done: Done) -> None:
         self.sent += 1

@@ -80,6 +80,11 @@ class PrometheusClient:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
 
+    @classmethod
+    def at(cls, address: str, port: int, *, timeout: float = HTTP_TIMEOUT) -> PrometheusClient:
+        """The client of the server listening on ``address:port`` (:func:`host_port`)."""
+        return cls(f"http://{host_port(address, port)}", timeout=timeout)
+
     def __repr__(self) -> str:
         return f"PrometheusClient({self.base_url!r})"
 

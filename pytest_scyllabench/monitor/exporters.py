@@ -352,8 +352,7 @@ class NodeExporter:
                 node_exporter_command(self.address, self.port, self.binary, self.collectors))
         except CommandError as exc:
             raise MonitoringError(f"cannot start the {self.what}: {exc}") from exc
-        client = PrometheusClient(f"http://{host_port(forward.local_address, forward.local_port)}",
-                                  timeout=5.0)
+        client = PrometheusClient.at(forward.local_address, forward.local_port, timeout=5.0)
 
         async def probe() -> None:
             if "node_cpu_seconds_total" not in await client.get_text("/metrics"):

@@ -231,7 +231,7 @@ class Prometheus:
         self.binary = binary
         self.retention = retention
         self.install = install
-        self.client = PrometheusClient(f"http://{host_port(address, port)}")
+        self.client = PrometheusClient.at(address, port)
         self.version: str | None = None
         #: Seconds from the start of the process until ``/-/ready`` answered.
         self.ready_seconds: float | None = None
@@ -288,8 +288,7 @@ class Prometheus:
             self._forward = forward = await self.executor.forward_port(self.address, self.port)
         except CommandError as exc:
             raise MonitoringError(f"cannot reach {self.what} from here: {exc}") from exc
-        self.client = PrometheusClient(
-            f"http://{host_port(forward.local_address, forward.local_port)}")
+        self.client = PrometheusClient.at(forward.local_address, forward.local_port)
         await check_port_free("Prometheus", self.executor.host, self.address, self.port,
                               reach=forward)
         await self._write_config(render_config(config))

@@ -228,7 +228,7 @@ async def serve_snapshot(archive: Path, port: int, *, address: str = "127.0.0.1"
             process = await executor.start(command)
         except CommandError as exc:
             raise MonitoringError(f"cannot serve {archive}: {exc}") from exc
-        client = PrometheusClient(f"http://{host_port(address, port)}")
+        client = PrometheusClient.at(address, port)
         await wait_until_ready(process, client.ready, timeout,
                                f"Prometheus serving {archive.name} ({host_port(address, port)})")
     except BaseException:

@@ -267,9 +267,7 @@ class ScyllaBenchTool:
         A loader whose share is empty (more loaders than rows) runs ``true``.
         """
         rows = min(workload.populate or workload.partitions, workload.partitions)
-        base, rest = divmod(rows, invocation.count)
-        count = base + (1 if invocation.index < rest else 0)
-        offset = base * invocation.index + min(invocation.index, rest)
+        offset, count = _share(rows, invocation)
         if count == 0:
             return ["true"]
         return [*self._common(workload, invocation), "-mode", "write", "-workload", "sequential",
@@ -442,13 +440,19 @@ def _sequential_share(workload: Workload, inv: Invocation) -> tuple[int, int]:
     rows, cover every key once.
     """
     partitions = workload.partitions
-    base, rest = divmod(partitions, inv.count)
-    count = base + (1 if inv.index < rest else 0)
+    offset, count = _share(partitions, inv)
     if count < 1:
         raise ConfigError(f"{workload_field(workload, 'partitions')}: {partitions} leaves "
                           f"loader {inv.loader} no key of a sequential distribution over "
                           f"{inv.count} loaders")
-    return base * inv.index + min(inv.index, rest), count
+    return offset, count
+
+
+def _share(total: int, inv: Invocation) -> tuple[int, int]:
+    """``(offset, count)``: loader ``inv.index`` of ``inv.count``'s contiguous share of
+    ``total`` keys, the remainder going one each to the first loaders."""
+    base, rest = divmod(total, inv.count)
+    return base * inv.index + min(inv.index, rest), base + (1 if inv.index < rest else 0)
 
 
 def _concurrency(step: Step, rate: int, where: str, limit: int | None = None) -> int:

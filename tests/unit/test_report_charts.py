@@ -122,6 +122,21 @@ def test_a_saved_baseline_is_drawn_as_its_own_labelled_dashed_series() -> None:
         assert len(re.findall(r"-?\d+(?:\.\d+)? -?\d+(?:\.\d+)?", line.get("d", ""))) == 2
 
 
+def test_a_long_baseline_name_is_cut_in_the_legend() -> None:
+    """The legend sits inside the plot: a 60-character name written out three times covered
+    the lines; the caption names the baseline whole."""
+    name = "nightly-" + "x" * 44 + "-build-4812"
+    baseline = [LatencyPoint(p.rate, p.p50_ms * 1.5, p.p99_ms * 1.5, p.p999_ms * 1.5)
+                for p in points(3)]
+    labels = [label for label in texts(charts.latency_throughput_chart(
+        points(), baseline, baseline_name=name)) if label.startswith("baseline")]
+    assert len(labels) == 3
+    for label in labels:
+        assert len(label) <= len("baseline  p99.9") + 20
+        assert label.startswith("baseline nightly-") and "uild-4812 p" in label
+        assert "…" in label
+
+
 def test_a_records_point_has_the_percentiles_its_comparison_judges() -> None:
     saved = record(1)
     changes = {change.rule.name: change for change in compare(

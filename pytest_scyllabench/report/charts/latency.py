@@ -17,6 +17,7 @@ from pytest_scyllabench.report.charts.render import (
     milliseconds_axis,
     plain,
     positive,
+    shortened,
     titled,
 )
 from pytest_scyllabench.result import PERCENTILES, RESPONSE_TIME, SERVICE_TIME, tag
@@ -33,6 +34,8 @@ KIND_LATENCY_THROUGHPUT = "latency-throughput"
 _LT_LINES = (("p50", "#2b8a3e"), ("p99", "#e67700"), ("p99.9", "#c92a2a"))
 #: The percentiles (0..100) of a :class:`LatencyPoint`, in its order.
 _LT_PERCENTILES = [dict(PERCENTILES)[name] for name in ("p50", "p99", "p999")]
+#: Longest baseline name in the legend (the chart's caption names it whole).
+_LEGEND_NAME = 20
 
 
 @dataclass(frozen=True)
@@ -83,10 +86,11 @@ def latency_throughput_chart(points: Sequence[LatencyPoint],
     """p50, p99 and p99.9 (log y) against achieved ops/s, one marker per step.
 
     ``baseline`` points (a previous run of the same benchmark) are drawn dashed in the same
-    colours, labelled ``baseline <baseline_name> <percentile>``. ``""`` when no point has a
-    latency.
+    colours, labelled ``baseline <baseline_name> <percentile>`` (a long name cut in its
+    middle). ``""`` when no point has a latency.
     """
-    prefix = " ".join(word for word in ("baseline", baseline_name) if word)
+    prefix = " ".join(word for word in ("baseline", shortened(baseline_name, _LEGEND_NAME))
+                      if word)
     current = sorted((p for p in points if finite(p.rate)), key=lambda p: p.rate)
     reference = sorted((p for p in baseline if finite(p.rate)), key=lambda p: p.rate)
     if not any(positive((p.rate, v) for v in p.values()) for p in current):

@@ -86,6 +86,15 @@ def plain(text: str) -> str:
     return text.replace("$", r"\$")
 
 
+def shortened(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters in its middle (``main-…-0412``): a name in a
+    legend must not push the plot aside; its start and its end tell names apart."""
+    if len(text) <= limit:
+        return text
+    head = limit // 2
+    return f"{text[:head]}…{text[len(text) - (limit - 1 - head):]}"
+
+
 def milliseconds_axis(axes: Axes) -> None:
     """A log latency axis labelled ``0.1``, ``1``, ``10``... rather than powers of ten, and
     ``2``, ``5``, ``20``... as well when it spans few decades (one label would be left).

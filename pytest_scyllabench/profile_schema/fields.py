@@ -5,6 +5,7 @@ checked, unknown keys rejected, and small range checks. Every error is a
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -69,15 +70,21 @@ def convert(value: Any, hint: Any, source: str, path: str) -> Any:
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ProfileError(source, path, f"must be an integer, got {kind(value)}")
+        if not -(2**63) <= value < 2**63:  # what the tools, drivers and CQL's bigint take
+            raise ProfileError(source, path, f"must be an integer of 64 bits, got "
+                               f"{kind(value)}")
         return value
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ProfileError(source, path, f"must be a number, got {kind(value)}")
         try:
-            return float(value)
+            number = float(value)
         except OverflowError:
             raise ProfileError(source, path, f"must be a number of a float's range, got "
                                f"{kind(value)}") from None
+        if math.isinf(number):  # NaN is left to the range checks, which all refuse it
+            raise ProfileError(source, path, f"must be a finite number, got {number}")
+        return number
     if hint is str:
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             raise ProfileError(source, path, f"must be a string, got {kind(value)}")

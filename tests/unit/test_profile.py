@@ -182,7 +182,7 @@ def test_good_versions(tmp_path: Path, kind: str, version: str) -> None:
 
 
 @pytest.mark.parametrize(("value", "problem"), [
-    (".inf", "must be a finite number of seconds, got inf"),
+    (".inf", "must be a finite number, got inf"),
     (".nan", "must be a finite number of seconds, got nan"),
     ("-1", "must be at least 0, got -1"),
 ])

@@ -150,10 +150,13 @@ class Ec2:
 
             _protect_logs()
             session = boto3.session.Session(region_name=self.region)
-            self._client = session.client(
-                "ec2", endpoint_url=self.endpoint_url or None,
-                config=Config(retries={"mode": "standard", "max_attempts": 5},
-                              connect_timeout=10, read_timeout=60))
+            try:
+                self._client = session.client(
+                    "ec2", endpoint_url=self.endpoint_url or None,
+                    config=Config(retries={"mode": "standard", "max_attempts": 5},
+                                  connect_timeout=10, read_timeout=60))
+            except ValueError as exc:  # "Invalid endpoint: ..." (a bare ValueError), a region
+                raise ProvisionError(f"cannot make an EC2 client: {exc}") from exc
         return self._client
 
     def call(self, operation: str, what: str, *, missing_ok: Sequence[str] = (),

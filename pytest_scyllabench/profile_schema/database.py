@@ -19,10 +19,14 @@ LOCAL_MAX_NODES = 5
 #: a ScyllaDB series or release (6.2, 6.2.3, 2024.1.12). Digits and dots only: the version
 #: names cache directories, packages and URLs.
 VERSION_PATTERNS = {
-    "cassandra": (re.compile(r"5\.0\.\d+"), "5.0.N, e.g. 5.0.9"),
-    "scylla": (re.compile(r"\d+\.\d+(\.\d+)?"), "a series or release such as 6.2, 6.2.3 "
-               "or 2024.1.12"),
+    "cassandra": (re.compile(r"5\.0\.[0-9]+"), "5.0.N, e.g. 5.0.9"),
+    "scylla": (re.compile(r"[0-9]+\.[0-9]+(\.[0-9]+)?"), "a series or release such as 6.2, "
+               "6.2.3 or 2024.1.12"),
 }
+
+#: ASCII digits only (``str.isdigit`` and ``\d`` take any script's): ``-Xmx`` and addresses.
+_HEAP = re.compile(r"[1-9][0-9]*[MG]")
+_OCTET = re.compile(r"0|[1-9][0-9]{0,2}")
 
 
 def parse_database(data: Any, source: str) -> DatabaseSpec:
@@ -57,7 +61,8 @@ def check_database(profile: Profile, source: str) -> None:
             raise ProfileError(source, "database.kind",
                                "the local provisioner runs cassandra only")
         parts = profile.local.first_address.split(".")
-        if len(parts) != 4 or parts[0] != "127" or not all(p.isdigit() for p in parts) or \
+        if len(parts) != 4 or parts[0] != "127" or \
+                not all(_OCTET.fullmatch(p) and int(p) <= 255 for p in parts) or \
                 int(parts[3]) + db.nodes - 1 > 254:
             raise ProfileError(source, "local.first_address",
                                "must be a loopback IPv4 address (127.x.y.z) with room for "
@@ -70,7 +75,7 @@ def check_database(profile: Profile, source: str) -> None:
         raise ProfileError(source, "database.replication_factor",
                            f"must be between 1 and database.nodes ({db.nodes}), "
                            f"got {db.replication_factor}")
-    if not (db.heap[:-1].isdigit() and db.heap[-1] in "MG"):
+    if not _HEAP.fullmatch(db.heap):
         raise ProfileError(source, "database.heap", f"must look like 512M or 2G, got {db.heap!r}")
     at_least(db.start_timeout, 1, source, "database.start_timeout")
     _check_data_dirs(profile, source)

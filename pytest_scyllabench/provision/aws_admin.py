@@ -2,7 +2,8 @@
 
 Used by the ``scyllabench aws`` command. Only resources tagged by pytest-scyllabench are
 touched: a sweep deletes the instances, security groups and key pairs whose expiry tag has
-passed, and leaves alone those whose expiry tag cannot be read.
+passed, and leaves alone those whose expiry tag cannot be read, and the security group and key
+pair of a run while an instance of that run stays.
 """
 
 from __future__ import annotations

@@ -237,7 +237,8 @@ class Ec2:
         return self.tagged([{"Name": f"tag:{TAG_RUN}", "Values": [run_id]}], f"run {run_id}")
 
     def expired(self, now: datetime) -> tuple[Resources, list[str]]:
-        """Resources whose expiry tag has passed, and a warning per unreadable expiry tag."""
+        """Resources whose expiry tag has passed, and a warning per unreadable expiry tag and
+        per group or key pair left to a run's instance that stays."""
         every = self.tagged([{"Name": "tag-key", "Values": [TAG_EXPIRY]}], "expired resources")
         warnings: list[str] = []
 
@@ -249,9 +250,25 @@ class Ec2:
                 return False
             return moment <= now
 
-        expired = Resources(instances=[i for i in every.instances if due(i.id)],
-                            group_ids=[g for g in every.group_ids if due(g)],
-                            key_names=[k for k in every.key_names if due(k)])
+        instances = [i for i in every.instances if due(i.id)]
+        # A run's group and key pair stay while an instance of it stays (the group could not
+        # be deleted under it anyway, and its key is that instance's).
+        doomed = {i.id for i in instances}
+        staying = {i.tags.get(TAG_RUN, ""): i.id for i in every.instances if i.id not in doomed}
+
+        def shared_due(resource_id: str) -> bool:
+            if not due(resource_id):
+                return False
+            run = every.tags.get(resource_id, {}).get(TAG_RUN, "")
+            if run and run in staying:
+                warnings.append(f"{resource_id}: left alone while instance {staying[run]} of "
+                                f"run {run} stays")
+                return False
+            return True
+
+        expired = Resources(instances=instances,
+                            group_ids=[g for g in every.group_ids if shared_due(g)],
+                            key_names=[k for k in every.key_names if shared_due(k)])
         expired.tags = {rid: every.tags[rid] for rid in expired.ids()}
         return expired, warnings
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -51,6 +52,7 @@ from pytest_scyllabench.stress.step import Workload
 from pytest_scyllabench.thresholds import parse_threshold
 
 EMBEDDED = Path(__file__).parent.parent / "profiles"
+_PROFILE_NAME = re.compile(r"[\w-][\w.-]*")
 
 
 def find_profile(name: str, rootdir: Path) -> Path:
@@ -77,9 +79,13 @@ def load_profile(path: Path) -> Profile:
     data = dict(data)
     workload_files = data.pop("workload_files", [])
     inline_workloads = data.pop("workloads", {})
+    origin = "" if "name" in data else " (from the file name when not written)"
     name = data.pop("name", path.stem)
     if not isinstance(name, str) or not name:
         raise ProfileError(source, "name", "must be a non-empty string")
+    if not _PROFILE_NAME.fullmatch(name):  # it names <output>/<name>/ and the cluster's dir
+        raise ProfileError(source, "name", f"must be letters, digits, '.', '_' or '-', not "
+                           f"starting with '.'{origin}, got {shown(name)}")
     workloads: dict[str, Workload] = {}
     #: The file each workload of ``workload_files`` came from.
     origins: dict[str, str] = {}

@@ -4,6 +4,7 @@ each workload's fields, and a stress tool that exists and can run every workload
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -15,11 +16,14 @@ from pytest_scyllabench.profile_schema.fields import (
     build,
     child,
     is_file,
+    kind,
     printable,
     shown,
 )
 from pytest_scyllabench.stress.step import OPERATIONS, Workload
 
+#: An unquoted CQL keyspace or table name: ASCII only, at most 48 characters.
+_CQL_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,47}")
 #: Provisioners whose loaders run on this machine.
 LOCAL_LOADERS = ("local", "docker")
 
@@ -30,11 +34,21 @@ def parse_workloads(data: Any, source: str, path: str) -> dict[str, Workload]:
     result: dict[str, Workload] = {}
     for name, fields in data.items():
         where = child(path, name)
+        if not isinstance(name, str):
+            raise ProfileError(source, where, f"a workload name must be a string, got "
+                               f"{kind(name)}: YAML reads yes, no, on, off, null and numbers "
+                               f"as no string; quote it")
+        if not name or not name.isprintable():
+            raise ProfileError(source, where, "not a workload name (empty, or a tab, line "
+                               "break or other unprintable character)")
         if not isinstance(fields, Mapping):
             raise ProfileError(source, where, "must be a mapping of workload fields")
-        workload = build(Workload, {"name": str(name), **fields}, source, where)
+        if "name" in fields:
+            raise ProfileError(source, child(where, "name"),
+                               "unknown key; the workload's name is its key")
+        workload = build(Workload, {"name": name, **fields}, source, where)
         check_workload(workload, source, where)
-        result[str(name)] = workload
+        result[name] = workload
     return result
 
 
@@ -58,9 +72,10 @@ def check_workload(workload: Workload, source: str, where: str) -> None:
         raise ProfileError(source, f"{where}.gaussian_stddev", "must be in (0, 1]")
     for field in ("keyspace", "table"):
         value = getattr(workload, field)
-        if not value.replace("_", "").isalnum() or not value[0].isalpha():
+        if not _CQL_NAME.fullmatch(value):
             raise ProfileError(source, f"{where}.{field}",
-                               f"must be a CQL identifier (letters, digits, _), got {value!r}")
+                               f"must be a CQL identifier (an ASCII letter, then letters, "
+                               f"digits or _, 48 at most), got {value!r}")
 
 
 def check_loaders(profile: Profile, source: str, origins: Mapping[str, str]) -> None:

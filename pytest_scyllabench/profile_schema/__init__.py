@@ -74,7 +74,7 @@ def find_profile(name: str, rootdir: Path) -> Path:
 
 def load_profile(path: Path) -> Profile:
     """Read and validate one profile file."""
-    data = _read_yaml(path)
+    data = _read_yaml(path, " (write {} for every default)")
     source = str(path)
     data = dict(data)
     workload_files = data.pop("workload_files", [])
@@ -203,7 +203,9 @@ class _Loader(yaml.SafeLoader):
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
-def _read_yaml(path: Path) -> Mapping[str, Any]:
+def _read_yaml(path: Path, hint: str = "") -> Mapping[str, Any]:
+    """The mapping of YAML file ``path``. A file without one (empty, comments only, ``~``) is
+    refused too, ``hint`` added: a truncated file, not every default."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -228,7 +230,8 @@ def _read_yaml(path: Path) -> Mapping[str, Any]:
     except RecursionError as exc:
         raise ProfileError(str(path), "", "invalid YAML: nested too deeply") from exc
     if data is None:
-        data = {}
+        raise ProfileError(str(path), "", f"must be a mapping at the top level, got an empty "
+                           f"file{hint}")
     if not isinstance(data, Mapping):
         raise ProfileError(str(path), "", f"must be a mapping at the top level, got {kind(data)}")
     _refuse_cycles(data, str(path), "", set())

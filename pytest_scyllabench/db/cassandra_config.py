@@ -38,6 +38,12 @@ DATA_DIRS = {"data_file_directories": "data", "commitlog_directory": "commitlog"
              "saved_caches_directory": "saved_caches", "hints_directory": "hints",
              "cdc_raw_directory": "cdc_raw"}
 
+#: The 4.0 names of settings the generated file gives under their 5.0 names. Cassandra 5.0
+#: still reads the old names but refuses a file holding both spellings of one setting.
+OLD_NAMES = {"commitlog_sync_period_in_ms": "commitlog_sync_period",
+             "commitlog_segment_size_in_mb": "commitlog_segment_size",
+             "commitlog_total_space_in_mb": "commitlog_total_space"}
+
 _MIN_TOKEN = -(2**63)
 _TOKEN_SPACE = 2**64
 
@@ -189,7 +195,9 @@ def cassandra_yaml(node: NodeLayout, seeds: Sequence[str], nodes: int,
                    overrides: Mapping[str, Any]) -> dict[str, Any]:
     """The settings of one node, with ``overrides`` (the profile's ``settings``) merged last.
 
-    ``initial_token`` is computed from the final ``num_tokens`` unless overridden itself.
+    ``initial_token`` is computed from the final ``num_tokens`` unless overridden itself. A
+    default the overrides rename (an :data:`OLD_NAMES` key) or make invalid (the sync period
+    of a ``batch`` or ``group`` commit log, which 5.0 refuses) is left out.
     """
     base: dict[str, Any] = {
         "cluster_name": CLUSTER_NAME,
@@ -221,6 +229,11 @@ def cassandra_yaml(node: NodeLayout, seeds: Sequence[str], nodes: int,
         "memtable_flush_writers": 1,
         "disk_optimization_strategy": "ssd",
     }
+    for old, new in OLD_NAMES.items():
+        if old in overrides:
+            del base[new]
+    if overrides.get("commitlog_sync", "periodic") != "periodic":
+        base.pop("commitlog_sync_period", None)
     settings = merge(base, overrides)
     if "initial_token" not in overrides:
         count = int(settings.get("num_tokens") or NUM_TOKENS)

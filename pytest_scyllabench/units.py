@@ -1,10 +1,10 @@
 """Durations and latencies written with a unit: ``"500us"``, ``"20ms"``, ``"1.5s"``, ``"2m"``.
 
-Units: ``us`` (also ``µs``), ``ms``, ``s``, ``m``, ``h``. A bare number (or a numeric string)
-takes the default unit of the function: seconds for :func:`parse_duration`, milliseconds for
-:func:`parse_latency_ms`. Negative, infinite, NaN and unparsable values raise
-:class:`~pytest_scyllabench.errors.ConfigError` whose message starts with the field name the
-caller passes in, e.g. ``scyllabench_step: duration: ...``.
+Units: ``us`` (also ``µs``, with the micro sign or the Greek mu), ``ms``, ``s``, ``m``, ``h``.
+A bare number (or a numeric string) takes the default unit of the function: seconds for
+:func:`parse_duration`, milliseconds for :func:`parse_latency_ms`. Negative, infinite, NaN
+and unparsable values raise :class:`~pytest_scyllabench.errors.ConfigError` whose message
+starts with the field name the caller passes in, e.g. ``scyllabench_step: duration: ...``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from pytest_scyllabench.errors import ConfigError
 #: Seconds per unit. Longest suffixes first so that ``ms`` is not read as ``m`` + ``s``.
 UNIT_SECONDS: dict[str, float] = {
     "us": 1e-6,
-    "µs": 1e-6,
+    "\u00b5s": 1e-6,  # micro sign
+    "\u03bcs": 1e-6,  # Greek small letter mu: it looks the same
     "ms": 1e-3,
     "s": 1.0,
     "m": 60.0,

@@ -165,12 +165,18 @@ def ssh_config(inventory: Inventory) -> str:
         lines += [f"Host {host.name}",
                   f"    HostName {host.address}",
                   f"    User {inventory.ssh_user}",
-                  f"    IdentityFile {inventory.key_file}",
+                  f"    IdentityFile {_quoted(inventory.key_file)}",
                   "    IdentitiesOnly yes",
-                  f"    UserKnownHostsFile {inventory.known_hosts}",
+                  f"    UserKnownHostsFile {_quoted(inventory.known_hosts)}",
                   "    StrictHostKeyChecking accept-new",
                   ""]
     return "\n".join(lines)
+
+
+def _quoted(path: str) -> str:
+    """A path as one argument of an ssh option: ssh splits an option's value at blanks (a
+    directory with a space would make two known-hosts files, or a refused config line)."""
+    return '"' + path.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def write_ssh_config(directory: Path, inventory: Inventory) -> Path:
@@ -183,6 +189,6 @@ def ssh_argv(inventory: Inventory, host_name: str, command: Sequence[str] = ()) 
     """The ``ssh`` command line that logs into ``host_name`` with the run's key."""
     host = inventory.host(host_name)
     return ["ssh", "-i", inventory.key_file, "-o", "IdentitiesOnly=yes",
-            "-o", f"UserKnownHostsFile={inventory.known_hosts}",
+            "-o", f"UserKnownHostsFile={_quoted(inventory.known_hosts)}",
             "-o", "StrictHostKeyChecking=accept-new",
             f"{inventory.ssh_user}@{host.address}", *command]

@@ -210,7 +210,7 @@ def test_provision_check_and_release(moto_url: str, ec2: Any, tmp_path: Path,
     assert stat.S_IMODE(moto["dir_mode"]) == 0o700
     assert not key.is_relative_to(trials.resolve())
     assert "Host node1\n    HostName 127.0.0.1\n    User ubuntu" in moto["ssh_config"]
-    assert f"IdentityFile {key}" in moto["ssh_config"]
+    assert f'IdentityFile "{key}"' in moto["ssh_config"]
     inventory = moto["inventory"]
     assert inventory.run_id == run_id and inventory.key_file == str(key)
     assert {h.instance_id for h in inventory.hosts} == {i["InstanceId"] for i in instances}

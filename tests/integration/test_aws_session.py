@@ -353,7 +353,7 @@ def test_whole_session_on_moto_and_the_test_bed(tmp_path: Path, ec2: Any, moto_u
     assert inventory.ssh_user == "root" and inventory.owner == "it-aws-session"
     config = (directory / "ssh_config").read_text()
     assert f"Host loader-1\n    HostName {bed.hosts[3].address}\n    User root\n" in config
-    assert f"IdentityFile {inventory.key_file}" in config
+    assert f'IdentityFile "{inventory.key_file}"' in config
     # Every host's key was learnt (accept-new) into the run's known_hosts.
     known = (directory / "known_hosts").read_text()
     assert all(host.address in known for host in bed.hosts), known

@@ -84,7 +84,7 @@ def test_a_file_that_is_not_an_inventory_is_refused(tmp_path: Path) -> None:
 def test_ssh_config_has_one_entry_per_host(tmp_path: Path) -> None:
     text = ssh_config(inventory(tmp_path))
     assert "Host node1\n    HostName 54.0.0.1\n    User ubuntu\n" in text
-    assert f"IdentityFile {tmp_path / 'key.pem'}" in text
+    assert f'IdentityFile "{tmp_path / "key.pem"}"' in text
     assert text.count("IdentitiesOnly yes") == 2
 
 
@@ -116,3 +116,35 @@ def test_cli_needs_a_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         cli.main(["aws"])
     assert exc.value.code == 2
+
+
+def _ssh_g(args: list[str]) -> dict[str, str]:
+    """What OpenSSH makes of a command line (``ssh -G``: the options, no connection)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("ssh") is None:
+        pytest.skip("no ssh client")
+    shown = subprocess.run(["ssh", "-G", *args], capture_output=True, text=True, timeout=30)
+    assert shown.returncode == 0, shown.stderr
+    options: dict[str, str] = {}
+    for line in shown.stdout.splitlines():
+        key, _, value = line.partition(" ")
+        options.setdefault(key, value)
+    return options
+
+
+def test_ssh_reads_the_key_and_known_hosts_of_a_directory_with_spaces(tmp_path: Path) -> None:
+    """ssh splits an unquoted UserKnownHostsFile at blanks (two blanks show it: it prints the
+    parts joined by one), and refuses an IdentityFile with a blank in it."""
+    directory = tmp_path / "my  trials"
+    directory.mkdir()
+    run = inventory(directory)
+    Path(run.key_file).write_text("not a key\n")  # ssh drops an -i it cannot read
+    config = directory / "ssh_config"
+    config.write_text(ssh_config(run), encoding="utf-8")
+    for options in (_ssh_g(["-F", str(config), "node1"]),
+                    _ssh_g(["-F", "none", *ssh_argv(run, "node1")[1:]])):
+        assert options["userknownhostsfile"] == run.known_hosts
+        assert options["identityfile"] == run.key_file
+        assert options["hostname"] == "54.0.0.1"

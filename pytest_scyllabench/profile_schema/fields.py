@@ -69,14 +69,16 @@ def convert(value: Any, hint: Any, source: str, path: str) -> Any:
         return value
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ProfileError(source, path, f"must be an integer, got {kind(value)}")
+            raise ProfileError(source, path, f"must be an integer, got {kind(value)}"
+                                             f"{_exponent_hint(value, integer=True)}")
         if not -(2**63) <= value < 2**63:  # what the tools, drivers and CQL's bigint take
             raise ProfileError(source, path, f"must be an integer of 64 bits, got "
                                f"{kind(value)}")
         return value
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ProfileError(source, path, f"must be a number, got {kind(value)}")
+            raise ProfileError(source, path, f"must be a number, got {kind(value)}"
+                                             f"{_exponent_hint(value, integer=False)}")
         try:
             number = float(value)
         except OverflowError:
@@ -103,6 +105,21 @@ def convert(value: Any, hint: Any, source: str, path: str) -> Any:
             for k, v in value.items()
         }
     raise TypeError(f"profile schema cannot check type {hint!r} at {path}")
+
+
+#: A number with an exponent but no dot: YAML 1.1 (PyYAML) reads ``5e-2`` and ``1e6`` as text.
+_EXPONENT = re.compile(r"[-+]?[0-9]+[eE][-+]?[0-9]+")
+
+
+def _exponent_hint(value: Any, *, integer: bool) -> str:
+    """Why a number such as ``1e6`` came as a string, and how to write it."""
+    if not isinstance(value, str) or not _EXPONENT.fullmatch(value):
+        return ""
+    number = float(value)
+    if not math.isfinite(number) or (integer and not number.is_integer()):
+        return ""
+    plain = str(int(number)) if integer else repr(number)
+    return f": YAML reads {value} as text; write {plain}"
 
 
 def reject_unknown(data: Mapping[Any, Any], known: set[str], source: str, path: str) -> None:

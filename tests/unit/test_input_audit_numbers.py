@@ -41,3 +41,17 @@ def test_integer_beyond_64_bits_is_refused(tmp_path: Path, text: str, field: str
 def test_largest_64_bit_integer_is_kept(tmp_path: Path) -> None:
     text = f"workloads:\n  w: {{mix: {{write: 1}}, partitions: {2**63 - 1}}}\n"
     assert load_profile(write(tmp_path, text)).workloads["w"].partitions == 2**63 - 1
+
+
+@pytest.mark.parametrize(("text", "field", "written"), [
+    ("rate_tolerance: 5e-2\n", "rate_tolerance", "5e-2"),
+    ("warmup: {seconds: 1e2}\n", "warmup.seconds", "1e2"),
+    ("workloads:\n  w: {mix: {write: 1}, partitions: 1e6}\n", "workloads.w.partitions", "1e6"),
+])
+def test_exponent_without_a_dot_says_why_it_is_text(tmp_path: Path, text: str, field: str,
+                                                    written: str) -> None:
+    # YAML 1.1 (PyYAML) reads 5e-2 as a string: "must be a number, got a string ('5e-2')"
+    # said no more than that.
+    message = error_of(write(tmp_path, text))
+    assert f"p.yaml: {field}: must be " in message
+    assert f"got a string ('{written}'): YAML reads {written} as text" in message

@@ -19,7 +19,7 @@ Three ways to run a node, one ``NodeControl`` each, chosen by :func:`create`:
       <workdir>/clusters/<profile>/<address>/logs/scylla.log
 
 * ``container`` (the docker provisioner): the image's entrypoint configured and started the
-  node; supervisord's ``scylla-server`` program is stopped and started, and the profile's
+  node; supervisord's ``scylla`` program is stopped and started, and the profile's
   settings, if any, are merged into the image's ``scylla.yaml`` (then every node starts afresh).
 
 Scylla bootstraps one node at a time, so ``start`` launches the seed (node 1) only and

@@ -33,6 +33,9 @@ STOP_GRACE = 120.0
 PROBE_TIMEOUT = 30.0
 LOG_TAIL_LINES = 25
 SERVICE = "scylla-server"
+#: supervisord's program in the scylladb/scylla image (``[program:scylla]``; ScyllaDB's rolling
+#: restart page: ``supervisorctl stop scylla``): not the systemd unit's name.
+PROGRAM = "scylla"
 ETC = "/etc/scylla"
 DATA_ROOT = "/var/lib/scylla"
 
@@ -384,12 +387,12 @@ class ContainerControl(_Commands):
                          yaml.safe_dump(merged, sort_keys=False, default_flow_style=False))
 
     async def start(self, node: Node) -> None:
-        await self.run(node, ["sh", "-c", f"supervisorctl status {SERVICE} | "
+        await self.run(node, ["sh", "-c", f"supervisorctl status {PROGRAM} | "
                                           f"grep -Eq 'RUNNING|STARTING' || "
-                                          f"supervisorctl start {SERVICE}"])
+                                          f"supervisorctl start {PROGRAM}"])
 
     async def dead(self, node: Node) -> str | None:
-        status = await self.run(node, ["supervisorctl", "status", SERVICE], check=False,
+        status = await self.run(node, ["supervisorctl", "status", PROGRAM], check=False,
                                 timeout=PROBE_TIMEOUT)
         if any(state in status.stdout for state in ("RUNNING", "STARTING")):
             return None
@@ -398,7 +401,7 @@ class ContainerControl(_Commands):
                f"ends with:\n{tail}"
 
     async def stop(self, node: Node) -> None:
-        command = ["supervisorctl", "stop", SERVICE]
+        command = ["supervisorctl", "stop", PROGRAM]
         result = await self.run(node, command, check=False, timeout=STOP_GRACE + 60)
         if result.exit_code != 0 and "not running" not in result.stdout + result.stderr:
             raise CommandError(node.host.name, command, result.exit_code, result.stderr)

@@ -783,22 +783,22 @@ def containers(count: int, rules: Sequence[tuple[str, Reply | list[Reply]]] = ()
 
 def test_container_cluster_without_settings_keeps_the_running_nodes(tmp_path: Path) -> None:
     servers = containers(2, [("--version", Reply(REPORTED)),
-                             ("supervisorctl status", Reply("scylla-server  RUNNING   pid 42\n")),
+                             ("supervisorctl status", Reply("scylla  RUNNING   pid 42\n")),
                              ("nodetool", Reply(status("UN", "UN")))])
     db = cluster(ContainerControl(VERSION, {}, 600.0), servers, tmp_path)
     asyncio.run(db.install())
     asyncio.run(db.configure())
     asyncio.run(db.start())
     asyncio.run(db.wait_ready(10))
-    start = ("sh -c 'supervisorctl status scylla-server | grep -Eq '\"'\"'RUNNING|STARTING'\"'\"' "
-             "|| supervisorctl start scylla-server'")
+    start = ("sh -c 'supervisorctl status scylla | grep -Eq '\"'\"'RUNNING|STARTING'\"'\"' "
+             "|| supervisorctl start scylla'")
     assert fake(servers[1]).lines() == ["scylla --version", start, "nodetool status",
                                         "nodetool status"]
     asyncio.run(db.stop())
     asyncio.run(db.wipe())
     asyncio.run(db.fetch_logs())
     assert fake(servers[0]).lines()[-2:] == [
-        "supervisorctl stop scylla-server",
+        "supervisorctl stop scylla",
         "rm -rf /var/lib/scylla/data /var/lib/scylla/commitlog /var/lib/scylla/hints "
         "/var/lib/scylla/view_hints"]
     assert db.logs()[1].read_text() == "docker logs of sb-node2\n"
@@ -811,7 +811,7 @@ def test_container_settings_restart_every_node_afresh(tmp_path: Path) -> None:
     asyncio.run(db.install())
     asyncio.run(db.configure())
     assert fake(servers[0]).lines()[1:4] == [
-        "supervisorctl stop scylla-server",
+        "supervisorctl stop scylla",
         "rm -rf /var/lib/scylla/data /var/lib/scylla/commitlog /var/lib/scylla/hints "
         "/var/lib/scylla/view_hints",
         "sh -c 'test -f /etc/scylla/scylla.yaml.scyllabench-orig || cp /etc/scylla/scylla.yaml "
@@ -825,12 +825,12 @@ def test_container_version_and_death(tmp_path: Path) -> None:
     with pytest.raises(DatabaseError, match=re.escape("runs ScyllaDB 6.1.5-0.2024, the profile "
                                                       "asks for 6.2.3")):
         asyncio.run(cluster(ContainerControl(VERSION, {}, 60), servers, tmp_path).install())
-    servers = containers(1, [("supervisorctl status", Reply("scylla-server  FATAL  Exited too "
+    servers = containers(1, [("supervisorctl status", Reply("scylla  FATAL  Exited too "
                                                             "quickly\n", 3)),
                              ("nodetool", Reply("", 1, "connection refused"))])
     db = cluster(ContainerControl(None, {}, 60), servers, tmp_path)
     db._started.add("node1")
-    with pytest.raises(DatabaseError, match="supervisord: scylla-server  FATAL  Exited too "
+    with pytest.raises(DatabaseError, match="supervisord: scylla  FATAL  Exited too "
                                             "quickly; the container log ends with:\nlast 25 "
                                             "lines of sb-node1"):
         asyncio.run(db.wait_ready(5))
@@ -931,3 +931,42 @@ def test_down_nodes_names_each_node_whose_service_stopped(tmp_path: Path) -> Non
         []], [])
     assert asyncio.run(db.down_nodes()) == [
         "ScyllaDB node2 (10.0.0.2) on node2 is down: scylla-server is failed"]
+
+
+class SupervisorContainer(FakeContainer):
+    """A container whose supervisord runs the program of the scylladb/scylla image: ``scylla``
+    (dist/docker/etc/supervisord.conf.d/scylla-server.conf, ``[program:scylla]``; the rename to
+    ``scylla-server`` was reverted, scylladb/scylladb#10269 and #10323). supervisorctl answers
+    an unknown program as it does: ``<name>: ERROR (no such process)``, exit code 4."""
+
+    def answer(self, line: str) -> Reply:
+        words = shlex.split(line)
+        for index, word in enumerate(words[:-2]):
+            if word == "supervisorctl":
+                action, program = words[index + 1], words[index + 2].rstrip(";|")
+                if program != "scylla":
+                    return Reply(f"{program}: ERROR (no such process)\n", 4)
+                if action == "status":
+                    return Reply("scylla                           RUNNING   pid 42, uptime 0:01\n")
+                return Reply(f"scylla: {'stopped' if action == 'stop' else 'started'}\n")
+        return super().answer(line)
+
+
+def test_container_nodes_are_driven_through_the_images_supervisord_program(
+        tmp_path: Path) -> None:
+    servers = [Host(f"node{i + 1}", ADDRESSES[i],
+                    SupervisorContainer(f"sb-node{i + 1}",
+                                        [("--version", Reply(REPORTED)),
+                                         ("scylla.yaml", Reply(STOCK_YAML)),
+                                         ("nodetool", Reply(status("UN", "UN")))]))
+               for i in range(2)]
+    db = cluster(ContainerControl(VERSION, {"compaction_throughput_mb_per_sec": 0}, 600.0),
+                 servers, tmp_path)
+    asyncio.run(db.install())
+    asyncio.run(db.configure())  # settings: every node is stopped, wiped and restarted
+    asyncio.run(db.start())
+    asyncio.run(db.wait_ready(10))
+    assert asyncio.run(db.down_nodes()) == []
+    asyncio.run(db.stop())
+    assert "supervisorctl stop scylla" in fake(servers[1]).lines()
+    assert not any("scylla-server" in line for line in fake(servers[1]).lines())

@@ -124,8 +124,10 @@ def _aws_sweep(args: argparse.Namespace) -> int:
     if not report.expired:
         print("nothing has expired")
     else:
-        verb = "would delete" if args.dry_run else "deleted"
-        for line in describe(report.expired):
+        for resource_id, line in zip(report.expired.ids(), describe(report.expired),
+                                     strict=True):
+            verb = ("would delete" if args.dry_run else
+                    "not deleted" if resource_id in report.left else "deleted")
             print(f"{verb}: {line}")
     for error in report.errors:
         print(f"error: {_one_line(error)}", file=sys.stderr)

@@ -60,6 +60,8 @@ class SweepReport:
     expired: Resources
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    #: Ids of the expired resources still there after a sweep with errors.
+    left: set[str] = field(default_factory=set)
 
 
 async def sweep(region: str | None, endpoint_url: str = "", *, dry_run: bool = False,
@@ -80,4 +82,11 @@ async def sweep(region: str | None, endpoint_url: str = "", *, dry_run: bool = F
         raise ProvisionError(f"sweep: deleting {', '.join(expired.ids())} did not finish "
                              f"within {limit:g} s; `scyllabench aws sweep --dry-run` shows "
                              "what is left") from None
+    if report.errors:
+        try:
+            async with asyncio.timeout(SWEEP_MARGIN):
+                still, _ = await asyncio.to_thread(ec2.expired, moment)
+            report.left = set(still.ids()) & set(expired.ids())
+        except (ProvisionError, TimeoutError):
+            report.left = set(expired.ids())  # unknown: none is said to be deleted
     return report

@@ -25,6 +25,7 @@ Sources (read, not run: no ScyllaDB can be obtained on the machine this was writ
 from __future__ import annotations
 
 import copy
+import ipaddress
 import re
 import shlex
 import string
@@ -375,22 +376,32 @@ def parse_nodetool_status(text: str) -> list[NodeStatus]:
     return rows
 
 
+def _address_key(address: str) -> str:
+    """An address as compared with ``nodetool status``: IPv6 has several spellings (the native
+    nodetool prints ``2001:db8::1``, the Java one ``2001:db8:0:0:0:0:0:1``)."""
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return address
+
+
 def ring_problem(rows: Iterable[NodeStatus], expected: Iterable[str],
                  others: Iterable[str] = ()) -> str | None:
     """Why ``rows`` do not list ``expected``, every one up and normal; ``None`` if they do.
 
     ``others`` may be listed too, in any state (nodes of the cluster not waited for yet).
     """
-    seen = {row.address: row for row in rows}
+    seen = {_address_key(row.address): row for row in rows}
     wanted = list(expected)
-    missing = [address for address in wanted if address not in seen]
+    missing = [address for address in wanted if _address_key(address) not in seen]
     if missing:
         return f"does not list {', '.join(missing)} yet"
-    foreign = sorted(set(seen) - set(wanted) - set(others))
+    known = {_address_key(address) for address in (*wanted, *others)}
+    foreign = sorted(row.address for key, row in seen.items() if key not in known)
     if foreign:
         return f"lists nodes outside the cluster: {', '.join(foreign)}"
-    pending = [f"{address} {seen[address].code}" for address in wanted
-               if seen[address].code != "UN"]
+    pending = [f"{address} {seen[_address_key(address)].code}" for address in wanted
+               if seen[_address_key(address)].code != "UN"]
     if pending:
         return "not up and normal yet: " + ", ".join(pending)
     return None

@@ -220,6 +220,23 @@ def test_ring_problem_names_missing_and_foreign_nodes() -> None:
     assert cfg.parse_nodetool_status("nodetool: Unable to connect to Scylla API server") == []
 
 
+def test_ring_problem_compares_ipv6_addresses_as_addresses() -> None:
+    # The documented sample with IPv6 nodes, printed compressed as ScyllaDB's native nodetool
+    # prints them (the Java nodetool of older releases wrote every group: 2001:db8:0:0:0:0:0:1);
+    # the profile may spell them either way, or in capitals.
+    text = (DATA / "nodetool-status-uj.txt").read_text()
+    for last, address in (("201", "2001:db8::1"), ("202", "2001:db8::2"), ("203", "2001:db8::3")):
+        text = text.replace(f"192.168.1.{last} ", f"{address} ")
+    rows = cfg.parse_nodetool_status(text)
+    assert [row.address for row in rows] == ["2001:db8::1", "2001:db8::2", "2001:db8::3"]
+    assert cfg.ring_problem(rows, ["2001:DB8::1", "2001:db8:0:0:0:0:0:2"]) == \
+        "lists nodes outside the cluster: 2001:db8::3"
+    assert cfg.ring_problem(rows, ["2001:db8:0:0:0:0:0:1", "2001:db8::2"],
+                            others=["2001:0db8::3"]) is None
+    assert cfg.ring_problem(rows, ["2001:db8::1", "2001:db8::2", "2001:db8:0::3"]) == \
+        "not up and normal yet: 2001:db8:0::3 UJ"
+
+
 # -- configuration -----------------------------------------------------------------------------
 
 def test_scylla_yaml_merges_defaults_then_overrides() -> None:

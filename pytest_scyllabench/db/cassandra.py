@@ -23,6 +23,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import time
@@ -186,7 +187,9 @@ class CassandraCluster:
         """Write every node's configuration, after stopping and wiping what a crash left."""
         if self._jars is None:
             raise DatabaseError("CassandraCluster.configure() needs install() first")
-        leftovers = [node for node in self._nodes if await asyncio.to_thread(node_pids, node)]
+        # A larger cluster kept in workdir also left node<k> beyond ours: those go too.
+        candidates = (*self._nodes, *await asyncio.to_thread(self._strays))
+        leftovers = [node for node in candidates if await asyncio.to_thread(node_pids, node)]
         if leftovers:
             state = await asyncio.to_thread(self._read_state) or {}
             owner = state.get("owner")
@@ -198,10 +201,32 @@ class CassandraCluster:
                     "use another profile name")
             log.warning("stopping Cassandra nodes left running in %s: %s", self._workdir,
                         ", ".join(map(str, leftovers)))
-            await self.stop()
+            await self._stop_nodes(leftovers)
+            self.state_path.unlink(missing_ok=True)
         await self.wipe()
         await asyncio.to_thread(self._write_config)
         self._configured = True
+
+    def _strays(self) -> list[cfg.NodeLayout]:
+        """The ``node<k>`` directories of workdir that are not this cluster's nodes (left by
+        a cluster of more nodes), named by the addresses the state file gives them."""
+        ours = {node.root for node in self._nodes}
+        recorded = {entry.get("name"): entry.get("address")
+                    for entry in (self._read_state() or {}).get("nodes", [])
+                    if isinstance(entry, dict)}
+        try:
+            entries = sorted(self._workdir.iterdir())
+        except OSError:
+            return []
+        strays = []
+        for entry in entries:
+            match = re.fullmatch(r"node([0-9]+)", entry.name)
+            if match is None or entry in ours or not entry.is_dir():
+                continue
+            address = recorded.get(entry.name)
+            strays.append(cfg.NodeLayout(int(match[1]), address if isinstance(address, str)
+                                         else "address unknown", entry))
+        return strays
 
     def _write_config(self) -> None:
         for node, yaml_text, _ in self._render(jamm=None):
@@ -323,7 +348,11 @@ class CassandraCluster:
 
     async def stop(self) -> None:
         """SIGTERM every node of ours, SIGKILL what is left after the grace; idempotent."""
-        results = await asyncio.gather(*(self._stop_node(node) for node in self._nodes),
+        await self._stop_nodes(self._nodes)
+        self.state_path.unlink(missing_ok=True)
+
+    async def _stop_nodes(self, nodes: Sequence[cfg.NodeLayout]) -> None:
+        results = await asyncio.gather(*(self._stop_node(node) for node in nodes),
                                        return_exceptions=True)
         failures = [result for result in results if isinstance(result, BaseException)]
         for failure in failures:
@@ -331,7 +360,6 @@ class CassandraCluster:
                 raise failure
         if failures:
             raise DatabaseError("\n".join(str(failure) for failure in failures))
-        self.state_path.unlink(missing_ok=True)
 
     async def _stop_node(self, node: cfg.NodeLayout, grace: float = STOP_GRACE) -> None:
         process = self._processes.pop(node.index, None)

@@ -9,6 +9,8 @@ Sources (read, not run: no ScyllaDB can be obtained on the machine this was writ
   scylla-<series>.list``, ``apt-get install -y scylla``; RHEL: ``/etc/yum.repos.d/scylla.repo``
   and ``yum install scylla[-<version>]``. A patch version is pinned on Debian with an apt
   preferences file (``Pin: version <version>-*``) so that every ``scylla-*`` package follows.
+  Enterprise releases (2018.1 to 2024.2) are the ``scylla-enterprise`` packages of the same
+  repositories (``scylla-2024.1.list``); 2025.1 on are ``scylla`` again.
 * tarball: "Install ScyllaDB Without root Privileges" and ``unified/build_unified.sh`` (one top
   directory in the archive), ``./install.sh --nonroot --prefix <dir>`` (``install.sh`` puts
   ``bin/scylla``, ``bin/nodetool``, ``bin/iotune`` and ``etc/scylla/scylla.yaml`` under it).
@@ -56,6 +58,9 @@ SERVICE_LOG_ARGS = ("--log-to-syslog", "1", "--log-to-stdout", "0", "--default-l
                     "--network-stack", "posix")
 PROCESS_LOG_ARGS = ("--log-to-syslog", "0", "--log-to-stdout", "1", "--default-log-level", "info",
                     "--network-stack", "posix")
+#: The Docker Hub image of ScyllaDB, and of ScyllaDB Enterprise releases (see is_enterprise).
+IMAGE = "scylladb/scylla"
+ENTERPRISE_IMAGE = "scylladb/scylla-enterprise"
 IO_KEYS = ("read_iops", "read_bandwidth", "write_iops", "write_bandwidth")
 URL_FIELDS = ("version", "series", "arch")
 
@@ -90,7 +95,8 @@ class ScyllaSpec:
 class DockerSpec:
     """ScyllaDB containers on this machine (the profile's ``docker`` section)."""
 
-    image: str = "scylladb/scylla"
+    #: The default is ``scylladb/scylla-enterprise`` for an Enterprise release (2024.1.12...).
+    image: str = IMAGE
     #: Image tag; empty means ``database.version``.
     tag: str = ""
     smp: int = 1
@@ -106,6 +112,18 @@ class DockerSpec:
 def series(version: str) -> str:
     """The release series of a version: ``6.2.3`` -> ``6.2``, ``2025.1`` -> ``2025.1``."""
     return ".".join(version.split(".")[:2])
+
+
+def is_enterprise(version: str) -> bool:
+    """Whether ``version`` is a ScyllaDB Enterprise release (2018.1 to 2024.2), published as
+    the ``scylla-enterprise`` packages and image; from 2025.1 on, every release is ``scylla``."""
+    major = version.split(".")[0]
+    return major.isdigit() and 2018 <= int(major) <= 2024
+
+
+def package_name(version: str) -> str:
+    """The package that installs ScyllaDB ``version`` (and pulls its ``<name>-*`` packages)."""
+    return "scylla-enterprise" if is_enterprise(version) else "scylla"
 
 
 def is_patch_version(version: str) -> bool:
@@ -279,7 +297,8 @@ def io_conf(properties_path: str) -> str:
 # -- installation scripts (run as root by ``sh -c``) ---------------------------------------
 
 def apt_install_script(version: str, list_url: str, key: str) -> str:
-    """Add the ScyllaDB apt repository of ``version``'s series and install ``scylla``."""
+    """Add the ScyllaDB apt repository of ``version``'s series and install ``scylla`` (or
+    ``scylla-enterprise``)."""
     q = shlex.quote
     pin = "/etc/apt/preferences.d/scylla-pin"
     lines = [
@@ -297,13 +316,15 @@ def apt_install_script(version: str, list_url: str, key: str) -> str:
                      f"{q(version)} > {pin}")
     else:
         lines.append(f"rm -f {pin}")
-    lines += ["apt-get update", "apt-get install -y scylla"]
+    lines += ["apt-get update", f"apt-get install -y {package_name(version)}"]
     return "\n".join(lines)
 
 
 def yum_install_script(version: str, repo_url: str) -> str:
-    """Add the ScyllaDB yum repository of ``version``'s series and install ``scylla``."""
-    package = f"scylla-{version}" if is_patch_version(version) else "scylla"
+    """Add the ScyllaDB yum repository of ``version``'s series and install ``scylla`` (or
+    ``scylla-enterprise``)."""
+    name = package_name(version)
+    package = f"{name}-{version}" if is_patch_version(version) else name
     return "\n".join([
         "set -e",
         "rpm -q epel-release >/dev/null 2>&1 || yum install -y epel-release "

@@ -2,7 +2,8 @@
 
 ``provision`` checks that the ``docker`` CLI is on PATH (``MissingDependencyError``) and that
 the daemon answers ``docker info`` (``ProvisionError``), creates a user-defined network, pulls
-the ``scylladb/scylla:<tag>`` image if it is missing, and runs one container per node, in
+the ``scylladb/scylla:<tag>`` image (``scylladb/scylla-enterprise`` for an
+Enterprise release, 2018.1 to 2024.2) if it is missing, and runs one container per node, in
 order: the image's entrypoint gets ``--smp 1 --memory 750M --overprovisioned 1
 --developer-mode 1`` (the profile's ``docker`` section changes them) and, from node 2 on,
 ``--seeds <address of node 1>``. Scylla bootstraps one node at a time, so each container is
@@ -38,6 +39,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from pytest_scyllabench.db import scylla_config as cfg
 from pytest_scyllabench.db.scylla import POLL_INTERVAL, docker_spec, wait_joined
 from pytest_scyllabench.errors import (
     CommandError,
@@ -179,7 +181,11 @@ class DockerProvisioner:
 
     @property
     def image(self) -> str:
-        return f"{self._spec.image}:{self._spec.tag or self._profile.database.version}"
+        tag = self._spec.tag or self._profile.database.version
+        name = self._spec.image
+        if name == cfg.IMAGE and cfg.is_enterprise(tag):
+            name = cfg.ENTERPRISE_IMAGE
+        return f"{name}:{tag}"
 
     def container_name(self, index: int) -> str:
         return f"{self.prefix}-node{index}"

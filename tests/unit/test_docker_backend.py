@@ -302,3 +302,21 @@ def test_container_executor_command_lines(tmp_path: Path) -> None:
     assert local.stdin[0] == b"text"
     assert local.envs[0] == {"A": "1"}  # the value travels in docker's environment only
     assert (tmp_path / "sub").is_dir() and (tmp_path / "logs").is_dir()
+
+
+def test_an_enterprise_release_runs_the_enterprise_image() -> None:
+    # ScyllaDB Enterprise (2018.1 to 2024.2) is published as scylladb/scylla-enterprise; from
+    # 2025.1 on, every release is scylladb/scylla again. A profile's own image is kept.
+    def image(version: str, **docker: Any) -> str:
+        made = profile(1, **docker)
+        object.__setattr__(made, "database",
+                           DatabaseSpec(kind="scylla", version=version, nodes=1,
+                                        replication_factor=1))
+        return DockerProvisioner(made, local=FakeLocal(), run_id=RUN).image
+
+    assert image("2024.1.12") == "scylladb/scylla-enterprise:2024.1.12"
+    assert image("2024.2") == "scylladb/scylla-enterprise:2024.2"
+    assert image("2025.1.9") == "scylladb/scylla:2025.1.9"
+    assert image("6.2") == "scylladb/scylla:6.2"
+    assert image("2024.1.12", image="registry.local:5000/scylla") == \
+        "registry.local:5000/scylla:2024.1.12"

@@ -392,6 +392,28 @@ def test_packages_install_on_rocky(tmp_path: Path) -> None:
     ]
 
 
+def test_packages_of_an_enterprise_release_are_scylla_enterprise(tmp_path: Path) -> None:
+    # Up to 2024.2, ScyllaDB Enterprise repositories hold scylla-enterprise (and its
+    # scylla-enterprise-* packages), no package named scylla; 2025.1 on is scylla again.
+    for release, system in (("ubuntu debian", "apt"), ("rocky rhel centos fedora", "yum")):
+        servers = hosts(1, [install_rules(release)])
+        fake(servers[0]).rules[1] = ("scylla --version", [
+            Reply("", 127), Reply("2024.1.12-0.20241020.83d2d6e9f85b")])
+        control = PackageControl(cfg.ScyllaSpec(), "2024.1.12", {}, "/w", 600.0)
+        asyncio.run(cluster(control, servers, tmp_path).install())
+        script = fake(servers[0]).calls[3][2].splitlines()
+        if system == "apt":
+            assert "scylla-2024.1.list" in script[-4]
+            assert script[-3:] == [
+                "printf 'Package: scylla*\\nPin: version %s-*\\nPin-Priority: 1001\\n' "
+                "2024.1.12 > /etc/apt/preferences.d/scylla-pin",
+                "apt-get update", "apt-get install -y scylla-enterprise"]
+        else:
+            assert script[-1] == "yum install -y scylla-enterprise-2024.1.12"
+    assert cfg.package_name("2025.1") == cfg.package_name("6.2.3") == "scylla"
+    assert cfg.package_name("2024.2") == "scylla-enterprise"
+
+
 def test_packages_install_is_skipped_when_the_version_is_there(tmp_path: Path) -> None:
     servers = hosts(1, [[("scylla --version", Reply(REPORTED + "\n"))]])
     assert asyncio.run(cluster(packages(), servers, tmp_path).install()) == REPORTED

@@ -68,6 +68,16 @@ def _alive(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[0] != "Z"
 
 
+def _start_time(pid: int) -> int | None:
+    """When ``pid`` started (clock ticks after boot, /proc/<pid>/stat field 22): with the pid,
+    it names one process, where a pid alone may since have been reused."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        return int(fields[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def _runs_node(pid: int, node: cfg.NodeLayout) -> bool:
     """Whether ``pid`` is a Cassandra daemon started with ``node``'s configuration."""
     argv = _read_cmdline(pid)
@@ -193,8 +203,10 @@ class CassandraCluster:
         if leftovers:
             state = await asyncio.to_thread(self._read_state) or {}
             owner = state.get("owner")
+            started = state.get("owner_started")
             if (not state.get("kept") and isinstance(owner, int) and owner != os.getpid()
-                    and _alive(owner)):
+                    and _alive(owner)
+                    and (not isinstance(started, int) or _start_time(owner) == started)):
                 raise DatabaseError(
                     f"Cassandra nodes in {self._workdir} ({', '.join(map(str, leftovers))}) "
                     f"belong to another running session (pid {owner}); wait for it to end or "
@@ -274,6 +286,7 @@ class CassandraCluster:
             "fingerprint": self._fingerprint(),
             "kept": self._keep,
             "owner": os.getpid(),
+            "owner_started": _start_time(os.getpid()),
             "started": time.time(),
             "nodes": [{"name": node.name, "address": node.address,
                        "pid": self._processes[node.index].pid, "root": str(node.root)}

@@ -16,6 +16,7 @@ import pytest
 from pytest_scyllabench.db import cassandra_config as cfg
 from pytest_scyllabench.db.cassandra import CassandraCluster
 from pytest_scyllabench.db.maven import CassandraJars
+from pytest_scyllabench.errors import DatabaseError
 from pytest_scyllabench.profile import DatabaseSpec
 
 ADDRESSES = ("127.0.0.1", "127.0.0.2", "127.0.0.3")
@@ -85,3 +86,38 @@ def test_a_kept_cluster_of_another_size_or_configuration_is_not_reused(
     assert asyncio.run(bigger_heap.adopt()) is False
     assert bigger_heap.adopt_problem == "its configuration differs from this profile's"
     assert all(fake.poll() is None for fake in fakes)  # refused, and left alone
+
+
+def test_a_dead_owner_whose_pid_was_reused_does_not_hold_its_nodes(
+        tmp_path: Path, processes: list[subprocess.Popen[bytes]]) -> None:
+    # A session died without its teardown; its pid now belongs to an unrelated process. Its
+    # nodes are leftovers to stop, not "another running session".
+    cluster = cluster_of(1, tmp_path)
+    fake = fake_node(cluster.nodes[0], processes)
+    unrelated = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    processes.append(unrelated)
+    time.sleep(0.2)
+    state = {"kept": False, "owner": unrelated.pid, "owner_started": 1, "nodes": []}
+    cluster.state_path.write_text(json.dumps(state))
+    asyncio.run(cluster.configure())
+    assert fake.wait(timeout=10) == -signal.SIGTERM
+    assert unrelated.poll() is None
+
+
+def test_the_state_file_names_the_owner_by_pid_and_start_time(
+        tmp_path: Path, processes: list[subprocess.Popen[bytes]]) -> None:
+    cluster = cluster_of(1, tmp_path)
+    cluster._write_state()
+    state = json.loads(cluster.state_path.read_text())
+    fake = fake_node(cluster.nodes[0], processes)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    processes.append(other)
+    time.sleep(0.2)
+    stat = Path(f"/proc/{other.pid}/stat").read_text()
+    started = int(stat.rpartition(")")[2].split()[19])
+    assert isinstance(state["owner_started"], int)
+    cluster.state_path.write_text(json.dumps(dict(state, owner=other.pid,
+                                                  owner_started=started)))
+    with pytest.raises(DatabaseError, match=f"another running session \\(pid {other.pid}\\)"):
+        asyncio.run(cluster.configure())
+    assert fake.poll() is None

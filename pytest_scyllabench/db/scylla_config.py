@@ -49,8 +49,10 @@ SEED_PROVIDER = "org.apache.cassandra.locator.SimpleSeedProvider"
 #: Directories removed by ``wipe``, with the scylla.yaml key naming each.
 DATA_DIRS = {"data_file_directories": "data", "commitlog_directory": "commitlog",
              "hints_directory": "hints", "view_hints_directory": "view_hints"}
-#: The signing key of the current packages (install-on-linux.rst); older series used others.
-REPO_KEY = "c503c686b007f39e"
+#: The signing keys of the packages, oldest first (install-on-linux.rst of each release):
+#: 5.x and Enterprise up to 2024.1; 6.x, 2024.2 and 2025.1-2025.4; 2026.1 on. apt trusts only
+#: the keyring's keys, so it holds every one: any series' repository is then accepted.
+REPO_KEYS = ("d0a112e067426ab2", "a43e06657bac99e3", "c503c686b007f39e")
 DEB_LIST_URL = "https://downloads.scylladb.com/deb/debian/scylla-{series}.list"
 RPM_REPO_URL = "https://downloads.scylladb.com/rpm/centos/scylla-{series}.repo"
 #: SCYLLA_ARGS of the packaged sysconfig file, less collectd (gone from current releases).
@@ -77,8 +79,8 @@ class ScyllaSpec:
     tarball_url: str = ""
     #: The apt list / yum repo file to install instead of the documented one (``{series}``).
     repo_url: str = ""
-    #: The apt signing key of the repository.
-    repo_key: str = REPO_KEY
+    #: The apt signing key of ``repo_url``'s repository; empty: the documented keys (REPO_KEYS).
+    repo_key: str = ""
     #: Seastar resources of each node: ``--smp``, ``--memory``, ``--overprovisioned``.
     smp: int | None = None
     memory: str = ""
@@ -296,19 +298,20 @@ def io_conf(properties_path: str) -> str:
 
 # -- installation scripts (run as root by ``sh -c``) ---------------------------------------
 
-def apt_install_script(version: str, list_url: str, key: str) -> str:
+def apt_install_script(version: str, list_url: str, keys: Sequence[str]) -> str:
     """Add the ScyllaDB apt repository of ``version``'s series and install ``scylla`` (or
     ``scylla-enterprise``)."""
     q = shlex.quote
     pin = "/etc/apt/preferences.d/scylla-pin"
+    ids = " ".join(q(key) for key in keys)
     lines = [
         "set -e",
         "export DEBIAN_FRONTEND=noninteractive",
         "mkdir -p /etc/apt/keyrings",
         f"gpg --homedir /tmp --no-default-keyring --keyring /tmp/scylladb-temp.gpg "
-        f"--keyserver hkp://keyserver.ubuntu.com:80 --recv-keys {q(key)}",
+        f"--keyserver hkp://keyserver.ubuntu.com:80 --recv-keys {ids}",
         f"gpg --homedir /tmp --no-default-keyring --keyring /tmp/scylladb-temp.gpg "
-        f"--export --armor {q(key)} | gpg --dearmor > /etc/apt/keyrings/scylladb.gpg",
+        f"--export --armor {ids} | gpg --dearmor > /etc/apt/keyrings/scylladb.gpg",
         f"wget -O /etc/apt/sources.list.d/scylla.list {q(list_url)}",
     ]
     if is_patch_version(version):

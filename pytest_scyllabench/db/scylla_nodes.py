@@ -173,7 +173,8 @@ class PackageControl(_Commands):
         spec, version = self._spec, self._version
         if family & {"debian", "ubuntu"}:
             url = cfg.fill_url(spec.repo_url or cfg.DEB_LIST_URL, version)
-            script = cfg.apt_install_script(version, url, spec.repo_key)
+            script = cfg.apt_install_script(version, url,
+                                            (spec.repo_key,) if spec.repo_key else cfg.REPO_KEYS)
         elif family & {"rhel", "centos", "fedora", "rocky", "almalinux"}:
             script = cfg.yum_install_script(version, cfg.fill_url(spec.repo_url or
                                                                   cfg.RPM_REPO_URL, version))

@@ -353,9 +353,11 @@ def test_packages_install_on_ubuntu_as_root(tmp_path: Path) -> None:
         "export DEBIAN_FRONTEND=noninteractive",
         "mkdir -p /etc/apt/keyrings",
         "gpg --homedir /tmp --no-default-keyring --keyring /tmp/scylladb-temp.gpg --keyserver "
-        "hkp://keyserver.ubuntu.com:80 --recv-keys c503c686b007f39e",
+        "hkp://keyserver.ubuntu.com:80 --recv-keys d0a112e067426ab2 a43e06657bac99e3 "
+        "c503c686b007f39e",
         "gpg --homedir /tmp --no-default-keyring --keyring /tmp/scylladb-temp.gpg --export "
-        "--armor c503c686b007f39e | gpg --dearmor > /etc/apt/keyrings/scylladb.gpg",
+        "--armor d0a112e067426ab2 a43e06657bac99e3 c503c686b007f39e | gpg --dearmor > "
+        "/etc/apt/keyrings/scylladb.gpg",
         "wget -O /etc/apt/sources.list.d/scylla.list "
         "https://downloads.scylladb.com/deb/debian/scylla-6.2.list",
         "printf 'Package: scylla*\\nPin: version %s-*\\nPin-Priority: 1001\\n' 6.2.3 > "
@@ -412,6 +414,21 @@ def test_packages_of_an_enterprise_release_are_scylla_enterprise(tmp_path: Path)
             assert script[-1] == "yum install -y scylla-enterprise-2024.1.12"
     assert cfg.package_name("2025.1") == cfg.package_name("6.2.3") == "scylla"
     assert cfg.package_name("2024.2") == "scylla-enterprise"
+
+
+def test_apt_trusts_the_signing_key_of_every_documented_series(tmp_path: Path) -> None:
+    # install-on-linux.rst names a43e06657bac99e3 for 6.x, 2024.2 and 2025.1-2025.4,
+    # c503c686b007f39e from 2026.1, d0a112e067426ab2 for 5.x and Enterprise up to 2024.1: the
+    # keyring must hold the key of the profile's series, or apt-get update refuses the repository.
+    keys = "d0a112e067426ab2 a43e06657bac99e3 c503c686b007f39e"
+    for version in ("6.2", "2024.1.12", "2026.1"):
+        script = cfg.apt_install_script(version, "https://x/scylla.list", cfg.REPO_KEYS)
+        assert f"--recv-keys {keys}\n" in script
+        assert f"--export --armor {keys} | gpg --dearmor" in script
+    servers = hosts(1, [install_rules("ubuntu debian")])
+    asyncio.run(cluster(packages(repo_key="0123456789abcdef"), servers, tmp_path).install())
+    script = fake(servers[0]).calls[3][2]
+    assert "--recv-keys 0123456789abcdef\n" in script and "a43e" not in script
 
 
 def test_packages_install_is_skipped_when_the_version_is_there(tmp_path: Path) -> None:

@@ -10,8 +10,9 @@ becomes a line of :attr:`Cluster.monitoring_warnings` and the benchmarks go on.
 
 Lifetime: an interrupt (Ctrl-C, or SIGTERM turned into one) or any error that leaves
 :meth:`BenchSession.run` cancels the coroutine it was running and waits for it to unwind, so
-teardown never races a half-finished setup. Teardown itself absorbs the next two interrupts
-(announced on stderr; the third abandons it). The database is stopped and wiped at the end
+teardown never races a half-finished setup. That unwinding (a step stopping its loader
+processes) and teardown itself each absorb the next two interrupts (announced; the third
+abandons it). The database is stopped and wiped at the end
 unless ``--scyllabench-keep-cluster`` is given, a reused cluster too; a kept cluster whose
 setup failed is stopped all the same. Reusing a kept cluster is checked against the
 profile's provisioner before anything is provisioned (:func:`check_options`).
@@ -47,7 +48,11 @@ from pytest_scyllabench.profile import Profile
 from pytest_scyllabench.provision.base import Deployment, with_loader_processes
 from pytest_scyllabench.settings import Settings
 from pytest_scyllabench.stress.base import StressTool
-from pytest_scyllabench.teardown import TeardownStack, interrupts_deferred
+from pytest_scyllabench.teardown import (
+    ABSORBED_INTERRUPTS,
+    TeardownStack,
+    interrupts_deferred,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -138,6 +143,7 @@ class BenchSession:
         self._setup_complete = False
         self._cluster: Cluster | None = None
         self._closed = False
+        self._tearing_down = False
         #: Prometheus snapshot archives by test node id (``monitoring.snapshots: per-test``).
         self.snapshots: dict[str, Path] = {}
         #: The archive of ``monitoring.snapshots: per-session``, taken during teardown.
@@ -163,17 +169,35 @@ class BenchSession:
         try:
             return runner.run(main())
         except BaseException:
-            # A signal handler raised out of the loop (SIGTERM as KeyboardInterrupt) and left
-            # the task pending: it must not wake up later and create more during teardown.
+            # A signal handler raised out of the loop (SIGTERM as KeyboardInterrupt, a second
+            # Ctrl-C) and left the task pending: it must not wake up later and create more
+            # during teardown. Its unwinding stops what it started (a step's loader
+            # processes), so it absorbs interrupts as teardown does.
             for task in tasks:
-                self._unwind(runner, task)
+                if task.done():
+                    continue
+                if self._tearing_down:  # teardown's own shield is up
+                    self._unwind(runner, task)
+                    continue
+                what, absorb = "the processes of the interrupted call", ABSORBED_INTERRUPTS
+                if task.cancelling():  # asyncio took the first Ctrl-C, and raised at this one
+                    absorb -= 1
+                    self._announce(f"scyllabench: interrupted again: still stopping {what}, "
+                                   f"so that nothing is left running; interrupt {absorb + 1} "
+                                   f"more time{'s' * (absorb > 0)} to abandon it")
+                with interrupts_deferred(what, self._announce, absorb):
+                    self._unwind(runner, task)
             raise
 
     @staticmethod
     def _unwind(runner: asyncio.Runner, task: asyncio.Task[Any]) -> None:
-        """Cancel ``task`` and run the loop until it has finished (or ``CANCEL_TIMEOUT``)."""
+        """Cancel ``task`` and run the loop until it has finished (or ``CANCEL_TIMEOUT``).
+
+        A task already cancelled (by the first Ctrl-C) is not cancelled again: that would
+        interrupt its clean-up, e.g. the wait for its loader processes to exit."""
         if not task.done():
-            task.cancel()
+            if not task.cancelling():
+                task.cancel()
             runner.get_loop().run_until_complete(asyncio.wait({task}, timeout=CANCEL_TIMEOUT))
         if not task.done():
             log.warning("the interrupted setup did not finish within %g s of its "
@@ -355,6 +379,7 @@ class BenchSession:
         if self._closed:
             return []
         failures: list[str] = []
+        self._tearing_down = True
         try:
             if len(self.teardown):
                 with interrupts_deferred(", ".join(self.teardown.names), announce_to_stderr):

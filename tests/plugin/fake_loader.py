@@ -4,19 +4,40 @@ argv: loader rate start_at warmup duration operations hdr_log summary
 Latency comes from FAKE_LATENCY_MS (default 2); FAKE_LOADER_SLEEP=1 makes it run in real time.
 FAKE_LOADER_FAIL=<loader> makes that loader exit with code 3 after its first interval;
 FAKE_LOADER_CORRUPT=<loader> makes it write a corrupt payload in its second interval.
+FAKE_LOADER_JOURNAL=<file>: ``loader-started``, then on SIGTERM ``loader-sigterm``, a pause of
+FAKE_LOADER_LINGER seconds (default 0) and ``loader-exit``, each appended as a line.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
+from types import FrameType
 
 from hdrh.histogram import HdrHistogram
 
 
+def _journal(event: str) -> None:
+    path = os.environ.get("FAKE_LOADER_JOURNAL")
+    if path:
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(event + "\n")
+
+
+def _linger_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    _journal("loader-sigterm")
+    time.sleep(float(os.environ.get("FAKE_LOADER_LINGER", "0")))
+    _journal("loader-exit")
+    sys.exit(0)
+
+
 def main() -> None:
+    if os.environ.get("FAKE_LOADER_JOURNAL"):
+        signal.signal(signal.SIGTERM, _linger_on_sigterm)
+        _journal("loader-started")
     loader, rate, start_at, warmup, duration, operations, hdr_log, summary = sys.argv[1:]
     rate_i, start, warm, dur = int(rate), float(start_at), float(warmup), float(duration)
     latency_us = int(float(os.environ.get("FAKE_LATENCY_MS", "2")) * 1000)

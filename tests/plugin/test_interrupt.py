@@ -144,3 +144,48 @@ def test_two_more_interrupts_during_teardown_do_not_stop_it(pytester: pytest.Pyt
                       "wipe"], output
     assert "SIGINT during teardown: still tearing down database" in output, output
     assert "interrupt 1 more time to abandon it" in output, output
+
+
+LONG_BENCH = """
+def test_write(scyllabench_step):
+    scyllabench_step("write", rate=100, duration=60, warmup=0)
+"""
+
+
+@pytest.mark.parametrize("first", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_second_interrupt_while_the_step_is_abandoned_still_stops_its_loaders(
+        pytester: pytest.Pytester, first: signal.Signals) -> None:
+    """Ctrl-C (or SIGTERM) during a step, and Ctrl-C again while its loader is being stopped:
+    the loader has exited before teardown stops the database, as after a single interrupt."""
+    pytester.makeconftest(CONFTEST.replace("slowdb:SlowDatabase", "fakes:FakeDatabase"))
+    pytester.makepyfile(test_bench=LONG_BENCH)
+    pytester.makefile(".yaml", slow=PROFILE)
+    record, out = pytester.path / "journal", pytester.path / "out.txt"
+    env = dict(os.environ, FAKE_DB_JOURNAL=str(record), FAKE_LOADER_JOURNAL=str(record),
+               FAKE_LOADER_SLEEP="1", FAKE_LOADER_LINGER="1.5",
+               SCYLLABENCH_CACHE=str(pytester.path / "cache"))
+    with out.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+             "--scyllabench-profile=slow.yaml", "test_bench.py"],
+            cwd=pytester.path, env=env, stdout=output, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL)
+        try:
+            wait_for("loader-started", record, process, out)
+            process.send_signal(first)
+            wait_for("loader-sigterm", record, process, out)
+            process.send_signal(signal.SIGINT)
+            code = process.wait(timeout=120)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    output_text = out.read_text()
+    events = journal(record)
+    assert code == pytest.ExitCode.INTERRUPTED, output_text
+    assert "loader-exit" in events, (events, output_text)
+    assert events.index("loader-exit") < events.index("stop"), (events, output_text)
+    assert events[-2:] == ["stop", "wipe"], (events, output_text)
+    assert ("still stopping the processes of the interrupted call" if first == signal.SIGINT
+            else "SIGINT during teardown: still tearing down the processes of the interrupted "
+                 "call") in output_text, output_text

@@ -95,8 +95,10 @@ def scyllabench_session(pytestconfig: pytest.Config) -> Generator[BenchSession, 
     try:
         yield state.bench
     finally:
-        failures = state.bench.close()
-        restore()
+        try:
+            failures = state.bench.close()
+        finally:  # even when teardown was abandoned (a third interrupt)
+            restore()
         _warn_monitoring(state.bench)
         for failure in failures:
             warnings.warn(failure, stacklevel=1)

@@ -39,7 +39,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from pytest_scyllabench import backends, machine
 from pytest_scyllabench.db.base import Database
-from pytest_scyllabench.errors import ConfigError, MonitoringError
+from pytest_scyllabench.errors import ConfigError, MonitoringError, ScyllaBenchError
 from pytest_scyllabench.monitor.exporters import JmxAgent, resolve_jmx_agent
 from pytest_scyllabench.monitor.plan import monitor_options, prometheus_place, watched_hosts
 from pytest_scyllabench.monitor.stack import Monitoring
@@ -356,8 +356,18 @@ class BenchSession:
                 return
             try:
                 await database.stop()
-            finally:
+            # The data is wiped whatever stop raised; when wiping fails too, both are reported.
+            except Exception as stop_failed:
+                try:
+                    await database.wipe()
+                except (ScyllaBenchError, OSError) as wipe_failed:
+                    raise ExceptionGroup("stop and wipe failed",
+                                         [stop_failed, wipe_failed]) from None
+                raise
+            except BaseException:  # interrupted: wiped all the same
                 await database.wipe()
+                raise
+            await database.wipe()
 
         return stop_and_wipe
 

@@ -17,6 +17,7 @@ profile and checks what spans sections; one module per section does the rest:
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -33,6 +34,7 @@ from pytest_scyllabench.profile_schema.database import (
     parse_scylla,
 )
 from pytest_scyllabench.profile_schema.fields import (
+    WrittenFloat,
     at_least,
     build,
     child,
@@ -100,6 +102,10 @@ def load_profile(path: Path) -> Profile:
                                f"no such file: {printable(os.path.normpath(file))}")
         file = file.resolve()
         found = parse_workloads(_read_yaml(file), str(file), "")
+        for twice in sorted(found.keys() & workloads.keys()):
+            raise ProfileError(str(file), child("", twice), f"workload also defined in "
+                               f"{origins[twice]}, an earlier entry of {source}'s "
+                               f"workload_files")
         workloads.update(found)
         origins.update(dict.fromkeys(found, str(file)))
     inline = parse_workloads(inline_workloads, source, "workloads")
@@ -198,6 +204,13 @@ class _Loader(yaml.SafeLoader):
                         None, None, f"duplicate key {shown(key)}", key_node.start_mark)
                 seen.add(key)
         return super().construct_mapping(node, deep)
+
+    def construct_yaml_float(self, node: yaml.ScalarNode) -> float:
+        number = super().construct_yaml_float(node)
+        return WrittenFloat(number, node.value) if math.isfinite(number) else number
+
+
+_Loader.add_constructor("tag:yaml.org,2002:float", _Loader.construct_yaml_float)
 
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"

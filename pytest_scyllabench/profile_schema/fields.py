@@ -20,6 +20,34 @@ T = TypeVar("T")
 _PLAIN_KEY = re.compile(r"[\w-]+")
 
 
+class WrittenFloat(float):
+    """A YAML float that keeps the text it was written as: where a string is due, ``version:
+    2026.10`` is ``"2026.10"``, not ``str(2026.1)``, another release."""
+
+    text: str
+
+    def __new__(cls, value: float, text: str) -> WrittenFloat:
+        number = super().__new__(cls, value)
+        number.text = text
+        return number
+
+    def __reduce__(self) -> tuple[type[float], tuple[float]]:
+        return float, (float(self),)  # a copy or a pickle is a plain float
+
+
+def plain(value: Any) -> Any:
+    """``value`` with every :class:`WrittenFloat` in it a plain float: what a field of any type
+    keeps (``database.settings``) is dumped to YAML and JSON later, and PyYAML's safe dumper
+    knows no float subclass."""
+    if isinstance(value, WrittenFloat):
+        return float(value)
+    if isinstance(value, Mapping):
+        return {plain(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
 def build(cls: type[T], data: Any, source: str, path: str) -> T:
     """Build dataclass ``cls`` from a mapping, checking every field's type."""
     if not isinstance(data, Mapping):
@@ -44,7 +72,7 @@ def convert(value: Any, hint: Any, source: str, path: str) -> Any:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if hint is Any:
-        return value
+        return plain(value)
     if origin is Literal:
         if value not in args:
             choices = ", ".join(str(a) for a in args)
@@ -90,7 +118,7 @@ def convert(value: Any, hint: Any, source: str, path: str) -> Any:
     if hint is str:
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             raise ProfileError(source, path, f"must be a string, got {kind(value)}")
-        return str(value)
+        return value.text if isinstance(value, WrittenFloat) else str(value)
     if origin is tuple:
         if not isinstance(value, list):
             raise ProfileError(source, path, f"must be a list, got {kind(value)}")

@@ -127,6 +127,10 @@ def parse_rule(text: str) -> Rule | None:
         relative = float(number) / 100.0
         if not math.isfinite(relative):
             raise ConfigError(f"rule {text!r}: the change must be a finite percentage")
+        if metric == THROUGHPUT and relative >= 1.0:
+            raise ConfigError(f"rule {text!r}: throughput cannot drop by {number}%, so the "
+                              f"rule would never fire; write a drop under 100% "
+                              f"({name}:-50%), or {name}:{OFF} for no rule")
         return Rule(name, operation, metric, relative=relative)
     if metric == THROUGHPUT:
         if not _NUMBER.fullmatch(amount):

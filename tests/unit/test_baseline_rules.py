@@ -76,6 +76,10 @@ def test_default_rules_parse() -> None:
     ("throughput:-2ms", "rule 'throughput:-2ms': cannot read '-2ms' as a change; write a "
                         "percentage (-5%) or ops/s (-200)"),
     ("throughput:-0", "rule 'throughput:-0': the change must be positive"),
+    ("throughput:-150%", "rule 'throughput:-150%': throughput cannot drop by 150%, so the rule "
+                         "would never fire; write a drop under 100% (throughput:-50%), or "
+                         "throughput:off for no rule"),
+    ("throughput:-100%", "rule 'throughput:-100%': throughput cannot drop by 100%"),
     ("p99:+0ms", "rule 'p99:+0ms': the change must be positive"),
     ("p99:+5% p999:+1ms p99:+6%", "rule 'p99:+6%': p99 has a rule already in "
                                   "'p99:+5% p999:+1ms p99:+6%'"),

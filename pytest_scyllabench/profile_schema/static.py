@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -120,6 +121,8 @@ def parse_static(data: Any, path: Path, where: str) -> StaticSpec:
     except ConfigError as exc:
         raise ProfileError(source, f"{where}.ssh", str(exc)) from None
     servers = _hosts(data["servers"], "node", source, f"{where}.servers")
+    for index, server in enumerate(servers):
+        _ip_address(server, data["servers"][index], source, f"{where}.servers[{index}]")
     loaders = _hosts(data["loaders"], "loader-", source, f"{where}.loaders")
     monitor = None
     if data.get("monitor") is not None:
@@ -185,6 +188,19 @@ def _host(entry: Any, name: str, source: str, path: str) -> HostSpec:
         raise ProfileError(source, f"{path}.name",
                            f"must be letters, digits, '-', '_' or '.', got {shown(host.name)}")
     return host
+
+
+def _ip_address(host: HostSpec, entry: Any, source: str, path: str) -> None:
+    """A database server is named by its IP address: the node binds and gossips on it, and
+    readiness finds it by it in ``system.peers_v2`` or ``nodetool status``, which print
+    addresses, never host names."""
+    try:
+        ipaddress.ip_address(host.address)
+    except ValueError:
+        where = path if isinstance(entry, str) else f"{path}.address"
+        raise ProfileError(source, where, f"a database server must be given by its IP address "
+                           f"(its node binds and gossips on it), got "
+                           f"{shown(host.address)}") from None
 
 
 def fit_static(static: StaticSpec, database: DatabaseSpec, loaders: LoaderSpec,

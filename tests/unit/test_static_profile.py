@@ -84,12 +84,26 @@ def test_local_rules_do_not_apply_to_static(tmp_path: Path) -> None:
      "static: host names must be unique: node1"),
     (("loaders: [10.0.0.9]", "loaders: [10.0.0.9]\n  monitor: {name: big, address: 10.0.0.8}"),
      "static: host names must be unique: big"),
+    # Readiness finds nodes by address in system.peers_v2 / nodetool status: a host name never
+    # matched, and the session waited for the whole start timeout.
+    (("10.0.0.3]", "db3.example.com]"), "static.servers[2]: a database server must be given by "
+                                        "its IP address (its node binds and gossips on it), got "
+                                        "'db3.example.com'"),
+    (("address: 10.0.0.2}", "address: db2}"), "static.servers[1].address: a database server "
+                                               "must be given by its IP address"),
 ])
 def test_bad_static_fields(tmp_path: Path, change: tuple[str, str], expected: str) -> None:
     old, new = change
     text = GOOD.format(extra="")
     assert old in text
     assert expected in error_of(write(tmp_path, text.replace(old, new, 1)))
+
+
+def test_loaders_and_monitor_may_be_host_names(tmp_path: Path) -> None:
+    text = GOOD.format(extra="").replace("loaders: [10.0.0.9]",
+                                         "loaders: [load1.example.com]\n  monitor: mon.local")
+    static = load_profile(write(tmp_path, text)).static
+    assert static is not None and static.loaders[0].address == "load1.example.com"
 
 
 def test_bare_off_policy(tmp_path: Path) -> None:

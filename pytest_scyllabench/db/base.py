@@ -51,12 +51,16 @@ def setting_dirs(key: str, value: Any) -> list[str]:
     return [path.rstrip("/") for path in paths]
 
 
-def resolve_data_dirs(defaults: Mapping[str, str], settings: Mapping[str, Any]) -> list[str]:
+def resolve_data_dirs(defaults: Mapping[str, str], settings: Mapping[str, Any],
+                      optional: Sequence[str] = ()) -> list[str]:
     """A node's data directories (created by ``configure``, removed by ``wipe``): for each
     setting of ``defaults`` (key -> our directory), the directories the profile's ``settings``
-    name instead (data moved to another disk), else ours. ``ValueError`` ``"<key>: ..."``."""
+    name instead (data moved to another disk), else ours; then those of the ``optional``
+    settings the profile gives (by default inside one of the others, e.g. the system
+    keyspaces in the first data directory). ``ValueError`` ``"<key>: ..."``."""
     dirs: list[str] = []
-    for key, default in defaults.items():
+    chosen = {**defaults, **{key: settings[key] for key in optional if key in settings}}
+    for key, default in chosen.items():
         try:
             dirs += setting_dirs(key, settings.get(key, default))
         except ValueError as exc:

@@ -37,6 +37,9 @@ MAIN_CLASS = "org.apache.cassandra.service.CassandraDaemon"
 DATA_DIRS = {"data_file_directories": "data", "commitlog_directory": "commitlog",
              "saved_caches_directory": "saved_caches", "hints_directory": "hints",
              "cdc_raw_directory": "cdc_raw"}
+#: Data directories inside one of those unless the profile's settings move them: the system
+#: keyspaces' (in the first data directory), wiped with the others when moved.
+MOVABLE_DIRS = ("local_system_data_file_directory",)
 
 #: The 4.0 names of settings the generated file gives under their 5.0 names. Cassandra 5.0
 #: still reads the old names but refuses a file holding both spellings of one setting.

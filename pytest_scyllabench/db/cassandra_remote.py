@@ -110,7 +110,7 @@ def data_dirs(node: cfg.NodeLayout, settings: Mapping[str, Any]) -> list[str]:
     ``wipe`` removes them. ``ConfigError`` for a relative path or ``/``."""
     defaults = {key: str(path) for key, path in zip(cfg.DATA_DIRS, node.data_dirs, strict=True)}
     try:
-        return resolve_data_dirs(defaults, settings)
+        return resolve_data_dirs(defaults, settings, cfg.MOVABLE_DIRS)
     except ValueError as exc:
         raise ConfigError(f"database.settings.{exc}") from None
 

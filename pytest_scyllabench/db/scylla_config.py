@@ -49,6 +49,9 @@ SEED_PROVIDER = "org.apache.cassandra.locator.SimpleSeedProvider"
 #: Directories removed by ``wipe``, with the scylla.yaml key naming each.
 DATA_DIRS = {"data_file_directories": "data", "commitlog_directory": "commitlog",
              "hints_directory": "hints", "view_hints_directory": "view_hints"}
+#: Data directories inside one of those unless the profile's settings move them: the schema
+#: commit log's (``<commitlog_directory>/schema``), wiped with the others when moved.
+MOVABLE_DIRS = ("schema_commitlog_directory",)
 #: The signing keys of the packages, oldest first (install-on-linux.rst of each release):
 #: 5.x and Enterprise up to 2024.1; 6.x, 2024.2 and 2025.1-2025.4; 2026.1 on. apt trusts only
 #: the keyring's keys, so it holds every one: any series' repository is then accepted.
@@ -234,7 +237,7 @@ def data_dirs(overrides: Mapping[str, Any], data_root: str) -> list[str]:
     """The directories a node keeps data in: ours under ``data_root``, or those ``overrides``
     (the profile's settings) name instead (:func:`.base.resolve_data_dirs`)."""
     return resolve_data_dirs({key: f"{data_root}/{name}" for key, name in DATA_DIRS.items()},
-                             overrides)
+                             overrides, MOVABLE_DIRS)
 
 
 def render_scylla_yaml(base_text: str, address: str, seeds: Sequence[str], data_root: str,

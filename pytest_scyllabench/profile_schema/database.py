@@ -86,8 +86,8 @@ def _check_data_dirs(profile: Profile, source: str) -> None:
     (they are wiped with ``rm -rf``), and none on the local provisioner, whose nodes share
     one machine and each keep their own under the trial's work directory."""
     db = profile.database
-    keys = (scylla_config.DATA_DIRS if db.kind == "scylla" else cassandra_config.DATA_DIRS)
-    for key in keys:
+    config = scylla_config if db.kind == "scylla" else cassandra_config
+    for key in (*config.DATA_DIRS, *config.MOVABLE_DIRS):
         if key not in db.settings:
             continue
         where = f"database.settings.{key}"

@@ -151,3 +151,38 @@ def test_remote_cassandra_refuses_a_root_data_directory(tmp_path: Path) -> None:
             DatabaseSpec(nodes=1, replication_factor=1,
                          settings={"data_file_directories": ["/"]}),
             hosts(1), "/var/tmp/sb", tmp_path, tmp_path, cluster="p")
+
+
+# -- directories inside another unless moved -----------------------------------------------------
+
+def test_a_moved_schema_commitlog_is_wiped_too() -> None:
+    # ScyllaDB keeps it in <commitlog_directory>/schema; moved elsewhere and not wiped, a reset
+    # replayed the last session's schema changes into an empty data directory.
+    moved = {"schema_commitlog_directory": "/mnt/nvme0/schema_commitlog"}
+    assert cfg.data_dirs(moved, "/r") == ["/r/data", "/r/commitlog", "/r/hints",
+                                          "/r/view_hints", "/mnt/nvme0/schema_commitlog"]
+    with pytest.raises(ValueError, match="schema_commitlog_directory: must be absolute paths"):
+        cfg.data_dirs({"schema_commitlog_directory": "/"}, "/r")
+
+
+def test_a_moved_cassandra_system_keyspace_directory_is_wiped_too(tmp_path: Path) -> None:
+    # Cassandra keeps its system keyspaces (the old ring, host id, tokens) in the first data
+    # directory unless local_system_data_file_directory moves them.
+    from pytest_scyllabench.db.cassandra_config import NodeLayout
+    from pytest_scyllabench.db.cassandra_remote import data_dirs
+
+    node = NodeLayout(1, "10.0.0.1", Path("/var/tmp/sb/n1"))
+    settings = {"local_system_data_file_directory": "/mnt/nvme0/system"}
+    assert data_dirs(node, settings)[-1] == "/mnt/nvme0/system"
+    assert "/mnt/nvme0/system" not in data_dirs(node, {})
+
+
+@pytest.mark.parametrize(("kind", "key"), [("cassandra", "local_system_data_file_directory"),
+                                           ("scylla", "schema_commitlog_directory")])
+def test_a_movable_directory_is_checked_at_load(tmp_path: Path, kind: str, key: str) -> None:
+    from test_profile_support import error_of, write
+
+    version = "5.0.9" if kind == "cassandra" else "6.2"
+    text = ("provisioner: docker\n" if kind == "scylla" else "") + (
+        f"database:\n  kind: {kind}\n  version: '{version}'\n  settings: {{{key}: relative}}\n")
+    assert f"database.settings.{key}: " in error_of(write(tmp_path, text))

@@ -3,6 +3,7 @@ version by kind, the node count each provisioner allows, replication and heap.""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -77,8 +78,29 @@ def check_database(profile: Profile, source: str) -> None:
                            f"got {db.replication_factor}")
     if not _HEAP.fullmatch(db.heap):
         raise ProfileError(source, "database.heap", f"must look like 512M or 2G, got {db.heap!r}")
+    if profile.provisioner == "local":
+        _check_local_heaps(db, source)
     at_least(db.start_timeout, 1, source, "database.start_timeout")
     _check_data_dirs(profile, source)
+
+
+def machine_memory() -> int | None:
+    """Bytes of physical memory of this machine; ``None`` when the system does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return None
+
+
+def _check_local_heaps(db: DatabaseSpec, source: str) -> None:
+    """The local nodes' heaps fit in this machine's memory: beyond it the OOM killer stops a
+    node in the middle of a step (and a JVM needs memory off its heap too)."""
+    memory = machine_memory()
+    heap = int(db.heap[:-1]) << (30 if db.heap.endswith("G") else 20)
+    if memory is not None and heap * db.nodes > memory:
+        raise ProfileError(source, "database.heap",
+                           f"{db.nodes} local nodes x {db.heap} is more than this machine's "
+                           f"{memory / 2**30:.1f} GiB of memory; give each node less")
 
 
 def _check_data_dirs(profile: Profile, source: str) -> None:

@@ -21,6 +21,20 @@ JOURNAL_ENV = "FAKE_DB_JOURNAL"
 #: Every install of the fake stress tool (``install <host>``), appended to this file when set.
 TOOL_JOURNAL_ENV = "FAKE_TOOL_JOURNAL"
 
+#: A one-node profile for the fake backends; ``{name}`` names its trial directories.
+ONE_NODE_PROFILE = """
+name: {name}
+database: {{nodes: 1, replication_factor: 1}}
+workloads:
+  write: {{mix: {{write: 1}}}}
+"""
+
+#: A benchmark of one short step.
+ONE_STEP_BENCH = """
+def test_write(scyllabench_step):
+    scyllabench_step("write", rate=100, duration=1, warmup=0)
+"""
+
 
 class FakeDatabase:
     """Records lifecycle calls; `FAKE_DB_FAIL=start` makes start fail."""

@@ -9,8 +9,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO
 
 import pytest
+from fakes import ONE_NODE_PROFILE, ONE_STEP_BENCH
 
 pytest_plugins = ["pytester"]
 
@@ -68,17 +70,18 @@ backends.DATABASES["cassandra"] = "slowdb:SlowDatabase"
 backends.STRESS_TOOLS["builtin"] = "fakes:create_tool"
 """
 
-PROFILE = """
-name: slow
-database: {nodes: 1, replication_factor: 1}
-workloads:
-  write: {mix: {write: 1}}
-"""
+PROFILE = ONE_NODE_PROFILE.format(name="slow")
+BENCH = ONE_STEP_BENCH
 
-BENCH = """
-def test_write(scyllabench_step):
-    scyllabench_step("write", rate=100, duration=1, warmup=0)
-"""
+
+def spawn_session(pytester: pytest.Pytester, env: dict[str, str],
+                  output: IO[bytes]) -> subprocess.Popen[bytes]:
+    """``pytest test_bench.py`` on profile ``slow`` in its own process, writing ``output``."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+         "--scyllabench-profile=slow.yaml", "test_bench.py"],
+        cwd=pytester.path, env=env, stdout=output, stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL)
 
 
 def journal(path: Path) -> list[str]:
@@ -104,11 +107,7 @@ def interrupted_session(pytester: pytest.Pytester, database: str,
     env = dict(os.environ, FAKE_DB_JOURNAL=str(record),
                SCYLLABENCH_CACHE=str(pytester.path / "cache"))
     with out.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
-             "--scyllabench-profile=slow.yaml", "test_bench.py"],
-            cwd=pytester.path, env=env, stdout=output, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL)
+        process = spawn_session(pytester, env, output)
         try:
             wait_for("install", record, process, out)
             process.send_signal(signal.SIGTERM)
@@ -165,11 +164,7 @@ def test_a_second_interrupt_while_the_step_is_abandoned_still_stops_its_loaders(
                FAKE_LOADER_SLEEP="1", FAKE_LOADER_LINGER="1.5",
                SCYLLABENCH_CACHE=str(pytester.path / "cache"))
     with out.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
-             "--scyllabench-profile=slow.yaml", "test_bench.py"],
-            cwd=pytester.path, env=env, stdout=output, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL)
+        process = spawn_session(pytester, env, output)
         try:
             wait_for("loader-started", record, process, out)
             process.send_signal(first)

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from fakes import ONE_NODE_PROFILE
 from test_session import CONFTEST
 
-PROFILE = """
-name: fake
-database: {nodes: 1, replication_factor: 1}
-workloads:
-  write: {mix: {write: 1}}
-"""
+PROFILE = ONE_NODE_PROFILE.format(name="fake")
 
 BENCH = """
 import pytest

@@ -8,6 +8,7 @@ import signal
 from pathlib import Path
 
 import pytest
+from fakes import ONE_NODE_PROFILE, ONE_STEP_BENCH
 
 from pytest_scyllabench.teardown import TeardownStack
 
@@ -15,17 +16,8 @@ pytest_plugins = ["pytester"]
 
 HERE = Path(__file__).parent
 
-PROFILE = """
-name: fake
-database: {nodes: 1, replication_factor: 1}
-workloads:
-  write: {mix: {write: 1}}
-"""
-
-BENCH = """
-def test_write(scyllabench_step):
-    scyllabench_step("write", rate=100, duration=1, warmup=0)
-"""
+PROFILE = ONE_NODE_PROFILE.format(name="fake")
+BENCH = ONE_STEP_BENCH
 
 
 def conftest(database: str, source: str = "") -> str:

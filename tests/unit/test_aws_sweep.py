@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_aws_support import fake_aws_environment
 
 from pytest_scyllabench.provision import aws_admin
 from pytest_scyllabench.provision.aws_ec2 import TAG_EXPIRY, TAG_RUN, iso, tag_list
@@ -24,13 +25,7 @@ PAST, FUTURE = iso(NOW - timedelta(hours=1)), iso(NOW + timedelta(hours=1))
 @pytest.fixture
 def ec2(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
     """A boto3 client on an empty in-process moto, fake credentials only."""
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    fake_aws_environment(monkeypatch, tmp_path)
     with moto.mock_aws():
         yield boto3.client("ec2", region_name="us-east-1")
 

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,15 +19,6 @@ from pytest_scyllabench.errors import DatabaseError
 from pytest_scyllabench.profile import DatabaseSpec
 
 ADDRESSES = ("127.0.0.1", "127.0.0.2", "127.0.0.3")
-
-
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for process in started:
-        process.kill()
-        process.wait()
 
 
 def fake_node(node: cfg.NodeLayout, started: list[subprocess.Popen[bytes]]

@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from pytest_scyllabench.errors import ProvisionError
+from pytest_scyllabench.paths import cache_dir
 from pytest_scyllabench.provision.aws_ec2 import (
     TAG_EXPIRY,
     TAG_OWNER,
@@ -21,6 +23,8 @@ from pytest_scyllabench.provision.aws_ec2 import (
     Ec2,
     Resources,
 )
+from pytest_scyllabench.provision.aws_files import key_dir, remove_private_key
+from pytest_scyllabench.provision.aws_spec import is_run_id
 
 #: Seconds allowed for deleting what a sweep found (terminating and waiting included).
 SWEEP_TIMEOUT = 900.0
@@ -65,8 +69,11 @@ class SweepReport:
 
 
 async def sweep(region: str | None, endpoint_url: str = "", *, dry_run: bool = False,
-                now: datetime | None = None, poll_interval: float = 5.0) -> SweepReport:
-    """Delete (or with ``dry_run``, only find) every tagged resource whose expiry has passed."""
+                now: datetime | None = None, poll_interval: float = 5.0,
+                key_root: Path | None = None) -> SweepReport:
+    """Delete (or with ``dry_run``, only find) every tagged resource whose expiry has passed,
+    and the private key of each key pair deleted (``<key_root>/<run id>/``, by default in the
+    cache, where sessions keep them)."""
     ec2 = Ec2(region, endpoint_url)
     moment = now or datetime.now(UTC)
     expired, warnings = await asyncio.to_thread(ec2.expired, moment)
@@ -89,4 +96,9 @@ async def sweep(region: str | None, endpoint_url: str = "", *, dry_run: bool = F
             report.left = set(still.ids()) & set(expired.ids())
         except (ProvisionError, TimeoutError):
             report.left = set(expired.ids())  # unknown: none is said to be deleted
+    root = key_root if key_root is not None else cache_dir() / "aws"
+    for name in expired.key_names:
+        run_id = expired.tags.get(name, {}).get(TAG_RUN, "")
+        if name not in report.left and is_run_id(run_id):
+            remove_private_key(key_dir(root, run_id))
     return report

@@ -176,7 +176,13 @@ def ssh_config(inventory: Inventory) -> str:
 def _quoted(path: str) -> str:
     """A path as one argument of an ssh option: ssh splits an option's value at blanks (a
     directory with a space would make two known-hosts files, or a refused config line)."""
-    return '"' + path.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return '"' + _literal(path).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _literal(path: str) -> str:
+    """``path`` as ssh reads it literally: ssh expands ``%d``, ``%h``... in key and known-hosts
+    file names."""
+    return path.replace("%", "%%")
 
 
 def write_ssh_config(directory: Path, inventory: Inventory) -> Path:
@@ -188,7 +194,8 @@ def write_ssh_config(directory: Path, inventory: Inventory) -> Path:
 def ssh_argv(inventory: Inventory, host_name: str, command: Sequence[str] = ()) -> list[str]:
     """The ``ssh`` command line that logs into ``host_name`` with the run's key."""
     host = inventory.host(host_name)
-    return ["ssh", "-i", inventory.key_file, "-o", "IdentitiesOnly=yes",
+    # IdentityFile, not -i: ssh checks an -i file as written but opens it %-expanded.
+    return ["ssh", "-o", f"IdentityFile={_quoted(inventory.key_file)}", "-o", "IdentitiesOnly=yes",
             "-o", f"UserKnownHostsFile={_quoted(inventory.known_hosts)}",
             "-o", "StrictHostKeyChecking=accept-new",
-            f"{inventory.ssh_user}@{host.address}", *command]
+            "--", f"{inventory.ssh_user}@{host.address}", *command]

@@ -26,6 +26,11 @@ ROLES: tuple[str, ...] = ("servers", "loaders", "monitor")
 
 _AMI = re.compile(r"^ami-[0-9a-f]{8,17}$")
 _RUN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,40}$")
+
+
+def is_run_id(text: str) -> bool:
+    """Whether ``text`` is a run id (it names directories: no ``/``, no ``..``)."""
+    return _RUN_ID.fullmatch(text) is not None
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 
 
@@ -134,7 +139,7 @@ def validate(spec: AwsSpec) -> list[Problem]:
     if not (math.isfinite(spec.expiry_hours) and 0 < spec.expiry_hours <= 24 * 14):
         bad("expiry_hours", f"must be more than 0 and at most 336 (14 days), got "
                             f"{spec.expiry_hours}")
-    if spec.run_id and not _RUN_ID.match(spec.run_id):
+    if spec.run_id and not is_run_id(spec.run_id):
         bad("run_id", f"not a run id: {spec.run_id!r} (lower-case letters, digits and -)")
     if spec.key_file and not spec.run_id:
         bad("key_file", "only used to reuse a run (with run_id)")

@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import os
+import shlex
 import stat
 import subprocess
 import sys
@@ -468,8 +469,9 @@ def test_cli_aws_list(moto_url: str, ec2: Any, tmp_path: Path,
     shown = subprocess.run([str(script), "ssh", "--print", str(directory / "inventory.json"),
                             "loader-1"], capture_output=True, text=True, check=True, timeout=60)
     assert aws.key_file is not None
-    assert shown.stdout.split()[:3] == ["ssh", "-i", str(aws.key_file.resolve())]
-    assert shown.stdout.split()[-1] == "ubuntu@127.0.0.1"
+    argv = shlex.split(shown.stdout)
+    assert argv[:3] == ["ssh", "-o", f'IdentityFile="{aws.key_file.resolve()}"']
+    assert argv[-2:] == ["--", "ubuntu@127.0.0.1"]
 
 
 def test_cli_aws_sweep_deletes_only_expired_resources(

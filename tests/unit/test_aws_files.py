@@ -90,8 +90,8 @@ def test_ssh_config_has_one_entry_per_host(tmp_path: Path) -> None:
 
 def test_ssh_argv_uses_the_runs_key_and_address(tmp_path: Path) -> None:
     argv = ssh_argv(inventory(tmp_path), "loader-1", ["uptime"])
-    assert argv[:3] == ["ssh", "-i", str(tmp_path / "key.pem")]
-    assert argv[-2:] == ["ubuntu@54.0.0.2", "uptime"]
+    assert argv[:3] == ["ssh", "-o", f'IdentityFile="{tmp_path / "key.pem"}"']
+    assert argv[-3:] == ["--", "ubuntu@54.0.0.2", "uptime"]
     with pytest.raises(ConfigError, match="no host 'node9'; its hosts: node1, loader-1"):
         ssh_argv(inventory(tmp_path), "node9")
 
@@ -100,7 +100,7 @@ def test_cli_ssh_print(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     path = write_inventory(tmp_path, inventory(tmp_path))
     assert cli.main(["ssh", "--print", str(path), "node1"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("ssh -i ") and out.rstrip().endswith("ubuntu@54.0.0.1")
+    assert out.startswith("ssh -o ") and out.rstrip().endswith("ubuntu@54.0.0.1")
 
 
 def test_cli_errors_print_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -148,3 +148,26 @@ def test_ssh_reads_the_key_and_known_hosts_of_a_directory_with_spaces(tmp_path: 
         assert options["userknownhostsfile"] == run.known_hosts
         assert options["identityfile"] == run.key_file
         assert options["hostname"] == "54.0.0.1"
+
+
+def test_ssh_reads_a_percent_in_a_path_literally(tmp_path: Path) -> None:
+    """ssh expands %d, %h... in key and known-hosts file names: a directory named 100%done
+    became another path."""
+    directory = tmp_path / "100%done %h"
+    directory.mkdir()
+    run = inventory(directory)
+    Path(run.key_file).write_text("not a key\n")
+    config = directory / "ssh_config"
+    config.write_text(ssh_config(run), encoding="utf-8")
+    for options in (_ssh_g(["-F", str(config), "node1"]),
+                    _ssh_g(["-F", "none", *ssh_argv(run, "node1")[1:]])):
+        assert options["userknownhostsfile"] == run.known_hosts
+        # ssh -G shows identity files before their expansion, which makes %% a %.
+        assert options["identityfile"] == run.key_file.replace("%", "%%")
+
+
+def test_a_remote_command_starting_with_a_dash_is_not_an_ssh_option(tmp_path: Path) -> None:
+    argv = ssh_argv(inventory(tmp_path), "node1", ["-V"])
+    # ssh -V would print ssh's version; after --, it is the command run on the host.
+    options = _ssh_g(["-F", "none", *argv[1:]])
+    assert options["hostname"] == "54.0.0.1" and options["user"] == "ubuntu"

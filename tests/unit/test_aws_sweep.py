@@ -13,6 +13,7 @@ from test_aws_support import fake_aws_environment
 
 from pytest_scyllabench.provision import aws_admin
 from pytest_scyllabench.provision.aws_ec2 import TAG_EXPIRY, TAG_RUN, iso, tag_list
+from pytest_scyllabench.provision.aws_files import KEY_FILE, key_dir, write_private_key
 
 moto = pytest.importorskip("moto")
 boto3 = pytest.importorskip("boto3")
@@ -77,3 +78,20 @@ def test_nothing_is_swept_before_its_expiry(ec2: Any) -> None:
     make_run(ec2, "20261123-100000-dddddd", instance_expiry=FUTURE, shared_expiry=FUTURE)
     report = dry_sweep()
     assert not report.expired and report.warnings == []
+
+
+def test_a_swept_runs_private_key_is_removed_with_its_key_pair(ec2: Any, tmp_path: Path) -> None:
+    """A kept run's key stayed in the cache for good once its key pair was swept; a run whose
+    key pair stays keeps its key, and a run id tag that is not one touches no path."""
+    gone = "20261123-100000-eeeeee"
+    make_run(ec2, gone, instance_expiry=PAST, shared_expiry=PAST)
+    kept = "20261123-100000-ffffff"
+    make_run(ec2, kept, instance_expiry=FUTURE, shared_expiry=FUTURE)
+    root = tmp_path / "keys"
+    for run_id in (gone, kept):
+        write_private_key(key_dir(root, run_id) / KEY_FILE, "-----BEGIN KEY-----")
+    report = asyncio.run(aws_admin.sweep("us-east-1", now=NOW, poll_interval=0.01,
+                                         key_root=root))
+    assert report.errors == [] and f"scyllabench-{gone}" in report.expired.key_names
+    assert not key_dir(root, gone).exists()
+    assert (key_dir(root, kept) / KEY_FILE).exists()

@@ -2,6 +2,7 @@
 
     python perf/loader_rate.py --hosts 127.0.0.21 [--drivers scylla-driver,acsylla]
         [--rates 2000,4000,8000,16000] [--duration 10] [--warmup 2] [--max-p99-ms 50]
+        [--loop select|epoll]
 
 For each driver: create the schema, populate, then run the loader process at each rate (a
 50/50 read/write mix over populated keys) and print achieved rate, response-time p99 (from
@@ -12,6 +13,9 @@ unsustained rate. The last line per driver is the highest sustained rate. ``cpu 
 loader process's CPU time over its run (100 = one core), ``load`` the machine's 1-minute load
 average after the step: on a shared machine a high load means the numbers measure
 contention, not the loader.
+
+``--loop epoll`` runs the loader process on asyncio's default loop instead of its own
+``select(2)`` loop, to compare the two against a real cluster.
 
 ``--overhead`` first measures the loader's own cost per operation in-process -- scheduler,
 op mix, keys, values, two histogram records -- with a driver that completes everything at
@@ -45,6 +49,10 @@ from pytest_scyllabench.loader.workload import OpMix, Values, workload_to_json
 from pytest_scyllabench.stress.step import Workload
 
 LOADER = [sys.executable, "-m", "pytest_scyllabench.loader"]
+#: The loader process on asyncio's default (epoll) loop instead of its own, for ``--loop epoll``.
+EPOLL_LOADER = [sys.executable, "-c",
+                "import asyncio, sys; import pytest_scyllabench.loader.__main__ as m; "
+                "m.event_loop = asyncio.new_event_loop; sys.exit(m.main())"]
 
 
 def run(argv: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
@@ -155,6 +163,8 @@ def main() -> None:
     p.add_argument("--max-p99-ms", type=float, default=50.0)
     p.add_argument("--attempts", type=int, default=2,
                    help="tries per rate before it counts as not sustained (shared machines)")
+    p.add_argument("--loop", choices=("select", "epoll"), default="select",
+                   help="the loader process's event loop: its own (select) or asyncio's")
     p.add_argument("--overhead", action="store_true",
                    help="first measure the loader's own CPU per operation (no driver)")
     args = p.parse_args()
@@ -167,7 +177,8 @@ def main() -> None:
     best: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix="loader-rate-") as scratch:
         for driver in args.drivers.split(","):
-            base = [*LOADER, *common, "--driver", driver]
+            loader = EPOLL_LOADER if args.loop == "epoll" else LOADER
+            base = [*loader, *common, "--driver", driver]
             run([*base, "--phase", "schema"], 120)
             run([*base, "--phase", "populate"], 600)
             best[driver] = 0

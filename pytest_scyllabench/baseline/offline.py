@@ -60,10 +60,11 @@ class RunComparison:
                 *self.notes]
 
     def summary(self) -> str:
-        """``pr-1 against main: 4 benchmarks, 1 regressed, 0 improved, 7 within noise``."""
+        """``pr-1 against main: 4 benchmarks, 1 regressed, 0 improved, 7 within noise``: the
+        verdicts of the comparable benchmarks (a flagged one's are not judged)."""
         counts = dict.fromkeys(Verdict, 0)
         for comparison in self.comparisons:
-            for change in comparison.changes:
+            for change in comparison.changes if comparison.comparable else ():
                 counts[change.verdict] += 1
         figures = [f"{len(self.comparisons)} benchmark{'s' * (len(self.comparisons) != 1)}",
                    *(f"{counts[verdict]} {verdict.value}" for verdict in Verdict

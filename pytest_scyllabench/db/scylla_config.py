@@ -164,6 +164,13 @@ def spec_problems(spec: ScyllaSpec, version: str) -> list[tuple[str, str]]:
     return problems
 
 
+def memory_bytes(memory: str) -> int:
+    """Bytes of a ``docker.memory`` value (``750M``, ``4G``; a bare number is bytes), as
+    Seastar's ``--memory`` reads it."""
+    shift = {"K": 10, "M": 20, "G": 30, "T": 40}.get(memory[-1:], 0)
+    return int(memory[:-1] if shift else memory) << shift
+
+
 def docker_problems(spec: DockerSpec) -> list[tuple[str, str]]:
     """Every problem of the ``docker`` section as ``(field, message)``."""
     problems: list[tuple[str, str]] = []
@@ -173,7 +180,7 @@ def docker_problems(spec: DockerSpec) -> list[tuple[str, str]]:
         problems.append(("tag", f"not an image tag: {spec.tag!r}"))
     if spec.smp < 1:
         problems.append(("smp", f"must be at least 1, got {spec.smp}"))
-    if not re.fullmatch(r"\d+[KMGT]?", spec.memory):
+    if not re.fullmatch(r"[1-9][0-9]*[KMGT]?", spec.memory):  # ASCII digits, not \d
         problems.append(("memory", f"must look like 750M or 4G, got {spec.memory!r}"))
     if spec.pull_timeout < 1:
         problems.append(("pull_timeout", f"must be at least 1, got {spec.pull_timeout:g}"))

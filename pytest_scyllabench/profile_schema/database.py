@@ -79,7 +79,12 @@ def check_database(profile: Profile, source: str) -> None:
     if not _HEAP.fullmatch(db.heap):
         raise ProfileError(source, "database.heap", f"must look like 512M or 2G, got {db.heap!r}")
     if profile.provisioner == "local":
-        _check_local_heaps(db, source)
+        heap = int(db.heap[:-1]) << (30 if db.heap.endswith("G") else 20)
+        _check_fits(heap, db.nodes, f"local nodes x {db.heap}", source, "database.heap")
+    elif profile.provisioner == "docker":
+        memory = profile.docker.memory
+        _check_fits(scylla_config.memory_bytes(memory), db.nodes, f"containers x {memory}",
+                    source, "docker.memory")
     at_least(db.start_timeout, 1, source, "database.start_timeout")
     _check_data_dirs(profile, source)
 
@@ -92,14 +97,13 @@ def machine_memory() -> int | None:
         return None
 
 
-def _check_local_heaps(db: DatabaseSpec, source: str) -> None:
-    """The local nodes' heaps fit in this machine's memory: beyond it the OOM killer stops a
-    node in the middle of a step (and a JVM needs memory off its heap too)."""
+def _check_fits(each: int, nodes: int, what: str, source: str, field: str) -> None:
+    """``nodes`` nodes of ``each`` bytes fit in this machine's memory, where they all run:
+    beyond it the OOM killer stops a node in the middle of a step (and a node needs memory
+    beyond its heap or its share too)."""
     memory = machine_memory()
-    heap = int(db.heap[:-1]) << (30 if db.heap.endswith("G") else 20)
-    if memory is not None and heap * db.nodes > memory:
-        raise ProfileError(source, "database.heap",
-                           f"{db.nodes} local nodes x {db.heap} is more than this machine's "
+    if memory is not None and each * nodes > memory:
+        raise ProfileError(source, field, f"{nodes} {what} is more than this machine's "
                            f"{memory / 2**30:.1f} GiB of memory; give each node less")
 
 

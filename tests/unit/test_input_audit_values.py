@@ -62,3 +62,28 @@ def test_remote_heaps_are_not_checked_against_this_machine(
                            "known_hosts: 'off'}\n  servers: [10.0.0.1, 10.0.0.2, 10.0.0.3]\n"
                            "  loaders: [10.0.0.9]\n")
     assert load_profile(path).database.heap == "8G"
+
+
+@pytest.mark.parametrize(("memory", "refused"), [("1G", False), ("1536M", False),
+                                                 ("2G", True), ("6442450944", True)])
+def test_docker_containers_must_fit_in_this_machines_memory(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch,
+                                                            memory: str, refused: bool) -> None:
+    from pytest_scyllabench.profile_schema import database
+
+    monkeypatch.setattr(database, "machine_memory", lambda: 5 << 30)
+    path = write(tmp_path, f"provisioner: docker\ndatabase: {{kind: scylla, version: '6.2'}}\n"
+                           f"docker: {{memory: '{memory}'}}\n")
+    if refused:
+        assert error_of(path).endswith(f"p.yaml: docker.memory: 3 containers x {memory} is more "
+                                       f"than this machine's 5.0 GiB of memory; give each node "
+                                       f"less")
+    else:
+        assert load_profile(path).docker.memory == memory
+
+
+@pytest.mark.parametrize("memory", ["0", "0G", "\u0663G", "-1G"])
+def test_docker_memory_is_positive_ascii(tmp_path: Path, memory: str) -> None:
+    path = write(tmp_path, f"provisioner: docker\ndatabase: {{kind: scylla, version: '6.2'}}\n"
+                           f"docker: {{memory: '{memory}'}}\n")
+    assert "p.yaml: docker.memory: must look like 750M or 4G" in error_of(path)

@@ -58,10 +58,9 @@ def positive_int_up_to(limit: int) -> Callable[[str], int]:
 
 
 def parse_positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise ValueError(f"expected a whole number, got {value!r}") from None
+    if not value.strip().isascii() or not value.strip().isdigit():  # int() takes 1_0 and ٣
+        raise ValueError(f"expected a whole number, got {value!r}")
+    number = int(value)
     if number < 1:
         raise ValueError(f"expected a positive whole number, got {value!r}")
     return number

@@ -105,3 +105,14 @@ def test_own_html_report(tmp_path: Path) -> None:
     assert not wants_html_report(on, html_plugin=True, running=False)  # --collect-only
     with pytest.raises(ConfigError, match=r"^--scyllabench-html: pytest-html is not active"):
         wants_html_report(on, html_plugin=False, running=False)
+
+
+@pytest.mark.parametrize("value", ["1_0", "\u0663", "+3", "3.0", "0x3", " "])
+def test_a_whole_number_option_takes_plain_ascii_digits(tmp_path: Path, value: str) -> None:
+    # int() reads '1_0' as 10 and '\u0663' (Arabic-Indic three) as 3: a typo ran ten repeats.
+    with pytest.raises(ConfigError, match="ini key scyllabench_repeat: expected a "):
+        resolve({}, {"scyllabench_repeat": value}, {}, tmp_path)
+
+
+def test_a_whole_number_option_may_be_padded(tmp_path: Path) -> None:
+    assert resolve({}, {"scyllabench_repeat": " 3 "}, {}, tmp_path).repeat == 3

@@ -80,11 +80,11 @@ def check_database(profile: Profile, source: str) -> None:
         raise ProfileError(source, "database.heap", f"must look like 512M or 2G, got {db.heap!r}")
     if profile.provisioner == "local":
         heap = int(db.heap[:-1]) << (30 if db.heap.endswith("G") else 20)
-        _check_fits(heap, db.nodes, f"local nodes x {db.heap}", source, "database.heap")
+        _check_fits(heap, db.nodes, "local node", db.heap, source, "database.heap")
     elif profile.provisioner == "docker":
         memory = profile.docker.memory
-        _check_fits(scylla_config.memory_bytes(memory), db.nodes, f"containers x {memory}",
-                    source, "docker.memory")
+        _check_fits(scylla_config.memory_bytes(memory), db.nodes, "container", memory, source,
+                    "docker.memory")
     at_least(db.start_timeout, 1, source, "database.start_timeout")
     _check_data_dirs(profile, source)
 
@@ -97,13 +97,15 @@ def machine_memory() -> int | None:
         return None
 
 
-def _check_fits(each: int, nodes: int, what: str, source: str, field: str) -> None:
+def _check_fits(each: int, nodes: int, what: str, written: str, source: str,
+                field: str) -> None:
     """``nodes`` nodes of ``each`` bytes fit in this machine's memory, where they all run:
     beyond it the OOM killer stops a node in the middle of a step (and a node needs memory
     beyond its heap or its share too)."""
     memory = machine_memory()
     if memory is not None and each * nodes > memory:
-        raise ProfileError(source, field, f"{nodes} {what} is more than this machine's "
+        raise ProfileError(source, field, f"{nodes} {what}{'s' * (nodes != 1)} x {written} is "
+                           f"more than this machine's "
                            f"{memory / 2**30:.1f} GiB of memory; give each node less")
 
 

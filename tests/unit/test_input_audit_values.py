@@ -32,24 +32,33 @@ def test_first_address_octets(tmp_path: Path, address: str) -> None:
     assert "p.yaml: local.first_address: must be a loopback IPv4 address" in message
 
 
-@pytest.mark.parametrize(("nodes", "heap", "refused"), [(3, "1G", False), (3, "1536M", False),
-                                                        (3, "2G", True), (1, "6G", True)])
-def test_local_heaps_must_fit_in_this_machines_memory(tmp_path: Path,
+LOCAL = "database: {{nodes: {nodes}, replication_factor: 1, heap: {size}}}\n"
+DOCKER = ("provisioner: docker\ndatabase: {{kind: scylla, version: '6.2', nodes: {nodes}, "
+          "replication_factor: 1}}\n"
+          "docker: {{memory: '{size}'}}\n")
+
+
+@pytest.mark.parametrize(("text", "nodes", "size", "refused"), [
+    (LOCAL, 3, "1G", ""), (LOCAL, 3, "1536M", ""), (LOCAL, 3, "2G", "database.heap: 3 local nodes"),
+    (LOCAL, 1, "6G", "database.heap: 1 local node"),
+    (DOCKER, 3, "1G", ""), (DOCKER, 3, "1536M", ""),
+    (DOCKER, 3, "2G", "docker.memory: 3 containers"),
+    (DOCKER, 1, "6442450944", "docker.memory: 1 container"),
+])
+def test_nodes_on_this_machine_must_fit_in_its_memory(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch,
-                                                      nodes: int, heap: str,
-                                                      refused: bool) -> None:
+                                                      text: str, nodes: int, size: str,
+                                                      refused: str) -> None:
     # The nodes all run here: past the machine's memory the OOM killer stops one mid-step.
     from pytest_scyllabench.profile_schema import database
 
     monkeypatch.setattr(database, "machine_memory", lambda: 5 << 30)
-    path = write(tmp_path, f"database: {{nodes: {nodes}, replication_factor: 1, "
-                           f"heap: {heap}}}\n")
+    path = write(tmp_path, text.format(nodes=nodes, size=size))
     if refused:
-        assert error_of(path).endswith(f"p.yaml: database.heap: {nodes} local nodes x {heap} "
-                                       f"is more than this machine's 5.0 GiB of memory; give "
-                                       f"each node less")
+        assert error_of(path).endswith(f"p.yaml: {refused} x {size} is more than this "
+                                       f"machine's 5.0 GiB of memory; give each node less")
     else:
-        assert load_profile(path).database.heap == heap
+        load_profile(path)
 
 
 def test_remote_heaps_are_not_checked_against_this_machine(
@@ -62,24 +71,6 @@ def test_remote_heaps_are_not_checked_against_this_machine(
                            "known_hosts: 'off'}\n  servers: [10.0.0.1, 10.0.0.2, 10.0.0.3]\n"
                            "  loaders: [10.0.0.9]\n")
     assert load_profile(path).database.heap == "8G"
-
-
-@pytest.mark.parametrize(("memory", "refused"), [("1G", False), ("1536M", False),
-                                                 ("2G", True), ("6442450944", True)])
-def test_docker_containers_must_fit_in_this_machines_memory(tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch,
-                                                            memory: str, refused: bool) -> None:
-    from pytest_scyllabench.profile_schema import database
-
-    monkeypatch.setattr(database, "machine_memory", lambda: 5 << 30)
-    path = write(tmp_path, f"provisioner: docker\ndatabase: {{kind: scylla, version: '6.2'}}\n"
-                           f"docker: {{memory: '{memory}'}}\n")
-    if refused:
-        assert error_of(path).endswith(f"p.yaml: docker.memory: 3 containers x {memory} is more "
-                                       f"than this machine's 5.0 GiB of memory; give each node "
-                                       f"less")
-    else:
-        assert load_profile(path).docker.memory == memory
 
 
 @pytest.mark.parametrize("memory", ["0", "0G", "\u0663G", "-1G"])

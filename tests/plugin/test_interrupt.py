@@ -76,12 +76,18 @@ BENCH = ONE_STEP_BENCH
 
 def spawn_session(pytester: pytest.Pytester, env: dict[str, str],
                   output: IO[bytes]) -> subprocess.Popen[bytes]:
-    """``pytest test_bench.py`` on profile ``slow`` in its own process, writing ``output``."""
+    """``pytest test_bench.py`` on profile ``slow`` in its own process, writing ``output``.
+
+    SIGINT is made to act as Ctrl-C in it: run as a background job of a non-interactive shell
+    (as CI may run the tests), this process and its children inherit SIGINT ignored, and
+    Python would then never raise KeyboardInterrupt.
+    """
     return subprocess.Popen(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
          "--scyllabench-profile=slow.yaml", "test_bench.py"],
         cwd=pytester.path, env=env, stdout=output, stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL)
+        stdin=subprocess.DEVNULL,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def journal(path: Path) -> list[str]:

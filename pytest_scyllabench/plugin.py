@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from pytest_scyllabench import settings as settings_module
+from pytest_scyllabench.backends import STRESS_TOOLS
 from pytest_scyllabench.baseline.store import BaselineError
 from pytest_scyllabench.errors import ConfigError
 from pytest_scyllabench.fixtures import (  # noqa: F401  (fixtures are found by name)
@@ -29,6 +30,7 @@ from pytest_scyllabench.markers import (
     runs_steps,
     validate_markers,
 )
+from pytest_scyllabench.preflight import check_item, direct_params
 from pytest_scyllabench.profile_schema import find_profile, load_profile
 from pytest_scyllabench.report.terminal import progress_line
 from pytest_scyllabench.session import check_options
@@ -83,16 +85,19 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Validate the markers of the selected tests (after -k, -m, --lf deselected theirs),
-    before anything is provisioned; count the steps of each benchmark for the live line."""
+    """Validate the markers of the selected tests (after -k, -m, --lf deselected theirs) and
+    the step arguments their source tells (:mod:`.preflight`), before anything is
+    provisioned; count the steps of each benchmark for the live line."""
+    state = session.config.stash.get(STATE_KEY, None)
     for item in session.items:
         try:
             validate_markers(item)
+            if state is not None and runs_steps(item) and isinstance(item, pytest.Function):
+                check_item(state.profile, item.function, direct_params(item), STRESS_TOOLS)
         except ConfigError as exc:
             raise pytest.UsageError(f"{item.nodeid}: {exc}") from None
         except MarkerWarning as exc:  # made an error by -W error or filterwarnings
             raise pytest.UsageError(str(exc)) from None
-    state = session.config.stash.get(STATE_KEY, None)
     if state is not None:
         state.note_items(item.nodeid for item in session.items if runs_steps(item))
 

@@ -90,15 +90,16 @@ def test_bad_step_argument_is_one_line_at_the_test_s_call(pytester: pytest.Pytes
                                                          session_dir: Path) -> None:
     pytester.makepyfile(test_bench="""
         def test_call(scyllabench_step):
-            scyllabench_step("write", rate=100, thresholds=["p99"])
+            limits = ["p99"]  # known only at the call (a literal is refused at collection)
+            scyllabench_step("write", rate=100, thresholds=limits)
     """)
     result = run(pytester)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
-        '>       scyllabench_step("write", rate=100, thresholds=[[]"p99"[]])',
+        '>       scyllabench_step("write", rate=100, thresholds=limits)',
         "E       pytest_scyllabench.errors.ConfigError: scyllabench_step: thresholds must be "
         "a mapping such as {'p99': '20ms'}, got [[]'p99'[]]",
-        "test_bench.py:2: ConfigError"])
+        "test_bench.py:3: ConfigError"])
     out = result.stdout.str()
     assert "stepcall.py" not in out and "StepCall object at" not in out
     assert "scyllabench_step = <scyllabench_step of test_bench.py::test_call>" in out

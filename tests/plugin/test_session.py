@@ -49,10 +49,12 @@ def test_call_overrides_marker(scyllabench_step):
     assert result.latency("read").count > 0
 
 def test_unknown_workload(scyllabench_step):
-    scyllabench_step("nope", rate=100)
+    workload = "nope"  # a value known only at the call: the call refuses it
+    scyllabench_step(workload, rate=100)
 
 def test_unknown_tool(scyllabench_step):
-    scyllabench_step("write", rate=100, tool="ycsb")
+    tool = "ycsb"
+    scyllabench_step("write", rate=100, tool=tool)
 """
 
 

@@ -1,0 +1,78 @@
+"""Which step calls and values :mod:`pytest_scyllabench.preflight` reads from a test's source."""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+from pytest_scyllabench.preflight import UNKNOWN, bound_names, known_value, step_calls
+
+RATE = 300
+
+
+def scyllabench_step(*args: Any, **kwargs: Any) -> Any:  # stands for the fixture
+    return None
+
+
+def in_every_kind_of_statement() -> Any:
+    scyllabench_step("a", rate=1)
+    result = scyllabench_step("b", rate=2)
+    assert scyllabench_step("c", rate=3) is None
+    return result, scyllabench_step(workload="d", rate=4)
+
+
+def conditional_or_unreadable(flag: bool, extra: dict[str, Any]) -> None:
+    if flag:
+        scyllabench_step("if", rate=1)
+    for name in ("loop",):
+        scyllabench_step(name, rate=1)
+    runs = [scyllabench_step("comprehension", rate=r) for r in (1, 2)]
+    later = lambda: scyllabench_step("lambda", rate=1)  # noqa: E731
+    scyllabench_step("kwargs", **extra)
+    scyllabench_step(*("star",), rate=1)
+    del runs, later
+
+
+class Suite:
+    async def method(self) -> None:
+        scyllabench_step("method", rate=RATE)
+
+
+def workloads(function: Any) -> list[str]:
+    return [ast.literal_eval(call["workload"]) for call in step_calls(function)]
+
+
+def test_unconditional_calls_of_every_statement_kind() -> None:
+    assert workloads(in_every_kind_of_statement) == ["a", "b", "c", "d"]
+
+
+def test_calls_under_a_condition_a_loop_or_in_a_scope_of_their_own_are_left_out() -> None:
+    assert workloads(conditional_or_unreadable) == []
+
+
+def test_methods_and_coroutines_are_read() -> None:
+    assert workloads(Suite.method) == ["method"]
+
+
+def test_no_source_no_calls() -> None:
+    assert step_calls(len) == [] and bound_names(len) == set()
+
+
+def test_values_known_and_unknown() -> None:
+    def value(expression: str, params: dict[str, Any] | None = None,
+              parameters: tuple[str, ...] = (), bound: tuple[str, ...] = ()) -> Any:
+        return known_value(ast.parse(expression, mode="eval").body, params or {}, parameters,
+                           {"RATE": RATE, "PLAN": object(), "ZERO": 0}, bound)
+
+    assert value("{'p99': '1ms'}") == {"p99": "1ms"} and value("-5") == -5
+    assert value("RATE") == RATE and value("ZERO") == 0
+    assert value("rate", {"rate": 7}, ("rate",)) == 7
+    assert value("RATE", {}, ("RATE",)) is UNKNOWN  # a fixture of that name shadows it
+    assert value("RATE", bound=("RATE",)) is UNKNOWN  # the test assigns it
+    assert value("PLAN") is UNKNOWN  # not a plain value
+    assert value("missing") is UNKNOWN and value("RATE * 2") is UNKNOWN
+
+
+def test_bound_names() -> None:
+    assert {"name", "runs", "later", "r"} <= bound_names(conditional_or_unreadable)
+    assert "flag" not in bound_names(conditional_or_unreadable)  # its own parameter

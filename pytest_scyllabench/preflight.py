@@ -15,8 +15,8 @@ Only what is certain is checked, so that a valid test is never refused:
   a ``with``: a call under an ``if`` may be guarded by what the profile holds;
 * values that are literals (``"write"``, ``{"p99": "20ms"}``), the test's parametrized
   arguments, or module constants of a plain type (text, numbers, booleans, ``None``);
-* a name the test assigns anywhere in its body (or declares ``global``) is unknown, and so is
-  a parameter of the test that is not parametrized (a fixture);
+* a name the test assigns anywhere in its body (or declares ``global``) is unknown, and so are
+  a parameter of the test that is not parametrized (a fixture) and a closure's variable;
 * a call with ``*args`` or ``**kwargs``, or a source that cannot be read, is not checked.
 
 An argument left unknown takes a value the call accepts (the fixture's defaults), so only
@@ -136,7 +136,9 @@ def check_item(profile: Profile, function: Callable[..., Any], params: Mapping[s
         return
     parameters = set(inspect.signature(function).parameters)
     module = getattr(function, "__globals__", {})
-    bound = bound_names(function)
+    # A closure's variable is no module constant, even where one has its name.
+    bound = bound_names(function) | set(getattr(getattr(function, "__code__", None),
+                                                "co_freevars", ()))
     for arguments in calls:
         known = {key: known_value(node, params, parameters, module, bound)
                  for key, node in arguments.items() if key in KEYWORDS}

@@ -8,6 +8,7 @@ from typing import Any
 from pytest_scyllabench.preflight import UNKNOWN, bound_names, known_value, step_calls
 
 RATE = 300
+BAD_RATE = -1
 
 
 def scyllabench_step(*args: Any, **kwargs: Any) -> Any:  # stands for the fixture
@@ -76,3 +77,18 @@ def test_values_known_and_unknown() -> None:
 def test_bound_names() -> None:
     assert {"name", "runs", "later", "r"} <= bound_names(conditional_or_unreadable)
     assert "flag" not in bound_names(conditional_or_unreadable)  # its own parameter
+
+
+def test_a_closures_variable_is_not_taken_for_a_module_constant() -> None:
+    from pathlib import Path
+
+    from pytest_scyllabench.preflight import check_item
+    from pytest_scyllabench.profile_schema import find_profile, load_profile
+
+    def make(BAD_RATE: int) -> Any:  # the same name as the module's constant
+        def test(scyllabench_step: Any) -> None:
+            scyllabench_step("write", rate=BAD_RATE)
+        return test
+
+    profile = load_profile(find_profile("local", Path("/nonexistent")))
+    check_item(profile, make(100), {}, ("builtin",))  # not the module's -1: no ConfigError

@@ -32,7 +32,13 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from pytest_scyllabench.profile import Profile
-from pytest_scyllabench.stepargs import CALL, build_step, call_thresholds, check_tool
+from pytest_scyllabench.stepargs import (
+    CALL,
+    MAX_RATE,
+    build_step,
+    call_thresholds,
+    check_tool,
+)
 
 #: A value the source does not tell.
 UNKNOWN: Any = object()
@@ -120,10 +126,12 @@ def check_call(profile: Profile, known: Mapping[str, Any], tools: Collection[str
             return
         workload = next(iter(profile.workloads))
     given = {key: value for key, value in known.items() if value is not UNKNOWN}
-    build_step(profile, 1.0, workload, rate=given.get("rate", 1),
-               duration=given.get("duration", 30.0), warmup=given.get("warmup", 5.0),
-               concurrency=given.get("concurrency"), connections=given.get("connections"),
-               name=given.get("name"))
+    step = build_step(profile, 1.0, workload, rate=given.get("rate", MAX_RATE),
+                      duration=given.get("duration", 30.0), warmup=given.get("warmup", 5.0),
+                      concurrency=given.get("concurrency"),
+                      connections=given.get("connections"), name=given.get("name"))
+    # Every provisioner runs loaders.count hosts (fitted to the profile's hosts) x processes.
+    step.per_loader_rate(profile.loaders.count * profile.loaders.processes)
     check_tool(given.get("tool"), tools)
     call_thresholds(given.get("thresholds"))
 

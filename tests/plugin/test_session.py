@@ -210,8 +210,9 @@ def test_profile_thresholds_apply_and_markers_override_them(pytester: pytest.Pyt
                                  " > limit 1 ms*"])
 
 
-def run_two_loaders(pytester: pytest.Pytester, rate: int) -> pytest.RunResult:
-    """A session of two loaders (no warm-up) whose one test runs a 3 s step at ``rate``."""
+def run_two_loaders(pytester: pytest.Pytester, rate: int | str) -> pytest.RunResult:
+    """A session of two loaders (no warm-up) whose one test runs a 3 s step at ``rate`` (an
+    expression)."""
     pytester.makefile(".yaml", two=PROFILE.replace("warmup: {workload: write, rate: 50, "
                                                    "seconds: 1}", "")
                       + "loaders: {count: 2}\n")
@@ -246,12 +247,21 @@ def test_a_failed_loader_keeps_the_others_data(pytester: pytest.Pytester, sessio
 
 def test_a_rate_below_the_loader_count_fails_the_call_before_any_loader_starts(
         pytester: pytest.Pytester, session_dir: Path) -> None:
-    result = run_two_loaders(pytester, rate=1)
+    result = run_two_loaders(pytester, rate="int('1')")  # known at the call only
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["E * scyllabench_step: rate: 1 ops/s cannot be shared by 2 "
                                  "loader processes (at least 1 op/s each)*"])
     trial = (session_dir / "trials" / "fake" / "latest").resolve()
     assert not list(trial.glob("*/*/loader-*.out"))  # no loader ran
+
+
+def test_a_literal_rate_below_the_loader_count_stops_the_session_at_collection(
+        pytester: pytest.Pytester, session_dir: Path) -> None:
+    result = run_two_loaders(pytester, rate=1)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert ("test_bench.py::test_write: scyllabench_step: rate: 1 ops/s cannot be shared by 2 "
+            "loader processes" in result.stderr.str())
+    assert journal(session_dir) == []  # nothing was provisioned
 
 
 ANNOUNCER = """

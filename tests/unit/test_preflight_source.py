@@ -92,3 +92,19 @@ def test_a_closures_variable_is_not_taken_for_a_module_constant() -> None:
 
     profile = load_profile(find_profile("local", Path("/nonexistent")))
     check_item(profile, make(100), {}, ("builtin",))  # not the module's -1: no ConfigError
+
+
+def test_a_rate_below_the_number_of_loader_processes_is_refused(tmp_path: Any) -> None:
+    import pytest
+
+    from pytest_scyllabench.errors import ConfigError
+    from pytest_scyllabench.preflight import check_call
+    from pytest_scyllabench.profile_schema import load_profile
+
+    path = tmp_path / "p.yaml"
+    path.write_text("loaders: {count: 2, processes: 2}\nworkloads: {write: {mix: {write: 1}}}\n")
+    profile = load_profile(path)
+    check_call(profile, {"workload": "write", "rate": 4}, ("builtin",))
+    check_call(profile, {"workload": "write", "rate": UNKNOWN}, ("builtin",))
+    with pytest.raises(ConfigError, match="rate: 3 ops/s cannot be shared by 4 loader"):
+        check_call(profile, {"workload": "write", "rate": 3}, ("builtin",))

@@ -6,27 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_session import CONFTEST, PROFILE
+from test_session import run, session_dir  # noqa: F401  (a fixture, found by name)
 
 pytest_plugins = ["pytester"]
+#: Every test runs a session of the fake backends, with a journal of the database's calls.
+pytestmark = pytest.mark.usefixtures("session_dir")
 
 
-@pytest.fixture
-def session_dir(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Path:
-    pytester.makeconftest(CONFTEST)
-    pytester.makefile(".yaml", fake=PROFILE)
-    monkeypatch.setenv("FAKE_DB_JOURNAL", str(pytester.path / "journal"))
-    monkeypatch.setenv("SCYLLABENCH_CACHE", str(pytester.path / "cache"))
-    return pytester.path
-
-
-def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest("--scyllabench-profile=fake.yaml", "-p", "no:cacheprovider",
-                              *args)
-
-
-def started(session_dir: Path) -> bool:
-    return (session_dir / "journal").exists()
+def started(directory: Path) -> bool:
+    """Whether the session called the fake database at all."""
+    return (directory / "journal").exists()
 
 
 @pytest.mark.parametrize(("body", "message"), [
@@ -48,7 +37,7 @@ def started(session_dir: Path) -> bool:
      "test_bench.py::test_step[1]: scyllabench_step: tool must be one of "),
 ])
 def test_a_bad_argument_in_the_source_stops_the_session_before_anything_starts(
-        pytester: pytest.Pytester, session_dir: Path, body: str, message: str) -> None:
+        pytester: pytest.Pytester, body: str, message: str) -> None:
     pytester.makepyfile(test_bench=f"""
         import pytest
 
@@ -61,10 +50,10 @@ def test_a_bad_argument_in_the_source_stops_the_session_before_anything_starts(
     result = run(pytester)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert message in result.stderr.str(), result.stderr.str()
-    assert not started(session_dir)
+    assert not started(pytester.path)
 
 
-def test_deselected_tests_are_not_checked(pytester: pytest.Pytester, session_dir: Path) -> None:
+def test_deselected_tests_are_not_checked(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_bench="""
         def test_typo(scyllabench_step):
             scyllabench_step("wirte", rate=100)
@@ -75,8 +64,7 @@ def test_deselected_tests_are_not_checked(pytester: pytest.Pytester, session_dir
     run(pytester, "-k", "other").assert_outcomes(passed=1)
 
 
-def test_what_the_source_cannot_tell_is_left_to_the_call(pytester: pytest.Pytester,
-                                                         session_dir: Path) -> None:
+def test_what_the_source_cannot_tell_is_left_to_the_call(pytester: pytest.Pytester) -> None:
     """Nothing here is refused at collection: each call either runs or fails at the call."""
     pytester.makepyfile(test_bench="""
         import pytest
@@ -118,4 +106,4 @@ def test_what_the_source_cannot_tell_is_left_to_the_call(pytester: pytest.Pytest
     result.assert_outcomes(passed=5, failed=1)
     result.stdout.fnmatch_lines(["*test_unknown_at_the_call*"])
     assert "workload 'nope' is not in profile 'fake'" in result.stdout.str()
-    assert started(session_dir)
+    assert started(pytester.path)

@@ -10,9 +10,11 @@ before anything starts.
 
 Only what is certain is checked, so that a valid test is never refused:
 
-* calls made unconditionally, in a statement of the test's own body (an expression, an
-  assignment, an ``assert`` or a ``return``), not under an ``if``, a loop, a ``try`` or
-  a ``with``: a call under an ``if`` may be guarded by what the profile holds;
+* calls made unconditionally: in the statements (expressions, assignments, a ``return``)
+  that open the test's body, before its first ``if``, loop, ``try``, ``with``, ``assert``
+  or ``raise``, and not on one side of an ``and``, ``or`` or ``x if c else y``. A call
+  under an ``if`` may be guarded by what the profile holds, and one after it may follow a
+  ``pytest.skip`` or a ``return`` that keeps it from running;
 * values that are literals (``"write"``, ``{"p99": "20ms"}``), the test's parametrized
   arguments, or module constants of a plain type (text, numbers, booleans, ``None``);
 * a name the test assigns anywhere in its body (or declares ``global``) is unknown, and so are
@@ -31,6 +33,7 @@ import textwrap
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
+from pytest_scyllabench.errors import ConfigError
 from pytest_scyllabench.profile import Profile
 from pytest_scyllabench.stepargs import (
     CALL,
@@ -45,8 +48,9 @@ UNKNOWN: Any = object()
 #: The keyword arguments of the step call, in the fixture's signature.
 KEYWORDS = ("workload", "rate", "duration", "warmup", "concurrency", "connections",
             "thresholds", "name", "tool")
-#: Statements whose calls run whenever the test's body reaches them.
-_UNCONDITIONAL = (ast.Expr, ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Assert, ast.Return)
+#: Statements that run whole whenever the test's body reaches them; the first other one may
+#: skip or end the test, and the calls after it are not checked.
+_UNCONDITIONAL = (ast.Expr, ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Return)
 _PLAIN = (str, int, float, bool, type(None))
 
 
@@ -60,7 +64,7 @@ def step_calls(function: Callable[..., Any]) -> list[dict[str, ast.expr]]:
     calls: list[dict[str, ast.expr]] = []
     for statement in definition.body:
         if not isinstance(statement, _UNCONDITIONAL):
-            continue
+            break
         for node in _walk_outside_scopes(statement):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
                     and node.func.id == CALL):
@@ -72,6 +76,8 @@ def step_calls(function: Callable[..., Any]) -> list[dict[str, ast.expr]]:
             if node.args:
                 arguments["workload"] = node.args[0]
             calls.append(arguments)
+        if isinstance(statement, ast.Return):
+            break
     return calls
 
 
@@ -138,19 +144,31 @@ def check_call(profile: Profile, known: Mapping[str, Any], tools: Collection[str
 
 def check_item(profile: Profile, function: Callable[..., Any], params: Mapping[str, Any],
                tools: Collection[str]) -> None:
-    """Check every unconditional step call of test ``function`` run with ``params``."""
-    calls = step_calls(function)
-    if not calls:
+    """Check every unconditional step call of test ``function`` run with ``params``.
+
+    Reading the source is a convenience: should it fail in a way not foreseen, the calls are
+    left to be checked when they run, and the session goes on."""
+    try:
+        calls = step_calls(function)
+        if not calls:
+            return
+        parameters = set(inspect.signature(function).parameters)
+        module = getattr(function, "__globals__", {})
+        # A closure's variable is no module constant, even where one has its name.
+        bound = bound_names(function) | set(getattr(getattr(function, "__code__", None),
+                                                    "co_freevars", ()))
+        known = [{key: known_value(node, params, parameters, module, bound)
+                  for key, node in arguments.items() if key in KEYWORDS}
+                 for arguments in calls]
+    except Exception:  # noqa: BLE001  (never worse than no preflight)
         return
-    parameters = set(inspect.signature(function).parameters)
-    module = getattr(function, "__globals__", {})
-    # A closure's variable is no module constant, even where one has its name.
-    bound = bound_names(function) | set(getattr(getattr(function, "__code__", None),
-                                                "co_freevars", ()))
-    for arguments in calls:
-        known = {key: known_value(node, params, parameters, module, bound)
-                 for key, node in arguments.items() if key in KEYWORDS}
-        check_call(profile, known, tools)
+    for arguments in known:
+        try:
+            check_call(profile, arguments, tools)
+        except ConfigError:
+            raise
+        except Exception:  # noqa: BLE001  (an odd value: the call will say what is wrong)
+            continue
 
 
 def direct_params(item: Any) -> dict[str, Any]:
@@ -188,8 +206,9 @@ def _own_args(definition: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.ar
 
 
 def _walk_outside_scopes(node: ast.AST) -> list[ast.AST]:
-    """The nodes of ``node``, not those of the lambdas and comprehensions inside it (their
-    calls may run any number of times, with their own names)."""
+    """The nodes of ``node`` that run whenever it does: not those of the lambdas and
+    comprehensions inside it (their calls may run any number of times, with their own names),
+    nor those of conditional expressions (``a and b``, ``a if c else b``)."""
     found: list[ast.AST] = []
     stack = [node]
     while stack:
@@ -197,6 +216,6 @@ def _walk_outside_scopes(node: ast.AST) -> list[ast.AST]:
         found.append(current)
         for child in ast.iter_child_nodes(current):
             if not isinstance(child, ast.Lambda | ast.ListComp | ast.SetComp | ast.DictComp
-                              | ast.GeneratorExp):
+                              | ast.GeneratorExp | ast.BoolOp | ast.IfExp):
                 stack.append(child)
     return found

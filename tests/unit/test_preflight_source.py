@@ -18,8 +18,23 @@ def scyllabench_step(*args: Any, **kwargs: Any) -> Any:  # stands for the fixtur
 def in_every_kind_of_statement() -> Any:
     scyllabench_step("a", rate=1)
     result = scyllabench_step("b", rate=2)
-    assert scyllabench_step("c", rate=3) is None
+    result += scyllabench_step("c", rate=3)
     return result, scyllabench_step(workload="d", rate=4)
+
+
+def guarded(profile: Any, flag: bool) -> Any:
+    scyllabench_step("first", rate=1)
+    kept = flag and scyllabench_step("and", rate=1)
+    chosen = scyllabench_step("ifexp", rate=1) if flag else None
+    if "mixed" not in profile.workloads:  # e.g. pytest.skip(...): what follows may not run
+        return kept, chosen
+    scyllabench_step("after an if", rate=1)
+    return None
+
+
+def after_an_assert() -> None:
+    assert scyllabench_step("in the assert", rate=1) is None
+    scyllabench_step("after it", rate=1)
 
 
 def conditional_or_unreadable(flag: bool, extra: dict[str, Any]) -> None:
@@ -49,6 +64,8 @@ def test_unconditional_calls_of_every_statement_kind() -> None:
 
 def test_calls_under_a_condition_a_loop_or_in_a_scope_of_their_own_are_left_out() -> None:
     assert workloads(conditional_or_unreadable) == []
+    assert workloads(guarded) == ["first"]
+    assert workloads(after_an_assert) == []
 
 
 def test_methods_and_coroutines_are_read() -> None:
@@ -108,3 +125,29 @@ def test_a_rate_below_the_number_of_loader_processes_is_refused(tmp_path: Any) -
     check_call(profile, {"workload": "write", "rate": UNKNOWN}, ("builtin",))
     with pytest.raises(ConfigError, match="rate: 3 ops/s cannot be shared by 4 loader"):
         check_call(profile, {"workload": "write", "rate": 3}, ("builtin",))
+
+
+def test_what_preflight_cannot_judge_never_breaks_the_session(
+        monkeypatch: Any) -> None:
+    from pathlib import Path
+
+    import pytest
+
+    from pytest_scyllabench import preflight
+    from pytest_scyllabench.errors import ConfigError
+    from pytest_scyllabench.profile_schema import find_profile, load_profile
+
+    def test(scyllabench_step: Any) -> None:
+        scyllabench_step("write", rate=100, duration={"not": "a duration"})
+
+    profile = load_profile(find_profile("local", Path("/nonexistent")))
+    with pytest.raises(ConfigError, match="duration: expected a number or a string"):
+        preflight.check_item(profile, test, {}, ("builtin",))
+
+    def broken(*args: Any) -> None:
+        raise RuntimeError("a bug of the preflight")
+
+    monkeypatch.setattr(preflight, "check_call", broken)
+    preflight.check_item(profile, test, {}, ("builtin",))  # the call will judge
+    monkeypatch.setattr(preflight, "step_calls", broken)
+    preflight.check_item(profile, test, {}, ("builtin",))

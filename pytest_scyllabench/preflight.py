@@ -28,6 +28,7 @@ the known ones can fail.
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import textwrap
 from collections.abc import Callable, Collection, Mapping
@@ -189,6 +190,7 @@ def direct_params(item: Any) -> dict[str, Any]:
     return {name: value for name, value in callspec.params.items() if name in direct}
 
 
+@functools.lru_cache(maxsize=256)  # read once for all of a test's parametrized items
 def _definition(function: Callable[..., Any]) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
     try:
         source = textwrap.dedent(inspect.getsource(function))

@@ -80,3 +80,11 @@ def _split_unit(text: str) -> tuple[str, str]:
 
 def _kind(default_unit: str) -> str:
     return "latency" if default_unit == "ms" else "duration"
+
+
+def size_bytes(size: str) -> int:
+    """Bytes of a memory size as the JVM's ``-Xmx`` and Seastar's ``--memory`` read it:
+    ``512M``, ``4G`` (binary units ``K M G T``), a bare number being bytes. ``size`` is
+    already checked to be digits and at most one such suffix."""
+    shift = {"K": 10, "M": 20, "G": 30, "T": 40}.get(size[-1:], 0)
+    return int(size[:-1] if shift else size) << shift

@@ -164,13 +164,6 @@ def spec_problems(spec: ScyllaSpec, version: str) -> list[tuple[str, str]]:
     return problems
 
 
-def memory_bytes(memory: str) -> int:
-    """Bytes of a ``docker.memory`` value (``750M``, ``4G``; a bare number is bytes), as
-    Seastar's ``--memory`` reads it."""
-    shift = {"K": 10, "M": 20, "G": 30, "T": 40}.get(memory[-1:], 0)
-    return int(memory[:-1] if shift else memory) << shift
-
-
 def docker_problems(spec: DockerSpec) -> list[tuple[str, str]]:
     """Every problem of the ``docker`` section as ``(field, message)``."""
     problems: list[tuple[str, str]] = []

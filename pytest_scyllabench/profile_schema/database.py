@@ -14,6 +14,7 @@ from pytest_scyllabench.db.scylla_config import ScyllaSpec, spec_problems
 from pytest_scyllabench.errors import ProfileError
 from pytest_scyllabench.profile import DatabaseSpec, Profile
 from pytest_scyllabench.profile_schema.fields import at_least, build, only_with
+from pytest_scyllabench.units import size_bytes
 
 LOCAL_MAX_NODES = 5
 #: ``database.version`` by kind: Apache Cassandra 5.0.N (the jars come from Maven Central),
@@ -79,12 +80,9 @@ def check_database(profile: Profile, source: str) -> None:
     if not _HEAP.fullmatch(db.heap):
         raise ProfileError(source, "database.heap", f"must look like 512M or 2G, got {db.heap!r}")
     if profile.provisioner == "local":
-        heap = int(db.heap[:-1]) << (30 if db.heap.endswith("G") else 20)
-        _check_fits(heap, db.nodes, "local node", db.heap, source, "database.heap")
+        _check_fits(db.heap, db.nodes, "local node", source, "database.heap")
     elif profile.provisioner == "docker":
-        memory = profile.docker.memory
-        _check_fits(scylla_config.memory_bytes(memory), db.nodes, "container", memory, source,
-                    "docker.memory")
+        _check_fits(profile.docker.memory, db.nodes, "container", source, "docker.memory")
     at_least(db.start_timeout, 1, source, "database.start_timeout")
     _check_data_dirs(profile, source)
 
@@ -97,16 +95,15 @@ def machine_memory() -> int | None:
         return None
 
 
-def _check_fits(each: int, nodes: int, what: str, written: str, source: str,
-                field: str) -> None:
-    """``nodes`` nodes of ``each`` bytes fit in this machine's memory, where they all run:
-    beyond it the OOM killer stops a node in the middle of a step (and a node needs memory
-    beyond its heap or its share too)."""
+def _check_fits(size: str, nodes: int, what: str, source: str, field: str) -> None:
+    """``nodes`` nodes of ``size`` each (``1G``) fit in this machine's memory, where they all
+    run: beyond it the OOM killer stops a node in the middle of a step (and a node needs
+    memory beyond its heap or its share too)."""
     memory = machine_memory()
-    if memory is not None and each * nodes > memory:
-        raise ProfileError(source, field, f"{nodes} {what}{'s' * (nodes != 1)} x {written} is "
-                           f"more than this machine's "
-                           f"{memory / 2**30:.1f} GiB of memory; give each node less")
+    if memory is not None and size_bytes(size) * nodes > memory:
+        raise ProfileError(source, field, f"{nodes} {what}{'s' * (nodes != 1)} x {size} is "
+                           f"more than this machine's {memory / 2**30:.1f} GiB of memory; "
+                           f"give each node less")
 
 
 def _check_data_dirs(profile: Profile, source: str) -> None:

@@ -146,8 +146,8 @@ def _exponent_hint(value: Any, *, integer: bool) -> str:
     number = float(value)
     if not math.isfinite(number) or (integer and not number.is_integer()):
         return ""
-    plain = str(int(number)) if integer else repr(number)
-    return f": YAML reads {value} as text; write {plain}"
+    written = str(int(number)) if integer else repr(number)
+    return f": YAML reads {value} as text; write {written}"
 
 
 def reject_unknown(data: Mapping[Any, Any], known: set[str], source: str, path: str) -> None:

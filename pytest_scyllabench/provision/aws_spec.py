@@ -26,12 +26,12 @@ ROLES: tuple[str, ...] = ("servers", "loaders", "monitor")
 
 _AMI = re.compile(r"^ami-[0-9a-f]{8,17}$")
 _RUN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,40}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 
 
 def is_run_id(text: str) -> bool:
     """Whether ``text`` is a run id (it names directories: no ``/``, no ``..``)."""
     return _RUN_ID.fullmatch(text) is not None
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,7 @@ from pytest_scyllabench.stress.base import (
     log_window,
     workload_field,
 )
-from pytest_scyllabench.stress.step import Step, Workload
+from pytest_scyllabench.stress.step import Step, Workload, contiguous_share
 
 if TYPE_CHECKING:
     from pytest_scyllabench.execute.base import Executor
@@ -267,7 +267,7 @@ class ScyllaBenchTool:
         A loader whose share is empty (more loaders than rows) runs ``true``.
         """
         rows = min(workload.populate or workload.partitions, workload.partitions)
-        offset, count = _share(rows, invocation)
+        offset, count = contiguous_share(rows, invocation.index, invocation.count)
         if count == 0:
             return ["true"]
         return [*self._common(workload, invocation), "-mode", "write", "-workload", "sequential",
@@ -440,19 +440,12 @@ def _sequential_share(workload: Workload, inv: Invocation) -> tuple[int, int]:
     rows, cover every key once.
     """
     partitions = workload.partitions
-    offset, count = _share(partitions, inv)
+    offset, count = contiguous_share(partitions, inv.index, inv.count)
     if count < 1:
         raise ConfigError(f"{workload_field(workload, 'partitions')}: {partitions} leaves "
                           f"loader {inv.loader} no key of a sequential distribution over "
                           f"{inv.count} loaders")
     return offset, count
-
-
-def _share(total: int, inv: Invocation) -> tuple[int, int]:
-    """``(offset, count)``: loader ``inv.index`` of ``inv.count``'s contiguous share of
-    ``total`` keys, the remainder going one each to the first loaders."""
-    base, rest = divmod(total, inv.count)
-    return base * inv.index + min(inv.index, rest), base + (1 if inv.index < rest else 0)
 
 
 def _concurrency(step: Step, rate: int, where: str, limit: int | None = None) -> int:

@@ -75,5 +75,11 @@ class Step:
             raise ConfigError(f"scyllabench_step: rate: {self.rate} ops/s cannot be shared by "
                               f"{loaders} loader processes (at least 1 op/s each); ask for "
                               f"{loaders} ops/s or more, or run fewer loaders")
-        base, rest = divmod(self.rate, loaders)
-        return [base + (1 if i < rest else 0) for i in range(loaders)]
+        return [contiguous_share(self.rate, index, loaders)[1] for index in range(loaders)]
+
+
+def contiguous_share(total: int, index: int, count: int) -> tuple[int, int]:
+    """``(offset, size)`` of part ``index`` of ``total`` split into ``count`` contiguous
+    parts, the remainder going one each to the first parts."""
+    base, rest = divmod(total, count)
+    return base * index + min(index, rest), base + (1 if index < rest else 0)
